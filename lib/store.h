@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The event store: the only module that calls sqlite3_*. One SQLite file per trace
+ * (schema in sql/schema.sql, versioned with PRAGMA user_version, marked ours with
+ * PRAGMA application_id).
+ *
+ * Writer side (daemon): store_create() opens a new DB and starts a writer thread. The
+ * tracer hands records over with the store_add_*() calls, which only queue (no SQLite work
+ * on the ptrace stop path); the writer thread inserts them in order with prepared
+ * statements and commits a transaction at least every STORE_COMMIT_MS, so a reader sees a
+ * live trace within a second. All store_add_*() calls must come from one thread.
+ *
+ * Reader side (client): store_open_ro() opens an existing DB read-only and checks that it
+ * is a vmatrace DB of a schema version we understand; the store_query_*() calls walk it.
+ *
+ * Errors: functions return 0 or -errno. A write error (ENOSPC, EIO) in the writer thread is
+ * sticky: store_error() returns it, later records are dropped, and store_close() returns it.
+ */
+#ifndef VMATRACE_STORE_H
+#define VMATRACE_STORE_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "event.h"
+
+#define STORE_COMMIT_MS 200
+#define STORE_APPLICATION_ID 0x564d4154 /* "VMAT" */
+#define STORE_SCHEMA_VERSION 1
+
+struct store;
+
+/* Trace metadata, written once at store_begin_trace(). Strings are copied. */
+struct store_trace_meta {
+	const char *cmdline;      /* the traced command line as a JSON array of strings */
+	const char *cwd;          /* the working directory of the run */
+	const char *host;         /* uname nodename */
+	const char *kernel;       /* uname release */
+	const char *version;      /* vmatrace version */
+	const char *mode;         /* "run" or "attach" */
+	uint64_t start_realtime_ns; /* CLOCK_REALTIME at start */
+	uint64_t start_mono_ns;   /* CLOCK_MONOTONIC at start; event time_ns share this base */
+	long page_size;
+};
+
+/* A process (thread group) appeared: the first thread of a new tgid. */
+struct store_process {
+	pid_t pid;
+	pid_t ppid;            /* the traced parent's pid, 0 for the root */
+	uint64_t start_seq;    /* event that created it (clone/fork/vfork), 0 for the root */
+	uint64_t mm;           /* its mm id at birth */
+	const char *exe;       /* program path when known (root: the run's program), may be NULL */
+};
+
+/* A file the trace mapped (executable, library, data), once per (dev, ino). */
+struct store_file {
+	uint64_t dev;
+	uint64_t ino;
+	const char *path;
+	const char *build_id;  /* lowercase hex of the GNU build-id note, NULL if none */
+};
+
+/* An address space. Threads and CLONE_VM children share one; fork and exec make new ones. */
+struct store_mm {
+	uint64_t id;
+	uint64_t start_seq;    /* event that created it (fork, exec), 0 for the initial one */
+	uint64_t parent;       /* mm it was copied from (fork), 0 if none */
+	pid_t owner;           /* pid of the process that created it */
+};
+
+/*
+ * store_create - create a new DB at @path and start its writer thread.
+ * The file must not exist (the caller keeps an old one as PATH.old, like perf record).
+ * Returns 0 and the store in @ret, or -errno (the file is not left behind on failure).
+ * The caller owns the store and releases it with store_close().
+ */
+int store_create(const char *path, struct store **ret);
+
+/* store_begin_trace - record the trace metadata. Call once, before any other record. */
+int store_begin_trace(struct store *s, const struct store_trace_meta *meta);
+
+/* Queue records. They never block on SQLite; they copy what they need. */
+void store_add_event(struct store *s, struct event *ev); /* takes ev's strings, clears ev */
+void store_add_process(struct store *s, const struct store_process *p);
+void store_add_process_exec(struct store *s, pid_t pid, uint64_t seq, const char *exe,
+			    const char *argv_json, uint64_t mm);
+void store_end_process(struct store *s, pid_t pid, uint64_t seq, int wait_status);
+void store_add_thread(struct store *s, pid_t tid, pid_t pid, uint64_t start_seq);
+void store_end_thread(struct store *s, pid_t tid, uint64_t seq, int wait_status);
+void store_add_file(struct store *s, const struct store_file *f);
+void store_add_mm(struct store *s, const struct store_mm *mm);
+void store_end_mm(struct store *s, uint64_t id, uint64_t seq);
+/* mm_users of @mm became @users at event @seq (thread/CLONE_VM child came or went, exec). */
+void store_mm_users(struct store *s, uint64_t mm, uint64_t seq, int users);
+
+/*
+ * A VMA version, as the model emits it: born at @born_seq, alive until store_end_vma().
+ * perms is the /proc/PID/maps column ("rw-p"); name the last column ("/usr/lib/libc.so.6",
+ * "[heap]", "[anon:name]", "" for none). @origin_unknown marks VMAs found at attach (no
+ * event created them). store_add_vma returns the version's id (assigned without SQLite).
+ */
+struct store_vma {
+	uint64_t mm;
+	uint64_t start, end;
+	char perms[5];
+	uint64_t offset;
+	uint64_t dev, ino;
+	const char *name;
+	uint64_t born_seq;
+	bool origin_unknown;
+};
+uint64_t store_add_vma(struct store *s, const struct store_vma *v);
+void store_end_vma(struct store *s, uint64_t id, uint64_t died_seq);
+
+/* store_error - the sticky writer error, 0 if none. Thread-safe. */
+int store_error(struct store *s);
+
+/* store_queued - records queued but not yet committed (for status displays). */
+uint64_t store_pending(struct store *s);
+
+/*
+ * store_close - flush and commit everything queued, record the trace's end (@end_status
+ * is a short word: "done", "detached", "error: ..."), stop the writer, close the DB.
+ * Returns the first error of the store's life, or 0. NULL-safe.
+ */
+int store_close(struct store *s, const char *end_status);
+
+/* Reader side. -------------------------------------------------------------------------- */
+
+struct store_ro;
+
+/*
+ * store_open_ro - open @path read-only. Errors: -ENOENT (no such file), -EMEDIUMTYPE (not a
+ * vmatrace DB: not SQLite, or another application's), -EPROTONOSUPPORT (a newer schema
+ * version than this build knows). The caller frees it with store_ro_close().
+ */
+int store_open_ro(const char *path, struct store_ro **ret);
+void store_ro_close(struct store_ro *r);
+
+/* store_ro_errmsg - SQLite's last error message for @r (valid until the next call). */
+const char *store_ro_errmsg(struct store_ro *r);
+
+/* Filter for store_query_events(); zero/NULL fields do not filter. */
+struct store_event_filter {
+	pid_t pid;
+	pid_t tid;
+	uint64_t mm;
+	const int *nrs;        /* syscall numbers to keep */
+	int n_nrs;
+	bool syscalls_only;    /* leave out EVENT_TASK_EXIT */
+	uint64_t min_seq, max_seq; /* inclusive bounds, 0 = none */
+};
+
+/*
+ * store_query_events - call @fn for every matching event in seq order. The event passed
+ * to @fn is valid during the call only. A non-zero return from @fn stops the walk and is
+ * returned. Returns 0 or -errno.
+ */
+int store_query_events(struct store_ro *r, const struct store_event_filter *f,
+		       int (*fn)(const struct event *ev, void *data), void *data);
+
+/* Summary of a trace for `run`'s last line and `stats`. */
+struct store_summary {
+	uint64_t events;
+	uint64_t processes;
+	uint64_t threads;
+	uint64_t mms;
+};
+int store_query_summary(struct store_ro *r, struct store_summary *ret);
+
+/* store_has_pid - 1 if @pid appears in the trace, 0 if not, -errno on error. */
+int store_has_pid(struct store_ro *r, pid_t pid);
+
+#endif

@@ -1,0 +1,2 @@
+#include "../tap.h"
+int main(void) { plan(0); return done(); }
