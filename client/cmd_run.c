@@ -1,1 +1,283 @@
 // SPDX-License-Identifier: MIT
+/*
+ * vmatrace run: trace a program and all its descendants through the daemon.
+ *
+ * The handshake (see DESIGN.md): we fork the child; it allows the daemon to trace it
+ * (PR_SET_PTRACER, for Yama) and waits on a pipe; we ask the daemon to seize it (RUN); once
+ * the daemon answers ATTACHED we let the child go: it installs the seccomp filter and execs
+ * the program. The program stays our child, in the user's terminal and process group, with
+ * the environment unchanged; we wait for it and exit with its status (128+N when killed by
+ * signal N), then wait for the daemon's FINISHED (all descendants ended, DB committed) and
+ * print a one-paragraph summary to stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "log.h"
+#include "proto.h"
+#include "store.h"
+#include "xalloc.h"
+
+static const char *arg_output = DB_DEFAULT;
+static unsigned arg_flags;
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vmatrace run [-o DB] [--stacks] [--verify] [--] PROG [ARG...]\n"
+		"\n"
+		"Trace PROG and all its descendants: every memory and process syscall, with its\n"
+		"result, into DB (default ./%s; an existing one is kept as DB.old).\n"
+		"Exits with PROG's status (128+N if killed by signal N).\n"
+		"\n"
+		"  -o, --output DB   write the trace to DB\n"
+		"  -h, --help        show this help\n",
+		DB_DEFAULT);
+}
+
+static void parse_args(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "stacks", no_argument, NULL, 'S' },
+		{ "verify", no_argument, NULL, 'Y' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	int c;
+
+	/* '+': stop at PROG, so that its own options pass through (as strace does). */
+	while ((c = getopt_long(argc, argv, "+o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'o':
+			if (!*optarg)
+				die("run: -o needs a file name");
+			arg_output = optarg;
+			break;
+		case 'S':
+			die("run: --stacks is not available in this version");
+		case 'Y':
+			die("run: --verify is not available in this version");
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind >= argc)
+		die("run: no program given (see 'vmatrace run --help')");
+}
+
+/* PROG as execvp would find it, or NULL with errno set. */
+static char *resolve_program(const char *prog)
+{
+	struct stat st;
+
+	if (strchr(prog, '/')) {
+		if (stat(prog, &st) < 0)
+			return NULL;
+		if (S_ISDIR(st.st_mode) || access(prog, X_OK) < 0) {
+			errno = S_ISDIR(st.st_mode) ? EISDIR : EACCES;
+			return NULL;
+		}
+		return xstrdup(prog);
+	}
+	const char *path = getenv("PATH");
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	errno = ENOENT;
+	for (const char *p = path;; p = strchr(p, ':') + 1) {
+		size_t len = strcspn(p, ":");
+		char *cand = xasprintf("%.*s%s%s", (int)len, p, len ? "/" : "", prog);
+		if (stat(cand, &st) == 0 && S_ISREG(st.st_mode) && access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (!p[len])
+			break;
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
+/* The DB's absolute path; an existing DB is renamed to DB.old (perf record's habit). */
+static char *prepare_db(const char *path)
+{
+	char cwd[PATH_MAX];
+	char *abs;
+	struct stat st;
+
+	if (path[0] == '/') {
+		abs = xstrdup(path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			die("cannot get the working directory: %m");
+		abs = xasprintf("%s/%s", cwd, path);
+	}
+	if (lstat(abs, &st) == 0) {
+		struct store_ro *r;
+		int err = store_open_ro(abs, &r);
+		if (err < 0)
+			die("refusing to replace '%s': %s", path,
+			    err == -EMEDIUMTYPE ? "not a vmatrace DB" : strerror(-err));
+		store_ro_close(r);
+		char *old = xasprintf("%s.old", abs);
+		if (rename(abs, old) < 0)
+			die("cannot keep '%s' as '%s.old': %m", path, path);
+		/* A WAL not yet checkpointed holds committed events: it goes along. */
+		char *wal = xasprintf("%s-wal", abs), *old_wal = xasprintf("%s-wal", old);
+		char *shm = xasprintf("%s-shm", abs);
+		if (rename(wal, old_wal) < 0 && errno != ENOENT)
+			die("cannot keep '%s-wal' as '%s.old-wal': %m", path, path);
+		unlink(shm);
+		free(wal);
+		free(old_wal);
+		free(shm);
+		free(old);
+	} else if (errno != ENOENT) {
+		die("cannot use '%s': %m", path);
+	}
+	return abs;
+}
+
+static void child(int go_fd, pid_t daemon_pid, const char *prog, char **argv)
+{
+	char c;
+
+	/* Yama (ptrace_scope 1) lets only ancestors trace us unless we name the tracer. */
+	prctl(PR_SET_PTRACER, daemon_pid, 0, 0, 0);
+	if (read(go_fd, &c, 1) != 1)
+		_exit(126); /* the parent gave up: it reports why */
+	close(go_fd);
+	int r = seccomp_install();
+	if (r < 0) {
+		log_error("cannot install the seccomp filter: %s", strerror(-r));
+		_exit(126);
+	}
+	execv(prog, argv);
+	log_error("cannot run '%s': %m", argv[0]);
+	_exit(errno == ENOENT ? 127 : 126);
+}
+
+static int exit_code(int status)
+{
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		return 128 + WTERMSIG(status);
+	return 1;
+}
+
+static void print_summary(const struct proto_finished *f)
+{
+	fprintf(stderr, "vmatrace: %llu event%s, %llu process%s, %llu address space%s -> %s\n",
+		(unsigned long long)f->events, f->events == 1 ? "" : "s",
+		(unsigned long long)f->processes, f->processes == 1 ? "" : "es",
+		(unsigned long long)f->mms, f->mms == 1 ? "" : "s", arg_output);
+	if (f->store_error)
+		fprintf(stderr, "vmatrace: recording ended early: %s\n", strerror(f->store_error));
+	if (f->message && *f->message)
+		fprintf(stderr, "vmatrace: %s\n", f->message);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct conn c;
+	pid_t daemon_pid, pid;
+	int go[2], status = 0, r;
+	char cwd[PATH_MAX];
+
+	parse_args(argc, argv);
+	char **prog_argv = argv + optind;
+	char *prog = resolve_program(prog_argv[0]);
+	if (!prog) {
+		log_error("cannot run '%s': %m", prog_argv[0]);
+		return 127;
+	}
+	if (daemon_connect(&c, true, &daemon_pid) < 0)
+		return 1;
+	char *db = prepare_db(arg_output);
+	if (!getcwd(cwd, sizeof(cwd)))
+		strcpy(cwd, "?");
+
+	if (pipe2(go, O_CLOEXEC) < 0)
+		die("pipe: %m");
+	pid = fork();
+	if (pid < 0)
+		die("fork: %m");
+	if (pid == 0) {
+		close(go[1]);
+		close(c.fd);
+		child(go[0], daemon_pid, prog, prog_argv);
+	}
+	close(go[0]);
+
+	struct proto_msg m = { .type = PROTO_RUN }, reply;
+	m.u.run = (struct proto_run){
+		.pid = (uint32_t)pid, .flags = arg_flags, .db_path = db, .cwd = cwd,
+		.argc = (uint32_t)(argc - optind), .argv = prog_argv,
+	};
+	if (m.u.run.argc > PROTO_MAX_STRV)
+		m.u.run.argc = PROTO_MAX_STRV; /* metadata only: the program gets all of them */
+	r = conn_send(&c, &m);
+	if (r == 0)
+		r = conn_recv(&c, &reply);
+	if (r < 0 || reply.type != PROTO_ATTACHED) {
+		if (r < 0)
+			log_error("the daemon did not answer: %s", strerror(-r));
+		else if (reply.type == PROTO_ERROR)
+			log_error("%s", reply.u.error.message);
+		else
+			log_error("the daemon answered with an unexpected %s",
+				  proto_type_name(reply.type));
+		if (r == 0)
+			proto_msg_release(&reply);
+		close(go[1]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return 1;
+	}
+	proto_msg_release(&reply);
+
+	/* Like a shell running a command: the terminal's ^C and ^\ are for the program. */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGQUIT, SIG_IGN);
+	if (write(go[1], "!", 1) != 1)
+		die("cannot start the child: %m");
+	close(go[1]);
+
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR)
+			die("waitpid: %m");
+	}
+	/* Descendants may outlive the program: the daemon says when all of them ended. */
+	r = conn_recv(&c, &reply);
+	if (r < 0) {
+		log_error("lost the daemon before the trace was complete: %s; the DB holds "
+			  "what it committed",
+			  r == -ECONNRESET ? "it closed the connection" : strerror(-r));
+	} else if (reply.type == PROTO_FINISHED) {
+		print_summary(&reply.u.finished);
+		proto_msg_release(&reply);
+	} else {
+		log_error("the daemon answered with an unexpected %s", proto_type_name(reply.type));
+		proto_msg_release(&reply);
+	}
+	close(c.fd);
+	conn_release(&c);
+	free(db);
+	free(prog);
+	return exit_code(status);
+}

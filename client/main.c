@@ -1,2 +1,87 @@
 // SPDX-License-Identifier: MIT
-int main(void) { return 0; }
+/*
+ * vmatrace: the client. Subcommands are a table (after git's commands[]); each parses its
+ * own options with getopt_long.
+ *
+ * Adding a command: write client/cmd_NAME.c with `int cmd_NAME(int argc, char **argv)`,
+ * declare it in client.h, add a row below and the file to meson.build.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "log.h"
+#include "store.h"
+
+struct command {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct command commands[] = {
+	{ "run", cmd_run, "trace a program and its descendants into a DB" },
+	{ "events", cmd_events, "print the recorded events, decoded like strace" },
+	{ "status", cmd_status, "list the daemon's live traces" },
+	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "Usage: vmatrace COMMAND [OPTIONS] [ARGS]\n\nCommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\nSee 'vmatrace COMMAND --help'. Version %s.\n", VMATRACE_VERSION);
+}
+
+pid_t parse_pid(const char *s, const char *what)
+{
+	char *end;
+
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v <= 0 || v > 4194304)
+		die("invalid %s '%s': expected a positive process id", what, s);
+	return (pid_t)v;
+}
+
+struct store_ro *open_db_or_die(const char *path)
+{
+	struct store_ro *r;
+	int err = store_open_ro(path, &r);
+
+	if (err == -ENOENT)
+		die("cannot open '%s': no such file (record one with 'vmatrace run')", path);
+	if (err == -EMEDIUMTYPE)
+		die("cannot open '%s': not a vmatrace DB", path);
+	if (err == -EPROTONOSUPPORT)
+		die("cannot open '%s': written by a newer vmatrace (schema version too new)",
+		    path);
+	if (err < 0)
+		die("cannot open '%s': %s", path, strerror(-err));
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	log_prog = "vmatrace";
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version")) {
+		printf("vmatrace %s\n", VMATRACE_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(cmd, commands[i].name))
+			return commands[i].fn(argc - 1, argv + 1);
+	die("unknown command '%s' (see 'vmatrace --help')", cmd);
+}

@@ -1,1 +1,210 @@
 // SPDX-License-Identifier: MIT
+/*
+ * PROCMAP_QUERY and /proc/PID/maps reading for the tracer. The ioctl's ABI is declared here
+ * because the build machine's kernel headers may predate it (Linux 6.11); the layout is the
+ * kernel's UAPI and must not change.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "procmap.h"
+
+struct vt_procmap_query {
+	uint64_t size;
+	uint64_t query_flags;
+	uint64_t query_addr;
+	uint64_t vma_start;
+	uint64_t vma_end;
+	uint64_t vma_flags;
+	uint64_t vma_page_size;
+	uint64_t vma_offset;
+	uint64_t inode;
+	uint32_t dev_major;
+	uint32_t dev_minor;
+	uint32_t vma_name_size;
+	uint32_t build_id_size;
+	uint64_t vma_name_addr;
+	uint64_t build_id_addr;
+};
+
+#define VT_PROCMAP_QUERY _IOWR('f', 17, struct vt_procmap_query)
+#define VT_PMQ_READABLE 0x01
+#define VT_PMQ_WRITABLE 0x02
+#define VT_PMQ_EXECUTABLE 0x04
+#define VT_PMQ_SHARED 0x08
+
+/* Cleared once the kernel says ENOTTY: every later query goes to the text fallback. */
+static int have_procmap_query = 1;
+
+int procmap_open(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int procmap_read(pid_t pid, char **ret, size_t *ret_len)
+{
+	size_t cap = 16384, len = 0;
+	char *buf;
+	int fd = procmap_open(pid);
+
+	if (fd < 0)
+		return fd;
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		if (cap - len < 4096) {
+			char *n = realloc(buf, cap * 2);
+			if (!n) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = n;
+			cap *= 2;
+		}
+		ssize_t r = read(fd, buf + len, cap - len - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = -errno;
+			free(buf);
+			close(fd);
+			return err;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+int procmap_parse_line(const char *line, struct procmap_vma *ret)
+{
+	struct procmap_vma v = { 0 };
+	unsigned long long start, end, off, ino;
+	unsigned maj, min;
+	char perms[5];
+	int name_at = 0;
+
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj,
+		   &min, &ino, &name_at) < 7)
+		return -EINVAL;
+	v.start = start;
+	v.end = end;
+	memcpy(v.perms, perms, sizeof(v.perms));
+	v.offset = off;
+	v.dev = makedev(maj, min);
+	v.ino = ino;
+	if (name_at > 0) {
+		const char *name = line + name_at;
+		size_t n = strcspn(name, "\n");
+		if (n >= sizeof(v.name))
+			n = sizeof(v.name) - 1;
+		memcpy(v.name, name, n);
+		v.name[n] = '\0';
+	}
+	*ret = v;
+	return 0;
+}
+
+static int query_text(pid_t pid, uint64_t addr, struct procmap_vma *ret)
+{
+	char *text, *line, *save = NULL;
+	size_t len;
+	int r = procmap_read(pid, &text, &len);
+
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		struct procmap_vma v;
+		if (procmap_parse_line(line, &v) < 0)
+			continue;
+		if (addr >= v.start && addr < v.end) {
+			*ret = v;
+			r = 0;
+			break;
+		}
+	}
+	free(text);
+	return r;
+}
+
+static void hex(char *dst, const unsigned char *src, size_t n)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		dst[2 * i] = digits[src[i] >> 4];
+		dst[2 * i + 1] = digits[src[i] & 15];
+	}
+	dst[2 * n] = '\0';
+}
+
+int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct procmap_vma *ret)
+{
+	struct vt_procmap_query q = { 0 };
+	unsigned char build_id[20];
+	int own_fd = -1;
+
+	if (!have_procmap_query)
+		return query_text(pid, addr, ret);
+	if (fd < 0) {
+		own_fd = procmap_open(pid);
+		if (own_fd < 0)
+			return own_fd;
+		fd = own_fd;
+	}
+	q.size = sizeof(q);
+	q.query_addr = addr;
+	q.vma_name_size = sizeof(ret->name);
+	q.vma_name_addr = (uint64_t)(uintptr_t)ret->name;
+	if (want_build_id) {
+		q.build_id_size = sizeof(build_id);
+		q.build_id_addr = (uint64_t)(uintptr_t)build_id;
+	}
+	ret->name[0] = '\0';
+	int r = ioctl(fd, VT_PROCMAP_QUERY, &q);
+	int err = r < 0 ? -errno : 0;
+	if (own_fd >= 0)
+		close(own_fd);
+	if (err == -ENOTTY) {
+		have_procmap_query = 0;
+		return query_text(pid, addr, ret);
+	}
+	if (err < 0)
+		return err;
+	ret->start = q.vma_start;
+	ret->end = q.vma_end;
+	ret->perms[0] = q.vma_flags & VT_PMQ_READABLE ? 'r' : '-';
+	ret->perms[1] = q.vma_flags & VT_PMQ_WRITABLE ? 'w' : '-';
+	ret->perms[2] = q.vma_flags & VT_PMQ_EXECUTABLE ? 'x' : '-';
+	ret->perms[3] = q.vma_flags & VT_PMQ_SHARED ? 's' : 'p';
+	ret->perms[4] = '\0';
+	ret->offset = q.vma_offset;
+	ret->dev = makedev(q.dev_major, q.dev_minor);
+	ret->ino = q.inode;
+	if (want_build_id && q.build_id_size > 0 && q.build_id_size <= sizeof(build_id))
+		hex(ret->build_id, build_id, q.build_id_size);
+	else
+		ret->build_id[0] = '\0';
+	return 0;
+}

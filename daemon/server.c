@@ -1,1 +1,436 @@
 // SPDX-License-Identifier: MIT
+/*
+ * The daemon's event loop and client sessions. One libev loop made with ev_loop_new (the
+ * default loop would install its own SIGCHLD handler and reap tracees with plain waitpid,
+ * swallowing ptrace stops). SIGCHLD, SIGTERM and SIGINT are blocked and read from a
+ * signalfd watched by ev_io; a SIGCHLD wake-up drains waitpid(-1, __WALL | WNOHANG).
+ *
+ * Each client connection is a struct session with its ev_io embedded. Requests and replies
+ * are proto/ messages; a malformed frame gets an ERROR reply and the connection is closed,
+ * other sessions are not affected.
+ */
+#include <errno.h>
+#include <ev.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "conn.h"
+#include "log.h"
+#include "paths.h"
+#include "proto.h"
+#include "server.h"
+#include "tracer.h"
+#include "xalloc.h"
+
+#define MAX_SESSIONS 64
+
+struct session {
+	ev_io io;               /* first: the watcher's address is the session's */
+	struct conn conn;
+	uid_t uid;
+	pid_t pid;
+	bool closing;           /* close once the write buffer is flushed */
+	struct session *next;
+};
+
+static struct ev_loop *loop;
+static ev_io listen_io, signal_io;
+static ev_timer idle_timer;
+static int listen_fd = -1, signal_fd = -1;
+static struct session *sessions;
+static unsigned n_sessions;
+static bool stopping;
+static char socket_path[4096];
+static struct server_config cfg;
+
+static void session_update(struct session *s)
+{
+	int events = EV_READ | (conn_pending(&s->conn) ? EV_WRITE : 0);
+
+	if (s->closing)
+		events = conn_pending(&s->conn) ? EV_WRITE : 0;
+	if (events != (s->io.events & (EV_READ | EV_WRITE))) {
+		ev_io_stop(loop, &s->io);
+		ev_io_set(&s->io, s->io.fd, events);
+		if (events)
+			ev_io_start(loop, &s->io);
+	}
+}
+
+static void session_free(struct session *s)
+{
+	tracer_forget_ctx(s);
+	ev_io_stop(loop, &s->io);
+	close(s->conn.fd);
+	conn_release(&s->conn);
+	for (struct session **p = &sessions; *p; p = &(*p)->next)
+		if (*p == s) {
+			*p = s->next;
+			break;
+		}
+	n_sessions--;
+	free(s);
+}
+
+static void session_send(struct session *s, const struct proto_msg *m)
+{
+	if (conn_queue(&s->conn, m) < 0) {
+		log_warn("cannot encode %s for client %d", proto_type_name(m->type), s->pid);
+		return;
+	}
+	int r = conn_flush(&s->conn);
+	if (r < 0 && r != -EAGAIN)
+		s->closing = true; /* the peer is gone; nothing more to say */
+	session_update(s);
+}
+
+static void send_error(struct session *s, int err, const char *msg)
+{
+	struct proto_msg m = { .type = PROTO_ERROR };
+
+	m.u.error.err = err;
+	m.u.error.message = (char *)msg;
+	session_send(s, &m);
+}
+
+/* Trace callbacks: the trace ended; tell the client that started it. */
+static void on_trace_done(const struct trace_result *res, void *ctx)
+{
+	struct session *s = ctx;
+	struct proto_msg m = { .type = PROTO_FINISHED };
+
+	m.u.finished = (struct proto_finished){
+		.trace_id = res->trace_id, .status = res->status, .events = res->events,
+		.processes = res->processes, .mms = res->mms, .verified = res->verified,
+		.diverged = res->diverged, .store_error = res->store_error,
+		.message = (char *)res->message,
+	};
+	session_send(s, &m);
+}
+
+/* The pid a RUN names must be a child of the client that asks (its own fork). */
+static bool is_child_of(pid_t pid, pid_t parent)
+{
+	char path[64], buf[512];
+	int ppid = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* comm may contain spaces and parentheses: the fields start after the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return false;
+	return ppid == parent;
+}
+
+static void handle_run(struct session *s, struct proto_run *req)
+{
+	uint32_t id;
+	char *msg = NULL;
+
+	if (stopping) {
+		send_error(s, ESHUTDOWN, "the daemon is stopping");
+		return;
+	}
+	if (req->db_path[0] != '/') {
+		send_error(s, EINVAL, "the DB path must be absolute");
+		return;
+	}
+	if (!is_child_of((pid_t)req->pid, s->pid)) {
+		send_error(s, EPERM, "run: the pid is not a child of the requesting client");
+		return;
+	}
+	int r = tracer_run((pid_t)req->pid, req, on_trace_done, s, &id, &msg);
+	if (r < 0) {
+		send_error(s, -r, msg ? msg : strerror(-r));
+		free(msg);
+		return;
+	}
+	struct proto_msg m = { .type = PROTO_ATTACHED };
+	m.u.attached.trace_id = id;
+	session_send(s, &m);
+}
+
+static void handle_status(struct session *s)
+{
+	struct proto_trace_info infos[PROTO_MAX_TRACES];
+	struct proto_msg m = { .type = PROTO_STATUS_REPLY };
+
+	m.u.status_reply.daemon_pid = (uint32_t)getpid();
+	m.u.status_reply.n = tracer_status(infos, PROTO_MAX_TRACES);
+	m.u.status_reply.traces = infos;
+	session_send(s, &m);
+}
+
+static void begin_stop(void);
+
+static void handle_message(struct session *s, struct proto_msg *m)
+{
+	log_debug("client %d: %s", s->pid, proto_type_name(m->type));
+	switch (m->type) {
+	case PROTO_HELLO: {
+		struct proto_msg r = { .type = PROTO_HELLO };
+		r.u.hello.pid = (uint32_t)getpid();
+		r.u.hello.version = (char *)VMATRACE_VERSION;
+		session_send(s, &r);
+		break;
+	}
+	case PROTO_RUN:
+		handle_run(s, &m->u.run);
+		break;
+	case PROTO_STATUS:
+		handle_status(s);
+		break;
+	case PROTO_STOP:
+		send_error(s, 0, "stopping");
+		begin_stop();
+		break;
+	case PROTO_ATTACH:
+	case PROTO_DETACH:
+		send_error(s, ENOSYS, "attach and detach are not implemented in this version");
+		break;
+	default:
+		send_error(s, EBADMSG, "unexpected message type");
+		s->closing = true;
+		break;
+	}
+}
+
+static void session_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct session *s = (struct session *)w;
+
+	(void)l;
+	if (revents & EV_WRITE) {
+		int r = conn_flush(&s->conn);
+		if (r < 0 && r != -EAGAIN) {
+			session_free(s);
+			return;
+		}
+	}
+	if ((revents & EV_READ) && !s->closing) {
+		ssize_t n = conn_fill(&s->conn);
+		if (n == 0 || (n < 0 && n != -EAGAIN && n != -EMSGSIZE)) {
+			session_free(s);
+			return;
+		}
+		for (;;) {
+			struct proto_msg m;
+			int r = n == -EMSGSIZE ? -EMSGSIZE : conn_next(&s->conn, &m);
+			if (r == 0)
+				break;
+			if (r < 0) {
+				log_warn("client %d: bad message: %s", s->pid, strerror(-r));
+				send_error(s, -r, "malformed message");
+				s->closing = true;
+				break;
+			}
+			handle_message(s, &m);
+			proto_msg_release(&m);
+			if (s->closing)
+				break;
+		}
+	}
+	if (s->closing && !conn_pending(&s->conn)) {
+		session_free(s);
+		return;
+	}
+	session_update(s);
+}
+
+static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	(void)l;
+	(void)revents;
+	for (;;) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("accept: %m");
+			return;
+		}
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+			close(fd);
+			continue;
+		}
+		if (cred.uid != getuid() && cred.uid != 0) {
+			log_warn("refused a connection from uid %u (pid %d): not our user",
+				 (unsigned)cred.uid, (int)cred.pid);
+			close(fd);
+			continue;
+		}
+		if (n_sessions >= MAX_SESSIONS) {
+			log_warn("refused a connection from pid %d: too many clients", cred.pid);
+			close(fd);
+			continue;
+		}
+		struct session *s = xcalloc(1, sizeof(*s));
+		conn_init(&s->conn, fd);
+		s->uid = cred.uid;
+		s->pid = cred.pid;
+		s->next = sessions;
+		sessions = s;
+		n_sessions++;
+		ev_io_init(&s->io, session_cb, fd, EV_READ);
+		ev_io_start(loop, &s->io);
+	}
+}
+
+static void maybe_exit(void)
+{
+	if (stopping && !tracer_busy()) {
+		log_info("no traces left; exiting");
+		ev_break(loop, EVBREAK_ALL);
+	}
+}
+
+static void begin_stop(void)
+{
+	if (stopping)
+		return;
+	stopping = true;
+	log_info("stopping: no new traces; %u running trace(s) go on to their end",
+		 tracer_busy());
+	if (listen_fd >= 0) {
+		ev_io_stop(loop, &listen_io);
+		close(listen_fd);
+		listen_fd = -1;
+		unlink(socket_path);
+	}
+	maybe_exit();
+}
+
+static void signal_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	struct signalfd_siginfo si;
+	bool child = false;
+
+	(void)l;
+	(void)revents;
+	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGCHLD)
+			child = true;
+		else
+			begin_stop();
+	}
+	if (child || tracer_busy())
+		tracer_drain();
+	maybe_exit();
+}
+
+static void idle_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	if (!tracer_busy() && !sessions) {
+		log_info("idle for %u s; exiting", cfg.idle_exit_s);
+		begin_stop();
+	}
+}
+
+int server_listen(const struct server_config *config, int *ret_lock_fd)
+{
+	char dir[4000], lock_path[4096];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int r;
+
+	cfg = *config;
+	r = paths_runtime_dir(dir, sizeof(dir));
+	if (r < 0)
+		return r;
+	r = paths_ensure_dir(dir);
+	if (r < 0) {
+		log_error("unsafe or unusable runtime directory '%s': %s", dir, strerror(-r));
+		return r;
+	}
+	paths_join(lock_path, sizeof(lock_path), dir, PATHS_LOCK);
+	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lock_fd < 0)
+		return -errno;
+	if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		close(lock_fd);
+		return r == -EWOULDBLOCK ? -EADDRINUSE : r;
+	}
+	/* We hold the lock: any socket file left is a dead daemon's. */
+	paths_join(socket_path, sizeof(socket_path), dir, PATHS_SOCKET);
+	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+		close(lock_fd);
+		return -ENAMETOOLONG;
+	}
+	unlink(socket_path);
+	strcpy(sa.sun_path, socket_path);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (listen_fd < 0) {
+		r = -errno;
+		close(lock_fd);
+		return r;
+	}
+	mode_t old = umask(0177);
+	r = bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r < 0 || listen(listen_fd, 16) < 0) {
+		r = -errno;
+		close(listen_fd);
+		close(lock_fd);
+		return r;
+	}
+	*ret_lock_fd = lock_fd;
+	return 0;
+}
+
+int server_run(void)
+{
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	signal_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (signal_fd < 0)
+		return -errno;
+	loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOSIGMASK);
+	if (!loop)
+		return -ENOMEM;
+	ev_io_init(&signal_io, signal_cb, signal_fd, EV_READ);
+	ev_io_start(loop, &signal_io);
+	ev_io_init(&listen_io, accept_cb, listen_fd, EV_READ);
+	ev_io_start(loop, &listen_io);
+	if (cfg.idle_exit_s) {
+		ev_timer_init(&idle_timer, idle_cb, cfg.idle_exit_s, cfg.idle_exit_s);
+		ev_timer_start(loop, &idle_timer);
+	}
+	log_info("listening on %s", socket_path);
+	ev_run(loop, 0);
+
+	while (sessions)
+		session_free(sessions);
+	if (listen_fd >= 0) {
+		close(listen_fd);
+		unlink(socket_path);
+	}
+	ev_loop_destroy(loop);
+	close(signal_fd);
+	return 0;
+}

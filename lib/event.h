@@ -14,6 +14,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* ret of a syscall whose exit stop never came: the task died inside it, result unknown. */
+#define EVENT_RET_UNFINISHED INT64_MIN
+
 enum event_kind {
 	EVENT_SYSCALL = 0,  /* a recorded syscall, entry args + exit result */
 	EVENT_TASK_EXIT = 1 /* a thread ended; ret = wait(2) status (WIFEXITED/WIFSIGNALED) */

@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The vmatrace client's shared pieces: subcommand entry points (one file each, listed in
+ * main.c's command table), the daemon connection, and option helpers.
+ */
+#ifndef VMATRACE_CLIENT_H
+#define VMATRACE_CLIENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "conn.h"
+
+/* Subcommands: argv[0] is the subcommand's name; return the process exit status. */
+int cmd_run(int argc, char **argv);
+int cmd_events(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+
+/*
+ * daemon_connect - connect to the user's vmatraced, starting it when none answers and
+ * @autostart is set, and exchange HELLO. Returns 0 with the daemon's pid in @ret_pid, or
+ * -errno with a one-line reason already printed.
+ */
+int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid);
+
+/* seccomp_install - install the filter that stops the recorded syscalls (seccomp.c).
+ * Called in the child after the daemon seized it. 0 or -errno. */
+int seccomp_install(void);
+
+/* parse_pid - a positive pid from @s, or die with a clear message naming @what. */
+pid_t parse_pid(const char *s, const char *what);
+
+/* db_default - the default DB path ("vmatrace.db" in the working directory). */
+#define DB_DEFAULT "vmatrace.db"
+
+/* open_db_or_die - open a DB read-only for a query command, or print why and exit 1. */
+struct store_ro;
+struct store_ro *open_db_or_die(const char *path);
+
+#endif

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The tracer engine: ptrace state of every traced thread, stop dispatch, syscall decoding
+ * into events, mm identity (threads and CLONE_VM children share an mm, fork and exec make
+ * new ones) and mm_users, and hand-off of records to each trace's store.
+ *
+ * Threading: everything here runs on the daemon's one event-loop thread, which is also the
+ * thread that seized the tracees (ptrace requires it).
+ *
+ * Ownership: the tracer owns every struct trace; a trace lives from tracer_run() until its
+ * last task ended and its done callback returned.
+ */
+#ifndef VMATRACE_TRACER_H
+#define VMATRACE_TRACER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto.h"
+
+struct trace;
+
+/* What a finished trace reports to whoever started it. */
+struct trace_result {
+	uint32_t trace_id;
+	int status;             /* wait status of the root process, -1 if unknown */
+	uint64_t events, processes, mms;
+	uint64_t verified, diverged;
+	int store_error;        /* 0 or errno */
+	const char *message;    /* "" or a remark */
+};
+
+/* Called once when a trace ends (all its tasks gone, DB closed). */
+typedef void (*trace_done_fn)(const struct trace_result *res, void *ctx);
+
+/* Tuning from the command line. */
+struct tracer_config {
+	unsigned poll_us;       /* spin on waitpid(WNOHANG) this long after a stop; 0: never */
+};
+extern struct tracer_config tracer_config;
+
+/*
+ * tracer_run - start tracing @pid, a stopped-by-handshake child of the requesting client
+ * (see client/cmd_run.c), into a new DB at req->db_path. The caller has checked that the
+ * client may trace @pid. Returns 0 and the trace id in @ret_id, or -errno with a message in
+ * @ret_msg (static or malloc'ed: the caller frees *ret_msg if *ret_msg_owned).
+ */
+int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void *ctx,
+	       uint32_t *ret_id, char **ret_msg);
+
+/* tracer_forget_ctx - a client went away: never call back with @ctx. */
+void tracer_forget_ctx(void *ctx);
+
+/* tracer_dispatch - handle one waitpid() result. */
+void tracer_dispatch(pid_t tid, int status);
+
+/*
+ * tracer_drain - reap and dispatch every pending stop (waitpid __WALL|WNOHANG), then keep
+ * polling for up to tracer_config.poll_us while stops keep coming. Returns how many stops
+ * were handled.
+ */
+unsigned tracer_drain(void);
+
+/* tracer_busy - number of live traces. */
+unsigned tracer_busy(void);
+
+/* tracer_status - fill up to @max entries describing live traces; returns the count. */
+unsigned tracer_status(struct proto_trace_info *out, unsigned max);
+
+#endif

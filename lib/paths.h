@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Where the per-user daemon lives: $XDG_RUNTIME_DIR/vmatrace/ when that is set, else
+ * /tmp/vmatrace-$UID/. The directory is 0700 and owned by the user; the socket
+ * (vmatraced.sock) is 0600, the lock (vmatraced.lock) keeps one daemon per directory, and the
+ * daemon's log (vmatraced.log) sits beside them. $VMATRACE_SOCKET_DIR overrides all of it.
+ */
+#ifndef VMATRACE_PATHS_H
+#define VMATRACE_PATHS_H
+
+#include <stddef.h>
+
+#define PATHS_SOCKET "vmatraced.sock"
+#define PATHS_LOCK "vmatraced.lock"
+#define PATHS_LOG "vmatraced.log"
+
+/* paths_runtime_dir - the directory's path into @buf. 0 or -ENAMETOOLONG. */
+int paths_runtime_dir(char *buf, size_t size);
+
+/*
+ * paths_ensure_dir - create @dir 0700 if missing; refuse (-EPERM) one that is a symlink,
+ * not a directory, not ours, or open to others. 0 or -errno.
+ */
+int paths_ensure_dir(const char *dir);
+
+/* paths_join - "@dir/@name" into @buf. 0 or -ENAMETOOLONG. */
+int paths_join(char *buf, size_t size, const char *dir, const char *name);
+
+#endif
