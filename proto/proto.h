@@ -32,6 +32,7 @@
 #define PROTO_MAX_STRING 4096
 #define PROTO_MAX_STRV 1024 /* strings in one vector */
 #define PROTO_MAX_TRACES 256 /* entries in one STATUS_REPLY */
+#define PROTO_MAX_FRAME (PROTO_HEADER_SIZE + PROTO_MAX_PAYLOAD) /* largest valid frame */
 
 enum proto_type {
 	PROTO_HELLO = 1,        /* c->d: client version; d replies HELLO */
@@ -64,8 +65,9 @@ struct proto_run {             /* also used for ATTACH (argv empty, pid = target
 	uint32_t flags;         /* enum proto_trace_flags */
 	char *db_path;          /* absolute path of the DB to write */
 	char *cwd;              /* the client's working directory (metadata) */
-	uint32_t argc;
-	char **argv;            /* the traced command line (metadata), argc entries */
+	uint32_t argc;          /* at most PROTO_MAX_STRV; 0 for ATTACH */
+	char **argv;            /* the traced command line (metadata), argc entries; decoded:
+				 * argc + 1 slots, argv[argc] == NULL (also when argc is 0) */
 };
 
 struct proto_attached {
@@ -124,9 +126,17 @@ struct proto_msg {
 /*
  * proto_encode - encode @m as one frame into @buf (capacity @cap).
  * Returns the frame length, or -EMSGSIZE (too big for @cap or PROTO_MAX_PAYLOAD, or a field
- * over its limit), -EINVAL (unknown type). @buf is not meaningful on failure.
+ * over its limit), -EINVAL (unknown type, flags outside PROTO_F_ALL, a count > 0 with a
+ * NULL array). @buf is not meaningful on failure. A NULL string is encoded as "" (it
+ * decodes as ""). @m is not modified and stays owned by the caller.
  */
 int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
+
+/*
+ * proto_frame_size - the length of the frame proto_encode() would write for @m, or the
+ * error it would return other than "too big for @cap". Lets a caller size its buffer.
+ */
+int proto_frame_size(const struct proto_msg *m);
 
 /*
  * proto_decode - decode the frame at the start of @buf (@len bytes available).
@@ -135,13 +145,20 @@ int proto_encode(const struct proto_msg *m, uint8_t *buf, size_t cap);
  *   -EAGAIN   the header or the payload is not complete yet (read more),
  *   -EPROTO   wrong magic or version (the peer is not speaking our protocol),
  *   -EMSGSIZE the header announces a payload over PROTO_MAX_PAYLOAD,
- *   -EBADMSG  malformed payload (unknown type, bad string, limits, trailing bytes),
+ *   -EBADMSG  malformed payload (unknown type, bad string, limits, trailing bytes, flags
+ *             outside PROTO_F_ALL, a non-empty payload on STATUS or STOP),
  *   -ENOMEM.
+ * -EPROTO, -EMSGSIZE, and -EBADMSG for an unknown type or a payload on STATUS/STOP, depend
+ * on the header alone: they are returned as soon as PROTO_HEADER_SIZE bytes are there,
+ * without waiting for the payload.
  * On error @ret is untouched.
  */
 int proto_decode(const uint8_t *buf, size_t len, struct proto_msg *ret);
 
-/* proto_msg_release - free what a decoded message owns; the struct itself is the caller's. */
+/*
+ * proto_msg_release - free what a decoded message owns; the struct itself is the caller's.
+ * Zeroes the payload fields afterwards, so releasing twice is harmless. NULL is a no-op.
+ */
 void proto_msg_release(struct proto_msg *m);
 
 /* proto_type_name - "RUN", "ERROR", ... or "?" */
