@@ -11,10 +11,67 @@
  *   [1234] +++ exited with 0 +++          (EVENT_TASK_EXIT; "+++ killed by SIGKILL +++")
  * The [pid] prefix names the tid when tid != pid: "[1234/1240]".
  *
+ * Text details, strace's conventions unless said:
+ * - One space on each side of "=" (no column alignment). Addresses are hex, 0 is "NULL";
+ *   lengths are decimal; offsets and other raw values are hex ("0" for zero); int
+ *   arguments (fds, pkeys, exit codes, shm ids) are signed decimal.
+ * - Flags print as NAME|NAME|0x<unknown bits>, "0" (or "PROT_NONE") when empty. mmap shows
+ *   its type first (MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_DROPPABLE, or hex),
+ *   then the flags in bit order; with MAP_HUGETLB the size field prints as MAP_HUGE_2MB
+ *   (or "N<<MAP_HUGE_SHIFT" for sizes without a macro), without it bit 26 is
+ *   MAP_UNINITIALIZED. Unknown madvise advice prints in hex.
+ * - File identity: when ev->path is set, the argument naming the mapped object carries the
+ *   path in angle brackets, as strace -y shows an fd's path. Only mmap and shmat do this:
+ *     mmap(NULL, 8192, PROT_READ, MAP_PRIVATE, 3</usr/lib/libc.so.6>, 0x1000) = 0x7f3b2c000000
+ *     mmap(NULL, 4096, PROT_READ|PROT_WRITE, MAP_SHARED|MAP_ANONYMOUS, -1</dev/zero (deleted)>, 0)
+ *     shmat(5</SYSV00000000 (deleted)>, NULL, 0) = 0x7f3b2c000000
+ *   dev and ino are shown only in JSON.
+ * - Results: hex for mmap, mremap, brk, shmat and map_shadow_stack; signed decimal
+ *   otherwise; "?" for exit and exit_group and for EVENT_RET_UNFINISHED. A failure is
+ *   "-1 ENAME (libc's untranslated text)"; the kernel-internal ERESTART* results are
+ *   "? ERESTARTSYS (...)" since the syscall runs again; an errno without a name is
+ *   "-1 (errno N)".
+ * - Strings (execve's path and argv, PR_SET_VMA_ANON_NAME's name, paths in <>) are escaped
+ *   as C does: \\ \" \n \t \r \v \f, other control bytes and bytes that are not valid
+ *   UTF-8 as three-digit octal (\033); valid UTF-8 prints as is, except C1 controls.
+ *   Strings are never truncated.
+ * - execve(path, argv, ...) and execveat(dirfd|AT_FDCWD, path, argv, ..., AT_* flags): path
+ *   is ev->path, argv is ev->argv re-printed as ["a", "b"]; either falls back to the tracee
+ *   pointer when absent (or, for argv, not a JSON array of strings). The environment is not
+ *   recorded and prints as "...".
+ * - clone(child_stack=ADDR, flags=CLONE_*|SIGNAL[, parent_tid=|pidfd=PTR][, tls=PTR]
+ *   [, child_tidptr=PTR]): each pointer only when a flag makes the kernel read it. clone3
+ *   prints its (unread) struct pointer and size: clone3(0x7ffd1c2e4f60, 88).
+ * - prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): name is ev->path quoted when
+ *   the daemon copied it there, else the pointer. Other prctl options, mbind, io_setup,
+ *   io_destroy, remap_file_pages, map_shadow_stack and any syscall outside the recorded set
+ *   print raw arguments (hex; int arguments decimal); a syscall outside the recorded set
+ *   prints all six, and a number without a name prints as syscall_0x1ce.
+ * - Task exit: "+++ exited with N +++", "+++ killed by SIGSEGV (core dumped) +++". Real-time
+ *   signals are SIGRT_N, N counted from the kernel's 32.
+ *
  * JSON Lines: {"seq":3,"time_ns":...,"pid":1234,"tid":1234,"mm":1,"syscall":"mmap",
  *   "args":[0,8192,3,34,-1,0],"ret":139893...,"errno":"EINVAL"(failures only),
  *   "path":..., "dev":"08:01", "ino":..., "argv":[...] (when present)}
- * args are printed as signed 64-bit integers for fd-like args, unsigned otherwise.
+ * args are printed as signed integers for int args (fds...), unsigned otherwise (below).
+ *
+ * JSON details. Keys in this order:
+ * - syscall events: seq, time_ns, pid, tid, mm, syscall (name, or "syscall_0x1ce"), nr,
+ *   args, ret, errno (failures only), dur_ns, then path, dev, ino, argv, stack_id.
+ * - EVENT_TASK_EXIT: seq, time_ns, pid, tid, mm, "syscall":"+exit", status (the raw wait
+ *   status), then "exit_code":N, or "signal":"SIGSEGV" (a number if it has no name; plus
+ *   "core_dumped":true), then the optional keys. No nr, args, ret or dur_ns.
+ * - args: as many as the syscall takes (six for syscalls outside the recorded set). An
+ *   argument the kernel declares as C int (mmap's fd, pkey_mprotect's pkey, shmat's id and
+ *   flags, madvise's advice, mlock2's and mlockall's flags, execveat's dirfd and flags,
+ *   prctl's option, exit codes) is its low 32 bits as a signed number, which is how the
+ *   kernel reads it; every other argument is the raw register as an unsigned 64-bit number.
+ * - ret: signed 64-bit; null for EVENT_RET_UNFINISHED. errno: the name, or the number as a
+ *   string when it has none ("4000").
+ * - path when non-NULL; dev ("%02x:%02x" major:minor as in /proc/PID/maps) and ino when
+ *   either is non-zero; argv verbatim when it is a JSON array of strings (else as a JSON
+ *   string, so the line stays valid); stack_id when non-zero.
+ * - Strings are escaped by json_print_string().
  */
 #ifndef VMATRACE_SYSENT_H
 #define VMATRACE_SYSENT_H
@@ -40,6 +97,17 @@ bool sysent_is_recorded(int nr);
  * "%process" classes) into numbers. Returns the count (>= 0) with a malloc'ed array in
  * @ret_nrs, or -EINVAL with the offending name in @ret_bad (static or pointing into @list,
  * valid while @list is).
+ *
+ * Items: any x86_64 syscall name (recorded or not); "%memory", the recorded syscalls that
+ * change an address space (mmap munmap mremap brk mprotect pkey_mprotect madvise mlock
+ * mlock2 munlock mlockall munlockall mseal shmat shmdt mbind io_setup io_destroy
+ * map_shadow_stack remap_file_pages prctl); "%process", the recorded ones that create,
+ * replace or end a task (clone clone3 fork vfork execve execveat exit exit_group); "all",
+ * every named syscall. The two classes partition sysent_recorded[]. The result is sorted
+ * and without duplicates, and the caller frees it. An empty list or an empty item ("a,,b")
+ * is -EINVAL with @ret_bad "". @ret_bad points to a thread-local copy of the bad item (cut
+ * at 63 bytes), valid until the next call in the thread; @ret_bad may be NULL. -ENOMEM if
+ * the array cannot be allocated. @ret_nrs is set only on success.
  */
 int sysent_parse_list(const char *list, int **ret_nrs, const char **ret_bad);
 
@@ -51,5 +119,25 @@ void event_print_json(const struct event *ev, FILE *out);
 
 /* errno_name - "ENOMEM" for 12, NULL if unknown. */
 const char *errno_name(int err);
+
+/*
+ * errno_name() covers every errno x86_64 Linux returns (1..133) and the kernel-internal
+ * ones a tracer can see at a syscall-exit stop (512..531, e.g. ERESTARTSYS).
+ *
+ * signal_name - "SIGSEGV" for 11, "SIGRT_2" for 34 (real-time signals count from the
+ * kernel's SIGRTMIN, 32, not glibc's), NULL outside 1..64. The string is static.
+ */
+const char *signal_name(int sig);
+
+/*
+ * json_print_string - print NUL-terminated @s to @out as a JSON string, quotes included.
+ * Escapes '"', '\\', control bytes (\n \t \r \b \f, else \u00XX) and DEL; well-formed
+ * UTF-8 passes through; each byte that is not part of well-formed UTF-8 becomes \u00XX.
+ * Paths and argv are bytes, not text, so this keeps every line valid JSON; the price is
+ * that a reader cannot tell the byte 0xe9 from U+00E9. vmatrace's own reader (the argv
+ * re-printing in event_print) takes \u0080..\u00ff as the raw byte, so a round trip
+ * through json_print_string is exact. The daemon should build ev->argv with this.
+ */
+void json_print_string(FILE *out, const char *s);
 
 #endif
