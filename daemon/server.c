@@ -321,16 +321,22 @@ static void begin_stop(void)
 
 static void signal_cb(struct ev_loop *l, ev_io *w, int revents)
 {
-	struct signalfd_siginfo si;
+	struct signalfd_siginfo si[16];
 	bool child = false;
+	ssize_t n;
 
 	(void)l;
 	(void)revents;
-	while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGCHLD)
-			child = true;
-		else
-			begin_stop();
+	/* One read takes every queued signal (SIGCHLDs coalesce anyway). */
+	while ((n = read(w->fd, si, sizeof(si))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(si[0]); i++) {
+			if (si[i].ssi_signo == SIGCHLD)
+				child = true;
+			else
+				begin_stop();
+		}
+		if ((size_t)n < sizeof(si))
+			break;
 	}
 	if (child || tracer_busy())
 		tracer_drain();

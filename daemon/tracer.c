@@ -552,6 +552,12 @@ static void on_seccomp_stop(struct task *t)
 	case SYS_vfork:
 		t->clone_flags = clone_flags_of(t, &si);
 		break;
+	case SYS_prctl:
+		/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): keep the name
+		 * (the kernel limits it to 80 bytes); NULL clears it. */
+		if (t->ev.args[4])
+			t->ev.path = peek_string(t->tid, t->ev.args[4], 256);
+		break;
 	}
 	t->in_syscall = true;
 	resume(t, PTRACE_SYSCALL, 0);
