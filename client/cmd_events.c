@@ -106,16 +106,18 @@ int cmd_events(int argc, char **argv)
 	}
 
 	struct store_ro *r = open_db_or_die(db);
-	if (f.pid && store_has_pid(r, f.pid) == 0)
-		die("events: no process %d in '%s'", f.pid, db);
-	if (f.tid && store_has_pid(r, f.tid) == 0) {
-		/* a tid that was never a pid may still be a thread: the query decides */
+	int err = 0;
+	if (f.pid && store_has_pid(r, f.pid) == 0) {
+		log_error("events: no process %d in '%s'", f.pid, db);
+		err = 1;
+	} else if (store_query_events(r, &f, print_one, &ctx) < 0) {
+		log_error("events: cannot read '%s': %s", db, store_ro_errmsg(r));
+		err = 1;
 	}
-	int err = store_query_events(r, &f, print_one, &ctx);
-	if (err < 0)
-		die("events: cannot read '%s': %s", db, store_ro_errmsg(r));
 	store_ro_close(r);
 	free(nrs);
+	if (err)
+		return 1;
 	if (fflush(stdout) != 0 && errno != EPIPE)
 		die("events: cannot write the output: %m");
 	return 0;
