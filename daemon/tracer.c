@@ -907,6 +907,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void 
 		.start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec,
 		.start_mono_ns = tr->start_mono_ns, .page_size = sysconf(_SC_PAGESIZE) });
 	free(cmd);
+	store_add_syscall_names(store, sysent_name, 511);
 
 	/* The child is still our client's image, waiting for its go, until it execs. */
 	struct proc *p = proc_new(tr, pid);
