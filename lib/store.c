@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
- * The event store: the only file that calls sqlite3_*. It owns the trace DB's life (create,
+ * The event store: with store_read.c, the only code that calls sqlite3_*. It owns the trace DB's life (create,
  * schema, PRAGMAs, close), the writer thread that turns queued records into rows, and the
- * read-only queries the client runs. The schema and its rationale are in sql/schema.sql.
+read-only queries live in store_read.c. The schema and its rationale are in sql/schema.sql.
  *
  * Writer design. The tracer calls store_add_*() from its ptrace stop path, so those calls
  * only copy the record into a queue under a mutex: an O(1) append into a chunk of
@@ -35,6 +35,7 @@
 #include "log.h"
 #include "schema.h"
 #include "store.h"
+#include "store_internal.h"
 #include "xalloc.h"
 
 #define CHUNK_RECS 256                    /* records per queue chunk (~40 KiB) */
@@ -224,7 +225,7 @@ struct store {
 
 /* Common helpers. ---------------------------------------------------------------------- */
 
-static uint64_t mono_ns(void)
+uint64_t store_mono_ns(void)
 {
 	struct timespec ts;
 
@@ -233,7 +234,7 @@ static uint64_t mono_ns(void)
 }
 
 /* sqlite_errno - the -errno for an SQLite (extended) result code. */
-static int sqlite_errno(sqlite3 *db, int rc)
+int store_sqlite_errno(sqlite3 *db, int rc)
 {
 	int e;
 
@@ -314,7 +315,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
 		sqlite3_bind_null(st, i);
 }
 
-static void bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+void store_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
 {
 	sqlite3_bind_int64(st, i, (sqlite3_int64)v);
 }
@@ -620,8 +621,8 @@ void store_end_vma(struct store *s, uint64_t id, uint64_t died_seq)
 
 /* Writer thread. ----------------------------------------------------------------------- */
 
-/* step - run @st to completion and reset it; returns the SQLite result (DONE -> OK). */
-static int step(sqlite3_stmt *st)
+/* store_step - run @st to completion and reset it; returns the SQLite result (DONE -> OK). */
+int store_step(sqlite3_stmt *st)
 {
 	int rc = sqlite3_step(st);
 
@@ -644,11 +645,11 @@ static void writer_write_end(struct store *s)
 		status = buf;
 	}
 	if (s->end_mono_ns)
-		bind_u64(st, 1, s->end_mono_ns);
+		store_bind_u64(st, 1, s->end_mono_ns);
 	else
 		sqlite3_bind_null(st, 1);
 	bind_text(st, 2, status);
-	if (step(st) != SQLITE_OK)
+	if (store_step(st) != SQLITE_OK)
 		log_debug("store: cannot record the trace's end: %s", sqlite3_errmsg(s->db));
 }
 
@@ -659,7 +660,7 @@ static void writer_write_end(struct store *s)
  */
 static void writer_fail(struct store *s, int rc, const char *what)
 {
-	int err = sqlite_errno(s->db, rc);
+	int err = store_sqlite_errno(s->db, rc);
 
 	if (!err)
 		err = -EIO;
@@ -668,7 +669,7 @@ static void writer_fail(struct store *s, int rc, const char *what)
 	log_debug("store: %s: %s", what, sqlite3_errmsg(s->db));
 	set_error(s, err);
 	if (s->in_txn && sqlite3_get_autocommit(s->db) == 0)
-		step(s->st[ST_ROLLBACK]);
+		store_step(s->st[ST_ROLLBACK]);
 	s->in_txn = false;
 	writer_done(s, s->txn_recs);
 	s->txn_recs = 0;
@@ -681,7 +682,7 @@ static void writer_commit(struct store *s)
 
 	if (!s->in_txn)
 		return;
-	rc = step(s->st[ST_COMMIT]);
+	rc = store_step(s->st[ST_COMMIT]);
 	if (rc != SQLITE_OK) {
 		writer_fail(s, rc, "commit");
 		return;
@@ -701,8 +702,8 @@ static int file_id(struct store *s, uint64_t dev, uint64_t ino, const char *path
 	sqlite3_stmt *st = s->st[ST_FILE_FIND];
 	int rc;
 
-	bind_u64(st, 1, dev);
-	bind_u64(st, 2, ino);
+	store_bind_u64(st, 1, dev);
+	store_bind_u64(st, 2, ino);
 	bind_text(st, 3, path ? path : "");
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
@@ -715,10 +716,10 @@ static int file_id(struct store *s, uint64_t dev, uint64_t ino, const char *path
 		return rc;
 
 	st = s->st[ST_FILE_NEW];
-	bind_u64(st, 1, dev);
-	bind_u64(st, 2, ino);
+	store_bind_u64(st, 1, dev);
+	store_bind_u64(st, 2, ino);
 	bind_text(st, 3, path ? path : "");
-	rc = step(st);
+	rc = store_step(st);
 	if (rc == SQLITE_OK)
 		*ret_id = sqlite3_last_insert_rowid(s->db);
 	return rc;
@@ -735,23 +736,23 @@ static int insert_event(struct store *s, const struct event *ev)
 		if (rc != SQLITE_OK)
 			return rc;
 	}
-	bind_u64(st, 1, ev->seq);
-	bind_u64(st, 2, ev->time_ns);
+	store_bind_u64(st, 1, ev->seq);
+	store_bind_u64(st, 2, ev->time_ns);
 	sqlite3_bind_int(st, 3, ev->pid);
 	sqlite3_bind_int(st, 4, ev->tid);
-	bind_u64(st, 5, ev->mm);
+	store_bind_u64(st, 5, ev->mm);
 	sqlite3_bind_int(st, 6, ev->kind);
 	sqlite3_bind_int(st, 7, ev->nr);
 	for (int i = 0; i < 6; i++)
-		bind_u64(st, 8 + i, ev->args[i]);
+		store_bind_u64(st, 8 + i, ev->args[i]);
 	sqlite3_bind_int64(st, 14, ev->ret);
-	bind_u64(st, 15, ev->dur_ns);
+	store_bind_u64(st, 15, ev->dur_ns);
 	if (file)
 		sqlite3_bind_int64(st, 16, file);
 	bind_text(st, 17, ev->argv);
 	if (ev->stack_id)
 		sqlite3_bind_int64(st, 18, ev->stack_id);
-	return step(st);
+	return store_step(st);
 }
 
 /* insert - write one record (inside the open transaction). Returns an SQLite code. */
@@ -771,10 +772,10 @@ static int insert(struct store *s, const struct rec *r)
 		bind_text(st, 4, r->meta.kernel);
 		bind_text(st, 5, r->meta.version);
 		bind_text(st, 6, r->meta.mode);
-		bind_u64(st, 7, r->meta.realtime_ns);
-		bind_u64(st, 8, r->meta.mono_ns);
+		store_bind_u64(st, 7, r->meta.realtime_ns);
+		store_bind_u64(st, 8, r->meta.mono_ns);
 		sqlite3_bind_int64(st, 9, r->meta.page_size);
-		return step(st);
+		return store_step(st);
 	case REC_TRACE_END:
 		/* Written after the last commit, by writer_finish(). */
 		return SQLITE_OK;
@@ -782,92 +783,92 @@ static int insert(struct store *s, const struct rec *r)
 		st = s->st[ST_SYSCALL];
 		sqlite3_bind_int(st, 1, r->sys.nr);
 		bind_text(st, 2, r->sys.name);
-		return step(st);
+		return store_step(st);
 	case REC_PROCESS:
 		st = s->st[ST_PROCESS];
 		sqlite3_bind_int(st, 1, r->proc.pid);
 		sqlite3_bind_int(st, 2, r->proc.ppid);
-		bind_u64(st, 3, r->proc.seq);
+		store_bind_u64(st, 3, r->proc.seq);
 		bind_text(st, 4, r->proc.exe);
-		bind_u64(st, 5, r->proc.mm);
-		return step(st);
+		store_bind_u64(st, 5, r->proc.mm);
+		return store_step(st);
 	case REC_EXEC: {
 		int rc;
 
 		st = s->st[ST_EXEC];
 		sqlite3_bind_int(st, 1, r->proc.pid);
-		bind_u64(st, 2, r->proc.seq);
+		store_bind_u64(st, 2, r->proc.seq);
 		bind_text(st, 3, r->proc.exe);
 		bind_text(st, 4, r->proc.argv);
-		bind_u64(st, 5, r->proc.mm);
-		rc = step(st);
+		store_bind_u64(st, 5, r->proc.mm);
+		rc = store_step(st);
 		if (rc != SQLITE_OK)
 			return rc;
 		st = s->st[ST_EXEC_PROCESS];
 		sqlite3_bind_int(st, 1, r->proc.pid);
 		bind_text(st, 2, r->proc.exe);
 		bind_text(st, 3, r->proc.argv);
-		return step(st);
+		return store_step(st);
 	}
 	case REC_PROCESS_END:
 	case REC_THREAD_END:
 		st = s->st[r->type == REC_PROCESS_END ? ST_PROCESS_END : ST_THREAD_END];
 		sqlite3_bind_int(st, 1, r->task.id);
-		bind_u64(st, 2, r->task.seq);
+		store_bind_u64(st, 2, r->task.seq);
 		sqlite3_bind_int(st, 3, r->task.status);
-		return step(st);
+		return store_step(st);
 	case REC_THREAD:
 		st = s->st[ST_THREAD];
 		sqlite3_bind_int(st, 1, r->task.id);
 		sqlite3_bind_int(st, 2, r->task.pid);
-		bind_u64(st, 3, r->task.seq);
-		return step(st);
+		store_bind_u64(st, 3, r->task.seq);
+		return store_step(st);
 	case REC_FILE:
 		st = s->st[ST_FILE_UPSERT];
-		bind_u64(st, 1, r->file.dev);
-		bind_u64(st, 2, r->file.ino);
+		store_bind_u64(st, 1, r->file.dev);
+		store_bind_u64(st, 2, r->file.ino);
 		bind_text(st, 3, r->file.path);
 		bind_text(st, 4, r->file.build_id);
-		return step(st);
+		return store_step(st);
 	case REC_MM:
 		st = s->st[ST_MM];
-		bind_u64(st, 1, r->mm.id);
-		bind_u64(st, 2, r->mm.seq);
-		bind_u64(st, 3, r->mm.parent);
+		store_bind_u64(st, 1, r->mm.id);
+		store_bind_u64(st, 2, r->mm.seq);
+		store_bind_u64(st, 3, r->mm.parent);
 		sqlite3_bind_int(st, 4, r->mm.owner);
-		return step(st);
+		return store_step(st);
 	case REC_MM_END:
 		st = s->st[ST_MM_END];
-		bind_u64(st, 1, r->mm.id);
-		bind_u64(st, 2, r->mm.seq);
-		return step(st);
+		store_bind_u64(st, 1, r->mm.id);
+		store_bind_u64(st, 2, r->mm.seq);
+		return store_step(st);
 	case REC_MM_USERS:
 		st = s->st[ST_MM_USERS];
-		bind_u64(st, 1, r->mm.id);
-		bind_u64(st, 2, r->mm.seq);
+		store_bind_u64(st, 1, r->mm.id);
+		store_bind_u64(st, 2, r->mm.seq);
 		sqlite3_bind_int(st, 3, r->mm.users);
-		return step(st);
+		return store_step(st);
 	case REC_VMA:
 		st = s->st[ST_VMA];
-		bind_u64(st, 1, r->vma.id);
-		bind_u64(st, 2, r->vma.mm);
-		bind_u64(st, 3, r->vma.start);
-		bind_u64(st, 4, r->vma.end);
+		store_bind_u64(st, 1, r->vma.id);
+		store_bind_u64(st, 2, r->vma.mm);
+		store_bind_u64(st, 3, r->vma.start);
+		store_bind_u64(st, 4, r->vma.end);
 		bind_text(st, 5, r->vma.perms);
-		bind_u64(st, 6, r->vma.offset);
-		bind_u64(st, 7, r->vma.dev);
-		bind_u64(st, 8, r->vma.ino);
+		store_bind_u64(st, 6, r->vma.offset);
+		store_bind_u64(st, 7, r->vma.dev);
+		store_bind_u64(st, 8, r->vma.ino);
 		bind_text(st, 9, r->vma.name);
-		bind_u64(st, 10, r->vma.born_seq);
+		store_bind_u64(st, 10, r->vma.born_seq);
 		sqlite3_bind_int(st, 11, r->vma.origin_unknown);
 		sqlite3_bind_int(st, 12, log2_class((int64_t)(r->vma.end - r->vma.start),
 						    SIZE_CLASS_MAX));
-		return step(st);
+		return store_step(st);
 	case REC_VMA_END:
 		st = s->st[ST_VMA_END];
-		bind_u64(st, 1, r->vma_end.id);
-		bind_u64(st, 2, r->vma_end.seq);
-		return step(st);
+		store_bind_u64(st, 1, r->vma_end.id);
+		store_bind_u64(st, 2, r->vma_end.seq);
+		return store_step(st);
 	case REC_MAX_PAGES:
 		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", r->max_pages);
 		return sqlite3_exec(s->db, sql, NULL, NULL, NULL);
@@ -893,10 +894,10 @@ static void writer_run(struct store *s, struct chunk *batch)
 				s->end_status = steal_pointer(&r->end.status);
 			}
 			if (!s->err && !s->in_txn) {
-				rc = step(s->st[ST_BEGIN]);
+				rc = store_step(s->st[ST_BEGIN]);
 				if (rc == SQLITE_OK) {
 					s->in_txn = true;
-					s->txn_start_ms = mono_ns() / 1000000;
+					s->txn_start_ms = store_mono_ns() / 1000000;
 				} else {
 					writer_fail(s, rc, "begin");
 				}
@@ -985,7 +986,7 @@ static void *writer_main(void *arg)
 			continue;
 		}
 		if (s->queued < WAKE_RECS && !s->stop) {
-			uint64_t now = mono_ns() / 1000000;
+			uint64_t now = store_mono_ns() / 1000000;
 
 			if (!gather_until)
 				gather_until = now + GATHER_MS;
@@ -1004,7 +1005,7 @@ static void *writer_main(void *arg)
 		pthread_mutex_unlock(&s->lock);
 
 		writer_run(s, batch);
-		if (s->in_txn && mono_ns() / 1000000 - s->txn_start_ms >= STORE_COMMIT_MS)
+		if (s->in_txn && store_mono_ns() / 1000000 - s->txn_start_ms >= STORE_COMMIT_MS)
 			writer_commit(s);
 		pthread_mutex_lock(&s->lock);
 	}
@@ -1155,7 +1156,7 @@ int store_create(const char *path, struct store **ret)
 
 	rc = open_writer_db(path, s);
 	if (rc != SQLITE_OK) {
-		r = sqlite_errno(s->db, rc);
+		r = store_sqlite_errno(s->db, rc);
 		log_debug("store: cannot create '%s': %s", path,
 			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
 		goto error;
@@ -1188,7 +1189,7 @@ int store_close(struct store *s, const char *end_status)
 
 	if (!s)
 		return 0;
-	r.end.mono_ns = mono_ns();
+	r.end.mono_ns = store_mono_ns();
 	enqueue(s, &r, dup_str(&r.end.status, end_status ? end_status : "done"));
 
 	pthread_mutex_lock(&s->lock);
@@ -1202,449 +1203,3 @@ int store_close(struct store *s, const char *end_status)
 	return err;
 }
 
-/* Reader. ------------------------------------------------------------------------------- */
-
-struct store_ro {
-	sqlite3 *db;
-};
-
-const char *store_ro_errmsg(struct store_ro *r)
-{
-	return r ? sqlite3_errmsg(r->db) : "no store";
-}
-
-void store_ro_close(struct store_ro *r)
-{
-	if (!r)
-		return;
-	sqlite3_close(r->db);
-	free(r);
-}
-
-/* pragma_int - the integer value of @sql (a PRAGMA); SQLite result code. */
-static int pragma_int(sqlite3 *db, const char *sql, int64_t *ret)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret = sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
-int store_open_ro(const char *path, struct store_ro **ret)
-{
-	struct store_ro *r;
-	struct stat stb;
-	int64_t app = 0, version = 0;
-	int rc, err;
-
-	if (!path || !ret)
-		return -EINVAL;
-	/* SQLite reports a missing file as "unable to open"; say ENOENT (or EACCES) cleanly. */
-	if (stat(path, &stb) < 0)
-		return -errno;
-	if (S_ISDIR(stb.st_mode))
-		return -EISDIR;
-	/* An empty file is a valid empty SQLite DB, but not a trace. */
-	if (!S_ISREG(stb.st_mode) || stb.st_size == 0)
-		return -EMEDIUMTYPE;
-	if (access(path, R_OK) < 0)
-		return -errno;
-
-	r = calloc(1, sizeof(*r));
-	if (!r)
-		return -ENOMEM;
-	rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
-	if (rc != SQLITE_OK)
-		goto error;
-	sqlite3_extended_result_codes(r->db, 1);
-	/* A live trace's writer may hold the WAL briefly (checkpoint): wait rather than fail. */
-	sqlite3_busy_timeout(r->db, 2000);
-
-	/* The first read of the file: a text file fails here with SQLITE_NOTADB. */
-	rc = pragma_int(r->db, "PRAGMA application_id", &app);
-	if (rc == SQLITE_OK)
-		rc = pragma_int(r->db, "PRAGMA user_version", &version);
-	if (rc != SQLITE_OK)
-		goto error;
-	if (app != STORE_APPLICATION_ID || version < 1) {
-		err = -EMEDIUMTYPE;
-		goto error_close;
-	}
-	if (version > STORE_SCHEMA_VERSION) {
-		err = -EPROTONOSUPPORT;
-		goto error_close;
-	}
-	*ret = r;
-	return 0;
-
-error:
-	err = sqlite_errno(r->db, rc);
-	log_debug("store: cannot open '%s': %s", path,
-		  r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
-	if (!err)
-		err = -EIO;
-error_close:
-	store_ro_close(r);
-	return err;
-}
-
-/* query_u64 - run @sql with @n int64 parameters and return the first column of row 1. */
-static int query_u64(struct store_ro *r, const char *sql, int n, const int64_t *args,
-		     uint64_t *ret)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sqlite_errno(r->db, rc);
-	for (int i = 0; i < n; i++)
-		sqlite3_bind_int64(st, i + 1, args[i]);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*ret = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	if (rc == SQLITE_DONE)
-		return -ENOENT;
-	return rc == SQLITE_ROW ? 0 : sqlite_errno(r->db, rc);
-}
-
-int store_query_summary(struct store_ro *r, struct store_summary *ret)
-{
-	static const char *const sql[] = {
-		"SELECT count(*) FROM event", "SELECT count(*) FROM process",
-		"SELECT count(*) FROM thread", "SELECT count(*) FROM mm",
-	};
-	uint64_t v[4];
-	int err;
-
-	for (int i = 0; i < 4; i++) {
-		err = query_u64(r, sql[i], 0, NULL, &v[i]);
-		if (err < 0)
-			return err;
-	}
-	ret->events = v[0];
-	ret->processes = v[1];
-	ret->threads = v[2];
-	ret->mms = v[3];
-	return 0;
-}
-
-int store_has_pid(struct store_ro *r, pid_t pid)
-{
-	int64_t arg = pid;
-	uint64_t v = 0;
-	int err;
-
-	err = query_u64(r,
-			"SELECT EXISTS (SELECT 1 FROM process WHERE pid = ?1)"
-			" OR EXISTS (SELECT 1 FROM event WHERE pid = ?1)",
-			1, &arg, &v);
-	return err < 0 ? err : v != 0;
-}
-
-int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq)
-{
-	return query_u64(r, "SELECT coalesce(max(seq), 0) FROM event", 0, NULL, ret_seq);
-}
-
-int store_query_mm_of(struct store_ro *r, pid_t pid, uint64_t seq, uint64_t *ret_mm)
-{
-	const int64_t args[2] = { pid, (int64_t)seq };
-
-	/* Most recent process with @pid alive at @seq; its last exec at or before @seq. */
-	return query_u64(r,
-			 "SELECT coalesce((SELECT x.mm FROM exec x WHERE x.process = p.id"
-			 " AND x.seq <= ?2 ORDER BY x.seq DESC LIMIT 1), p.mm)"
-			 " FROM process p WHERE p.pid = ?1 AND p.start_seq <= ?2"
-			 " AND (p.end_seq IS NULL OR p.end_seq >= ?2)"
-			 " ORDER BY p.id DESC LIMIT 1",
-			 2, args, ret_mm);
-}
-
-/* col_strdup - a copy of text column @i, NULL for NULL or '' (false: out of memory). */
-static bool col_strdup(sqlite3_stmt *st, int i, char **ret)
-{
-	const char *t = (const char *)sqlite3_column_text(st, i);
-
-	*ret = t && *t ? strdup(t) : NULL;
-	return !(t && *t) || *ret;
-}
-
-#define EVENT_COLUMNS                                                                     \
-	"e.seq, e.time_ns, e.pid, e.tid, e.mm, e.kind, e.nr, e.a0, e.a1, e.a2, e.a3, e.a4,"   \
-	" e.a5, e.ret, e.dur_ns, f.path, f.dev, f.ino, e.argv, e.stack_id"
-
-int store_query_events(struct store_ro *r, const struct store_event_filter *f,
-		       int (*fn)(const struct event *ev, void *data), void *data)
-{
-	static const struct store_event_filter none;
-	sqlite3_stmt *st;
-	char *sql;
-	size_t len, n;
-	int rc, err = 0, b = 1;
-
-	if (!f)
-		f = &none;
-	if (f->n_nrs < 0 || (f->n_nrs && !f->nrs))
-		return -EINVAL;
-	len = 512 + (size_t)f->n_nrs * 8;
-	sql = malloc(len);
-	if (!sql)
-		return -ENOMEM;
-	n = (size_t)snprintf(sql, len, "SELECT " EVENT_COLUMNS
-			     " FROM event e LEFT JOIN file f ON f.id = e.file WHERE 1");
-	/* Bound parameters in this order; each filter is an indexed or rowid term. */
-	if (f->pid)
-		n += (size_t)snprintf(sql + n, len - n, " AND e.pid = ?%d", b++);
-	if (f->tid)
-		n += (size_t)snprintf(sql + n, len - n, " AND e.tid = ?%d", b++);
-	if (f->mm)
-		n += (size_t)snprintf(sql + n, len - n, " AND e.mm = ?%d", b++);
-	if (f->syscalls_only)
-		n += (size_t)snprintf(sql + n, len - n, " AND e.kind = %d", EVENT_SYSCALL);
-	if (f->min_seq)
-		n += (size_t)snprintf(sql + n, len - n, " AND e.seq >= ?%d", b++);
-	if (f->max_seq)
-		n += (size_t)snprintf(sql + n, len - n, " AND e.seq <= ?%d", b++);
-	if (f->n_nrs) {
-		n += (size_t)snprintf(sql + n, len - n, " AND e.nr IN (");
-		for (int i = 0; i < f->n_nrs; i++)
-			n += (size_t)snprintf(sql + n, len - n, "%s%d", i ? "," : "", f->nrs[i]);
-		n += (size_t)snprintf(sql + n, len - n, ")");
-	}
-	snprintf(sql + n, len - n, " ORDER BY e.seq");
-	assert(n < len);
-
-	rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
-	free(sql);
-	if (rc != SQLITE_OK)
-		return sqlite_errno(r->db, rc);
-	b = 1;
-	if (f->pid)
-		sqlite3_bind_int(st, b++, f->pid);
-	if (f->tid)
-		sqlite3_bind_int(st, b++, f->tid);
-	if (f->mm)
-		bind_u64(st, b++, f->mm);
-	if (f->min_seq)
-		bind_u64(st, b++, f->min_seq);
-	if (f->max_seq)
-		bind_u64(st, b++, f->max_seq);
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct event ev = { 0 };
-
-		ev.seq = (uint64_t)sqlite3_column_int64(st, 0);
-		ev.time_ns = (uint64_t)sqlite3_column_int64(st, 1);
-		ev.pid = sqlite3_column_int(st, 2);
-		ev.tid = sqlite3_column_int(st, 3);
-		ev.mm = (uint64_t)sqlite3_column_int64(st, 4);
-		ev.kind = sqlite3_column_int(st, 5);
-		ev.nr = sqlite3_column_int(st, 6);
-		for (int i = 0; i < 6; i++)
-			ev.args[i] = (uint64_t)sqlite3_column_int64(st, 7 + i);
-		ev.ret = sqlite3_column_int64(st, 13);
-		ev.dur_ns = (uint64_t)sqlite3_column_int64(st, 14);
-		ev.dev = (uint64_t)sqlite3_column_int64(st, 16);
-		ev.ino = (uint64_t)sqlite3_column_int64(st, 17);
-		ev.stack_id = sqlite3_column_int64(st, 19);
-		/* Copies: SQLite's text is gone at the next step, and @fn may keep the event. */
-		if (!col_strdup(st, 15, &ev.path) || !col_strdup(st, 18, &ev.argv)) {
-			event_release(&ev);
-			err = -ENOMEM;
-			break;
-		}
-		err = fn(&ev, data);
-		event_release(&ev);
-		if (err)
-			break;
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = sqlite_errno(r->db, rc);
-	sqlite3_finalize(st);
-	return err;
-}
-
-#define VMA_COLUMNS                                                                       \
-	"v.id, v.mm, v.start, v.end, v.perms, v.offset, v.dev, v.ino, v.name, v.born_seq,"   \
-	" v.died_seq, v.origin_unknown"
-
-/* row_vma - the VMA version of the current row (name points into SQLite's row). */
-static uint64_t row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_died)
-{
-	const char *perms = (const char *)sqlite3_column_text(st, 4);
-
-	memset(v, 0, sizeof(*v));
-	v->mm = (uint64_t)sqlite3_column_int64(st, 1);
-	v->start = (uint64_t)sqlite3_column_int64(st, 2);
-	v->end = (uint64_t)sqlite3_column_int64(st, 3);
-	snprintf(v->perms, sizeof(v->perms), "%s", perms ? perms : "");
-	v->offset = (uint64_t)sqlite3_column_int64(st, 5);
-	v->dev = (uint64_t)sqlite3_column_int64(st, 6);
-	v->ino = (uint64_t)sqlite3_column_int64(st, 7);
-	v->name = (const char *)sqlite3_column_text(st, 8);
-	if (!v->name)
-		v->name = "";
-	v->born_seq = (uint64_t)sqlite3_column_int64(st, 9);
-	*ret_died = (uint64_t)sqlite3_column_int64(st, 10); /* NULL reads as 0 */
-	v->origin_unknown = sqlite3_column_int(st, 11) != 0;
-	return (uint64_t)sqlite3_column_int64(st, 0);
-}
-
-/*
- * The map of mm ?1 after event ?2, from index vma_life: for each life class c, the
- * versions born in (?2 - 2^(c+1), ?2] that outlive ?2, plus the ones still alive (class
- * -1). Addresses >= 2^63 (the [vsyscall] page) are negative in SQLite: they sort last.
- * The same text is in sql/queries.sql.
- */
-static const char vmas_at_sql[] =
-	"WITH RECURSIVE class(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM class WHERE c < 47)"
-	" SELECT * FROM ("
-	"  SELECT " VMA_COLUMNS " FROM class, vma v"
-	"   WHERE v.mm = ?1 AND v.life_class = class.c"
-	"   AND v.born_seq > ?2 - (2 << class.c) AND v.born_seq <= ?2 AND v.died_seq > ?2"
-	"  UNION ALL"
-	"  SELECT " VMA_COLUMNS " FROM vma v"
-	"   WHERE v.mm = ?1 AND v.life_class = -1 AND v.born_seq <= ?2"
-	" ) AS v ORDER BY v.start < 0, v.start";
-
-/*
- * Versions covering address ?1 (in mm ?2, or any if 0), from index vma_addr: for each
- * size class c, the versions starting in (?1 - 2^(c+1), ?1] that reach past ?1.
- */
-static const char vma_history_sql[] =
-	"WITH RECURSIVE class(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM class WHERE c < 61)"
-	" SELECT " VMA_COLUMNS " FROM class, vma v"
-	"  WHERE v.size_class = class.c AND v.start > ?1 - (2 << class.c) AND v.start <= ?1"
-	"  AND v.end > ?1 AND (?2 = 0 OR v.mm = ?2)"
-	" ORDER BY v.born_seq, v.id";
-
-/* walk_vmas - run @st, calling @fn for each row. Finalizes @st. */
-static int walk_vmas(struct store_ro *r, sqlite3_stmt *st,
-		     int (*fn)(const struct store_vma *v, uint64_t id, uint64_t died_seq,
-			       void *data),
-		     void *data)
-{
-	struct store_vma v;
-	uint64_t id, died;
-	int rc, err = 0;
-
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		id = row_vma(st, &v, &died);
-		err = fn(&v, id, died, data);
-		if (err)
-			break;
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = sqlite_errno(r->db, rc);
-	sqlite3_finalize(st);
-	return err;
-}
-
-/* store_query_vmas_at()'s callback, called through walk_vmas(). */
-struct vmas_at_ctx {
-	int (*fn)(const struct store_vma *v, uint64_t id, void *data);
-	void *data;
-};
-
-static int vmas_at_row(const struct store_vma *v, uint64_t id, uint64_t died_seq, void *data)
-{
-	struct vmas_at_ctx *c = data;
-
-	(void)died_seq;
-	return c->fn(v, id, c->data);
-}
-
-int store_query_vmas_at(struct store_ro *r, uint64_t mm, uint64_t seq,
-			int (*fn)(const struct store_vma *v, uint64_t id, void *data), void *data)
-{
-	struct vmas_at_ctx c = { fn, data };
-	sqlite3_stmt *st;
-	int rc;
-
-	/* Keeps ?2 - (2 << 47) far from int64 overflow (seqs are far below 2^62). */
-	if (seq > INT64_MAX / 2)
-		return -EINVAL;
-	rc = sqlite3_prepare_v2(r->db, vmas_at_sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sqlite_errno(r->db, rc);
-	bind_u64(st, 1, mm);
-	bind_u64(st, 2, seq);
-	return walk_vmas(r, st, vmas_at_row, &c);
-}
-
-int store_query_vma_history(struct store_ro *r, uint64_t mm, uint64_t addr,
-			    int (*fn)(const struct store_vma *v, uint64_t id, uint64_t died_seq,
-				      void *data),
-			    void *data)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = sqlite3_prepare_v2(r->db, vma_history_sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sqlite_errno(r->db, rc);
-	bind_u64(st, 1, addr);
-	bind_u64(st, 2, mm);
-	return walk_vmas(r, st, fn, data);
-}
-
-void store_trace_info_release(struct store_trace_info *t)
-{
-	if (!t)
-		return;
-	free(t->cmdline);
-	free(t->cwd);
-	free(t->host);
-	free(t->kernel);
-	free(t->version);
-	free(t->mode);
-	free(t->end_status);
-	memset(t, 0, sizeof(*t));
-}
-
-int store_query_trace(struct store_ro *r, struct store_trace_info *ret)
-{
-	struct store_trace_info t = { 0 };
-	sqlite3_stmt *st;
-	bool ok;
-	int rc;
-
-	rc = sqlite3_prepare_v2(r->db,
-				"SELECT cmdline, cwd, host, kernel, version, mode,"
-				" start_realtime_ns, start_mono_ns, page_size, end_mono_ns,"
-				" end_status FROM trace",
-				-1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return sqlite_errno(r->db, rc);
-	rc = sqlite3_step(st);
-	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
-		return rc == SQLITE_DONE ? -ENOENT : sqlite_errno(r->db, rc);
-	}
-	ok = col_strdup(st, 0, &t.cmdline) & col_strdup(st, 1, &t.cwd) &
-	     col_strdup(st, 2, &t.host) & col_strdup(st, 3, &t.kernel) &
-	     col_strdup(st, 4, &t.version) & col_strdup(st, 5, &t.mode) &
-	     col_strdup(st, 10, &t.end_status);
-	t.start_realtime_ns = (uint64_t)sqlite3_column_int64(st, 6);
-	t.start_mono_ns = (uint64_t)sqlite3_column_int64(st, 7);
-	t.page_size = (long)sqlite3_column_int64(st, 8);
-	t.end_mono_ns = (uint64_t)sqlite3_column_int64(st, 9);
-	sqlite3_finalize(st);
-	if (!ok) {
-		store_trace_info_release(&t);
-		return -ENOMEM;
-	}
-	*ret = t;
-	return 0;
-}

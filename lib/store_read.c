@@ -1,0 +1,466 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The event store's reader side: opening a trace DB read-only (refusing foreign and newer
+ * ones) and the queries the client runs. With store.c, the only code that calls sqlite3_*.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "store.h"
+#include "store_internal.h"
+
+/* Reader. ------------------------------------------------------------------------------- */
+
+struct store_ro {
+	sqlite3 *db;
+};
+
+const char *store_ro_errmsg(struct store_ro *r)
+{
+	return r ? sqlite3_errmsg(r->db) : "no store";
+}
+
+void store_ro_close(struct store_ro *r)
+{
+	if (!r)
+		return;
+	sqlite3_close(r->db);
+	free(r);
+}
+
+/* pragma_int - the integer value of @sql (a PRAGMA); SQLite result code. */
+static int pragma_int(sqlite3 *db, const char *sql, int64_t *ret)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*ret = sqlite3_column_int64(st, 0);
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int store_open_ro(const char *path, struct store_ro **ret)
+{
+	struct store_ro *r;
+	struct stat stb;
+	int64_t app = 0, version = 0;
+	int rc, err;
+
+	if (!path || !ret)
+		return -EINVAL;
+	/* SQLite reports a missing file as "unable to open"; say ENOENT (or EACCES) cleanly. */
+	if (stat(path, &stb) < 0)
+		return -errno;
+	if (S_ISDIR(stb.st_mode))
+		return -EISDIR;
+	/* An empty file is a valid empty SQLite DB, but not a trace. */
+	if (!S_ISREG(stb.st_mode) || stb.st_size == 0)
+		return -EMEDIUMTYPE;
+	if (access(path, R_OK) < 0)
+		return -errno;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	rc = sqlite3_open_v2(path, &r->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK)
+		goto error;
+	sqlite3_extended_result_codes(r->db, 1);
+	/* A live trace's writer may hold the WAL briefly (checkpoint): wait rather than fail. */
+	sqlite3_busy_timeout(r->db, 2000);
+
+	/* The first read of the file: a text file fails here with SQLITE_NOTADB. */
+	rc = pragma_int(r->db, "PRAGMA application_id", &app);
+	if (rc == SQLITE_OK)
+		rc = pragma_int(r->db, "PRAGMA user_version", &version);
+	if (rc != SQLITE_OK)
+		goto error;
+	if (app != STORE_APPLICATION_ID || version < 1) {
+		err = -EMEDIUMTYPE;
+		goto error_close;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		err = -EPROTONOSUPPORT;
+		goto error_close;
+	}
+	*ret = r;
+	return 0;
+
+error:
+	err = store_sqlite_errno(r->db, rc);
+	log_debug("store: cannot open '%s': %s", path,
+		  r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+	if (!err)
+		err = -EIO;
+error_close:
+	store_ro_close(r);
+	return err;
+}
+
+/* query_u64 - run @sql with @n int64 parameters and return the first column of row 1. */
+static int query_u64(struct store_ro *r, const char *sql, int n, const int64_t *args,
+		     uint64_t *ret)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*ret = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return -ENOENT;
+	return rc == SQLITE_ROW ? 0 : store_sqlite_errno(r->db, rc);
+}
+
+int store_query_summary(struct store_ro *r, struct store_summary *ret)
+{
+	static const char *const sql[] = {
+		"SELECT count(*) FROM event", "SELECT count(*) FROM process",
+		"SELECT count(*) FROM thread", "SELECT count(*) FROM mm",
+	};
+	uint64_t v[4];
+	int err;
+
+	for (int i = 0; i < 4; i++) {
+		err = query_u64(r, sql[i], 0, NULL, &v[i]);
+		if (err < 0)
+			return err;
+	}
+	ret->events = v[0];
+	ret->processes = v[1];
+	ret->threads = v[2];
+	ret->mms = v[3];
+	return 0;
+}
+
+int store_has_pid(struct store_ro *r, pid_t pid)
+{
+	int64_t arg = pid;
+	uint64_t v = 0;
+	int err;
+
+	err = query_u64(r,
+			"SELECT EXISTS (SELECT 1 FROM process WHERE pid = ?1)"
+			" OR EXISTS (SELECT 1 FROM event WHERE pid = ?1)",
+			1, &arg, &v);
+	return err < 0 ? err : v != 0;
+}
+
+int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq)
+{
+	return query_u64(r, "SELECT coalesce(max(seq), 0) FROM event", 0, NULL, ret_seq);
+}
+
+int store_query_mm_of(struct store_ro *r, pid_t pid, uint64_t seq, uint64_t *ret_mm)
+{
+	const int64_t args[2] = { pid, (int64_t)seq };
+
+	/* Most recent process with @pid alive at @seq; its last exec at or before @seq. */
+	return query_u64(r,
+			 "SELECT coalesce((SELECT x.mm FROM exec x WHERE x.process = p.id"
+			 " AND x.seq <= ?2 ORDER BY x.seq DESC LIMIT 1), p.mm)"
+			 " FROM process p WHERE p.pid = ?1 AND p.start_seq <= ?2"
+			 " AND (p.end_seq IS NULL OR p.end_seq >= ?2)"
+			 " ORDER BY p.id DESC LIMIT 1",
+			 2, args, ret_mm);
+}
+
+/* col_strdup - a copy of text column @i, NULL for NULL or '' (false: out of memory). */
+static bool col_strdup(sqlite3_stmt *st, int i, char **ret)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+
+	*ret = t && *t ? strdup(t) : NULL;
+	return !(t && *t) || *ret;
+}
+
+#define EVENT_COLUMNS                                                                     \
+	"e.seq, e.time_ns, e.pid, e.tid, e.mm, e.kind, e.nr, e.a0, e.a1, e.a2, e.a3, e.a4,"   \
+	" e.a5, e.ret, e.dur_ns, f.path, f.dev, f.ino, e.argv, e.stack_id"
+
+int store_query_events(struct store_ro *r, const struct store_event_filter *f,
+		       int (*fn)(const struct event *ev, void *data), void *data)
+{
+	static const struct store_event_filter none;
+	sqlite3_stmt *st;
+	char *sql;
+	size_t len, n;
+	int rc, err = 0, b = 1;
+
+	if (!f)
+		f = &none;
+	if (f->n_nrs < 0 || (f->n_nrs && !f->nrs))
+		return -EINVAL;
+	len = 512 + (size_t)f->n_nrs * 8;
+	sql = malloc(len);
+	if (!sql)
+		return -ENOMEM;
+	n = (size_t)snprintf(sql, len, "SELECT " EVENT_COLUMNS
+			     " FROM event e LEFT JOIN file f ON f.id = e.file WHERE 1");
+	/* Bound parameters in this order; each filter is an indexed or rowid term. */
+	if (f->pid)
+		n += (size_t)snprintf(sql + n, len - n, " AND e.pid = ?%d", b++);
+	if (f->tid)
+		n += (size_t)snprintf(sql + n, len - n, " AND e.tid = ?%d", b++);
+	if (f->mm)
+		n += (size_t)snprintf(sql + n, len - n, " AND e.mm = ?%d", b++);
+	if (f->syscalls_only)
+		n += (size_t)snprintf(sql + n, len - n, " AND e.kind = %d", EVENT_SYSCALL);
+	if (f->min_seq)
+		n += (size_t)snprintf(sql + n, len - n, " AND e.seq >= ?%d", b++);
+	if (f->max_seq)
+		n += (size_t)snprintf(sql + n, len - n, " AND e.seq <= ?%d", b++);
+	if (f->n_nrs) {
+		n += (size_t)snprintf(sql + n, len - n, " AND e.nr IN (");
+		for (int i = 0; i < f->n_nrs; i++)
+			n += (size_t)snprintf(sql + n, len - n, "%s%d", i ? "," : "", f->nrs[i]);
+		n += (size_t)snprintf(sql + n, len - n, ")");
+	}
+	snprintf(sql + n, len - n, " ORDER BY e.seq");
+	assert(n < len);
+
+	rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	b = 1;
+	if (f->pid)
+		sqlite3_bind_int(st, b++, f->pid);
+	if (f->tid)
+		sqlite3_bind_int(st, b++, f->tid);
+	if (f->mm)
+		store_bind_u64(st, b++, f->mm);
+	if (f->min_seq)
+		store_bind_u64(st, b++, f->min_seq);
+	if (f->max_seq)
+		store_bind_u64(st, b++, f->max_seq);
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct event ev = { 0 };
+
+		ev.seq = (uint64_t)sqlite3_column_int64(st, 0);
+		ev.time_ns = (uint64_t)sqlite3_column_int64(st, 1);
+		ev.pid = sqlite3_column_int(st, 2);
+		ev.tid = sqlite3_column_int(st, 3);
+		ev.mm = (uint64_t)sqlite3_column_int64(st, 4);
+		ev.kind = sqlite3_column_int(st, 5);
+		ev.nr = sqlite3_column_int(st, 6);
+		for (int i = 0; i < 6; i++)
+			ev.args[i] = (uint64_t)sqlite3_column_int64(st, 7 + i);
+		ev.ret = sqlite3_column_int64(st, 13);
+		ev.dur_ns = (uint64_t)sqlite3_column_int64(st, 14);
+		ev.dev = (uint64_t)sqlite3_column_int64(st, 16);
+		ev.ino = (uint64_t)sqlite3_column_int64(st, 17);
+		ev.stack_id = sqlite3_column_int64(st, 19);
+		/* Copies: SQLite's text is gone at the next step, and @fn may keep the event. */
+		if (!col_strdup(st, 15, &ev.path) || !col_strdup(st, 18, &ev.argv)) {
+			event_release(&ev);
+			err = -ENOMEM;
+			break;
+		}
+		err = fn(&ev, data);
+		event_release(&ev);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_sqlite_errno(r->db, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+#define VMA_COLUMNS                                                                       \
+	"v.id, v.mm, v.start, v.end, v.perms, v.offset, v.dev, v.ino, v.name, v.born_seq,"   \
+	" v.died_seq, v.origin_unknown"
+
+/* row_vma - the VMA version of the current row (name points into SQLite's row). */
+static uint64_t row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_died)
+{
+	const char *perms = (const char *)sqlite3_column_text(st, 4);
+
+	memset(v, 0, sizeof(*v));
+	v->mm = (uint64_t)sqlite3_column_int64(st, 1);
+	v->start = (uint64_t)sqlite3_column_int64(st, 2);
+	v->end = (uint64_t)sqlite3_column_int64(st, 3);
+	snprintf(v->perms, sizeof(v->perms), "%s", perms ? perms : "");
+	v->offset = (uint64_t)sqlite3_column_int64(st, 5);
+	v->dev = (uint64_t)sqlite3_column_int64(st, 6);
+	v->ino = (uint64_t)sqlite3_column_int64(st, 7);
+	v->name = (const char *)sqlite3_column_text(st, 8);
+	if (!v->name)
+		v->name = "";
+	v->born_seq = (uint64_t)sqlite3_column_int64(st, 9);
+	*ret_died = (uint64_t)sqlite3_column_int64(st, 10); /* NULL reads as 0 */
+	v->origin_unknown = sqlite3_column_int(st, 11) != 0;
+	return (uint64_t)sqlite3_column_int64(st, 0);
+}
+
+/*
+ * The map of mm ?1 after event ?2, from index vma_life: for each life class c, the
+ * versions born in (?2 - 2^(c+1), ?2] that outlive ?2, plus the ones still alive (class
+ * -1). Addresses >= 2^63 (the [vsyscall] page) are negative in SQLite: they sort last.
+ * The same text is in sql/queries.sql.
+ */
+static const char vmas_at_sql[] =
+	"WITH RECURSIVE class(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM class WHERE c < 47)"
+	" SELECT * FROM ("
+	"  SELECT " VMA_COLUMNS " FROM class, vma v"
+	"   WHERE v.mm = ?1 AND v.life_class = class.c"
+	"   AND v.born_seq > ?2 - (2 << class.c) AND v.born_seq <= ?2 AND v.died_seq > ?2"
+	"  UNION ALL"
+	"  SELECT " VMA_COLUMNS " FROM vma v"
+	"   WHERE v.mm = ?1 AND v.life_class = -1 AND v.born_seq <= ?2"
+	" ) AS v ORDER BY v.start < 0, v.start";
+
+/*
+ * Versions covering address ?1 (in mm ?2, or any if 0), from index vma_addr: for each
+ * size class c, the versions starting in (?1 - 2^(c+1), ?1] that reach past ?1.
+ */
+static const char vma_history_sql[] =
+	"WITH RECURSIVE class(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM class WHERE c < 61)"
+	" SELECT " VMA_COLUMNS " FROM class, vma v"
+	"  WHERE v.size_class = class.c AND v.start > ?1 - (2 << class.c) AND v.start <= ?1"
+	"  AND v.end > ?1 AND (?2 = 0 OR v.mm = ?2)"
+	" ORDER BY v.born_seq, v.id";
+
+/* walk_vmas - run @st, calling @fn for each row. Finalizes @st. */
+static int walk_vmas(struct store_ro *r, sqlite3_stmt *st,
+		     int (*fn)(const struct store_vma *v, uint64_t id, uint64_t died_seq,
+			       void *data),
+		     void *data)
+{
+	struct store_vma v;
+	uint64_t id, died;
+	int rc, err = 0;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		id = row_vma(st, &v, &died);
+		err = fn(&v, id, died, data);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_sqlite_errno(r->db, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+/* store_query_vmas_at()'s callback, called through walk_vmas(). */
+struct vmas_at_ctx {
+	int (*fn)(const struct store_vma *v, uint64_t id, void *data);
+	void *data;
+};
+
+static int vmas_at_row(const struct store_vma *v, uint64_t id, uint64_t died_seq, void *data)
+{
+	struct vmas_at_ctx *c = data;
+
+	(void)died_seq;
+	return c->fn(v, id, c->data);
+}
+
+int store_query_vmas_at(struct store_ro *r, uint64_t mm, uint64_t seq,
+			int (*fn)(const struct store_vma *v, uint64_t id, void *data), void *data)
+{
+	struct vmas_at_ctx c = { fn, data };
+	sqlite3_stmt *st;
+	int rc;
+
+	/* Keeps ?2 - (2 << 47) far from int64 overflow (seqs are far below 2^62). */
+	if (seq > INT64_MAX / 2)
+		return -EINVAL;
+	rc = sqlite3_prepare_v2(r->db, vmas_at_sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	store_bind_u64(st, 1, mm);
+	store_bind_u64(st, 2, seq);
+	return walk_vmas(r, st, vmas_at_row, &c);
+}
+
+int store_query_vma_history(struct store_ro *r, uint64_t mm, uint64_t addr,
+			    int (*fn)(const struct store_vma *v, uint64_t id, uint64_t died_seq,
+				      void *data),
+			    void *data)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(r->db, vma_history_sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	store_bind_u64(st, 1, addr);
+	store_bind_u64(st, 2, mm);
+	return walk_vmas(r, st, fn, data);
+}
+
+void store_trace_info_release(struct store_trace_info *t)
+{
+	if (!t)
+		return;
+	free(t->cmdline);
+	free(t->cwd);
+	free(t->host);
+	free(t->kernel);
+	free(t->version);
+	free(t->mode);
+	free(t->end_status);
+	memset(t, 0, sizeof(*t));
+}
+
+int store_query_trace(struct store_ro *r, struct store_trace_info *ret)
+{
+	struct store_trace_info t = { 0 };
+	sqlite3_stmt *st;
+	bool ok;
+	int rc;
+
+	rc = sqlite3_prepare_v2(r->db,
+				"SELECT cmdline, cwd, host, kernel, version, mode,"
+				" start_realtime_ns, start_mono_ns, page_size, end_mono_ns,"
+				" end_status FROM trace",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(r->db, rc);
+	}
+	ok = col_strdup(st, 0, &t.cmdline) & col_strdup(st, 1, &t.cwd) &
+	     col_strdup(st, 2, &t.host) & col_strdup(st, 3, &t.kernel) &
+	     col_strdup(st, 4, &t.version) & col_strdup(st, 5, &t.mode) &
+	     col_strdup(st, 10, &t.end_status);
+	t.start_realtime_ns = (uint64_t)sqlite3_column_int64(st, 6);
+	t.start_mono_ns = (uint64_t)sqlite3_column_int64(st, 7);
+	t.page_size = (long)sqlite3_column_int64(st, 8);
+	t.end_mono_ns = (uint64_t)sqlite3_column_int64(st, 9);
+	sqlite3_finalize(st);
+	if (!ok) {
+		store_trace_info_release(&t);
+		return -ENOMEM;
+	}
+	*ret = t;
+	return 0;
+}
