@@ -16,6 +16,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_events(int argc, char **argv);
 int cmd_status(int argc, char **argv);
+int cmd_maps(int argc, char **argv);
+int cmd_ps(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 
 /*
@@ -31,6 +33,9 @@ int seccomp_install(void);
 
 /* parse_pid - a positive pid from @s, or die with a clear message naming @what. */
 pid_t parse_pid(const char *s, const char *what);
+
+/* parse_seq - an event number (>= 1) from @s, or die naming @what. */
+uint64_t parse_seq(const char *s, const char *what);
 
 /* db_default - the default DB path ("vmatrace.db" in the working directory). */
 #define DB_DEFAULT "vmatrace.db"

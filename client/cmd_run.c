@@ -42,6 +42,8 @@ static void usage(FILE *out)
 		"Exits with PROG's status (128+N if killed by signal N).\n"
 		"\n"
 		"  -o, --output DB   write the trace to DB\n"
+		"      --verify      compare the replayed map with /proc/PID/maps after every\n"
+		"                    event and report divergences (slower)\n"
 		"  -h, --help        show this help\n",
 		DB_DEFAULT);
 }
@@ -68,7 +70,8 @@ static void parse_args(int argc, char **argv)
 		case 'S':
 			die("run: --stacks is not available in this version");
 		case 'Y':
-			die("run: --verify is not available in this version");
+			arg_flags |= PROTO_F_VERIFY;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -186,6 +189,10 @@ static void print_summary(const struct proto_finished *f)
 		(unsigned long long)f->events, f->events == 1 ? "" : "s",
 		(unsigned long long)f->processes, f->processes == 1 ? "" : "es",
 		(unsigned long long)f->mms, f->mms == 1 ? "" : "s", arg_output);
+	if (arg_flags & PROTO_F_VERIFY)
+		fprintf(stderr, "vmatrace: verify: %llu event%s checked, %llu diverged\n",
+			(unsigned long long)f->verified, f->verified == 1 ? "" : "s",
+			(unsigned long long)f->diverged);
 	if (f->store_error)
 		fprintf(stderr, "vmatrace: recording ended early: %s\n", strerror(f->store_error));
 	if (f->message && *f->message)

@@ -24,6 +24,8 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run, "trace a program and its descendants into a DB" },
 	{ "events", cmd_events, "print the recorded events, decoded like strace" },
+	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
+	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },
 };

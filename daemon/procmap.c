@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ struct vt_procmap_query {
 #define VT_PMQ_WRITABLE 0x02
 #define VT_PMQ_EXECUTABLE 0x04
 #define VT_PMQ_SHARED 0x08
+#define VT_PMQ_COVERING_OR_NEXT 0x10
 
 /* Cleared once the kernel says ENOTTY: every later query goes to the text fallback. */
 static int have_procmap_query = 1;
@@ -125,7 +127,7 @@ int procmap_parse_line(const char *line, struct procmap_vma *ret)
 	return 0;
 }
 
-static int query_text(pid_t pid, uint64_t addr, struct procmap_vma *ret)
+static int query_text(pid_t pid, uint64_t addr, bool or_next, struct procmap_vma *ret)
 {
 	char *text, *line, *save = NULL;
 	size_t len;
@@ -138,7 +140,7 @@ static int query_text(pid_t pid, uint64_t addr, struct procmap_vma *ret)
 		struct procmap_vma v;
 		if (procmap_parse_line(line, &v) < 0)
 			continue;
-		if (addr >= v.start && addr < v.end) {
+		if ((addr >= v.start || or_next) && addr < v.end) {
 			*ret = v;
 			r = 0;
 			break;
@@ -159,14 +161,15 @@ static void hex(char *dst, const unsigned char *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
-int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct procmap_vma *ret)
+static int query(int fd, pid_t pid, uint64_t addr, int want_build_id, bool or_next,
+		 struct procmap_vma *ret)
 {
 	struct vt_procmap_query q = { 0 };
 	unsigned char build_id[20];
 	int own_fd = -1;
 
 	if (!have_procmap_query)
-		return query_text(pid, addr, ret);
+		return query_text(pid, addr, or_next, ret);
 	if (fd < 0) {
 		own_fd = procmap_open(pid);
 		if (own_fd < 0)
@@ -175,6 +178,7 @@ int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct pr
 	}
 	q.size = sizeof(q);
 	q.query_addr = addr;
+	q.query_flags = or_next ? VT_PMQ_COVERING_OR_NEXT : 0;
 	q.vma_name_size = sizeof(ret->name);
 	q.vma_name_addr = (uint64_t)(uintptr_t)ret->name;
 	if (want_build_id) {
@@ -188,7 +192,7 @@ int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct pr
 		close(own_fd);
 	if (err == -ENOTTY) {
 		have_procmap_query = 0;
-		return query_text(pid, addr, ret);
+		return query_text(pid, addr, or_next, ret);
 	}
 	if (err < 0)
 		return err;
@@ -207,4 +211,14 @@ int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct pr
 	else
 		ret->build_id[0] = '\0';
 	return 0;
+}
+
+int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct procmap_vma *ret)
+{
+	return query(fd, pid, addr, want_build_id, false, ret);
+}
+
+int procmap_query_next(int fd, pid_t pid, uint64_t addr, struct procmap_vma *ret)
+{
+	return query(fd, pid, addr, 0, true, ret);
 }

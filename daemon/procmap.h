@@ -34,6 +34,9 @@ int procmap_open(pid_t pid);
  */
 int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct procmap_vma *ret);
 
+/* procmap_query_next - the VMA covering @addr or, if none, the first one above it. */
+int procmap_query_next(int fd, pid_t pid, uint64_t addr, struct procmap_vma *ret);
+
 /*
  * procmap_read - read all of /proc/@pid/maps into a new NUL-terminated buffer (caller
  * frees). Returns 0 and the buffer in @ret (length in @ret_len), or -errno.

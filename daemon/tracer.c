@@ -34,6 +34,7 @@
 
 #include "event.h"
 #include "log.h"
+#include "model.h"
 #include "procmap.h"
 #include "store.h"
 #include "sysent.h"
@@ -52,8 +53,10 @@
 struct tracer_config tracer_config = { .poll_us = 100 };
 
 struct mmref {
-	uint64_t id;            /* trace-wide address-space id, from 1 */
+	uint64_t id;            /* trace-wide address-space id, from 1; 0: not recorded */
 	int users;              /* tasks using it (the kernel's mm_users, as we can see it) */
+	int in_flight;          /* its tasks inside a map-changing syscall (for --verify) */
+	struct model *model;    /* the replayable model, NULL if it could not be seeded */
 };
 
 struct proc {
@@ -72,6 +75,7 @@ struct task {
 	bool startup;           /* auto-attached: expecting the initial PTRACE_EVENT_STOP */
 	bool in_syscall;        /* between seccomp stop and syscall-exit stop */
 	bool seq_taken;         /* ev.seq already assigned (clone/exec event stop) */
+	bool counted;           /* counted in mm->in_flight */
 	uint64_t clone_flags;   /* flags of the clone/clone3/fork/vfork in flight */
 	struct event ev;        /* the syscall in flight */
 	struct task *hnext;
@@ -90,6 +94,7 @@ struct trace {
 	unsigned tasks;         /* live tasks */
 	uint64_t events, processes;
 	uint64_t start_mono_ns;
+	struct model_counts counts;
 	struct proc *procs;
 	/* (dev, ino) pairs already stored in the file table */
 	uint64_t *files;
@@ -156,6 +161,10 @@ static uint64_t take_seq(struct trace *tr)
 
 /* ---- address spaces ------------------------------------------------------------------ */
 
+/*
+ * A new address space at event @seq: a copy of @parent (fork), or a fresh image (exec,
+ * @parent NULL) whose initial layout is read from the kernel.
+ */
 static struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner)
 {
 	struct mmref *m = xcalloc(1, sizeof(*m));
@@ -165,6 +174,10 @@ static struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *pa
 	store_add_mm(tr->store, &(struct store_mm){
 		.id = m->id, .start_seq = seq, .parent = parent ? parent->id : 0, .owner = owner });
 	store_mm_users(tr->store, m->id, seq, 1);
+	if (parent && parent->model)
+		m->model = model_new_fork(parent->model, m->id, seq);
+	else if (!parent)
+		m->model = model_new_exec(tr->store, m->id, owner, seq);
 	return m;
 }
 
@@ -198,6 +211,7 @@ static void mm_put(struct trace *tr, struct mmref *m, uint64_t seq)
 	}
 	store_mm_users(tr->store, m->id, seq, m->users);
 	if (m->users == 0) {
+		model_free(m->model, seq);
 		store_end_mm(tr->store, m->id, seq);
 		free(m);
 	}
@@ -391,10 +405,19 @@ static struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct
 
 static void trace_finish(struct trace *tr);
 
+static void flight_end(struct task *t)
+{
+	if (t->counted) {
+		t->mm->in_flight--;
+		t->counted = false;
+	}
+}
+
 static void emit(struct task *t)
 {
 	struct trace *tr = t->trace;
 
+	flight_end(t);
 	if (!t->seq_taken)
 		t->ev.seq = take_seq(tr);
 	tr->events++;
@@ -455,7 +478,8 @@ static void trace_finish(struct trace *tr)
 	struct trace_result res = {
 		.trace_id = tr->id, .status = tr->root_status, .events = tr->events,
 		.processes = tr->processes, .mms = tr->next_mm - 1, .store_error = -err,
-		.message = "",
+		.verified = tr->counts.verified, .diverged = tr->counts.diverged,
+		.message = tr->counts.first_divergence ? tr->counts.first_divergence : "",
 	};
 
 	log_info("trace %u of pid %d ended: %" PRIu64 " events -> %s", tr->id, tr->root_pid,
@@ -467,6 +491,7 @@ static void trace_finish(struct trace *tr)
 			*pp = tr->next;
 			break;
 		}
+	free(tr->counts.first_divergence);
 	free(tr->files);
 	free(tr->db_path);
 	free(tr->program);
@@ -560,6 +585,18 @@ static void on_seccomp_stop(struct task *t)
 		break;
 	}
 	t->in_syscall = true;
+	switch (t->ev.nr) {
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_fork:
+	case SYS_vfork:
+	case SYS_execve:
+	case SYS_execveat:
+		break; /* they change no map of this mm (exec makes a new one) */
+	default:
+		t->counted = true;
+		t->mm->in_flight++;
+	}
 	resume(t, PTRACE_SYSCALL, 0);
 }
 
@@ -572,7 +609,9 @@ static void note_mapping(struct task *t)
 
 	switch (t->ev.nr) {
 	case SYS_mmap:
-		file = !(t->ev.args[3] & MAP_ANONYMOUS) && (int)t->ev.args[4] >= 0;
+		/* shared anonymous memory is a shmem file too ("/dev/zero (deleted)") */
+		file = ((t->ev.args[3] & MAP_TYPE) != MAP_PRIVATE) ||
+		       (!(t->ev.args[3] & MAP_ANONYMOUS) && (int)t->ev.args[4] >= 0);
 		break;
 	case SYS_shmat:
 		file = true;
@@ -585,7 +624,24 @@ static void note_mapping(struct task *t)
 	t->ev.path = xstrdup(v.name);
 	t->ev.dev = v.dev;
 	t->ev.ino = v.ino;
-	note_file(t->trace, t->proc, &v);
+	if (!(t->ev.nr == SYS_mmap && (t->ev.args[3] & MAP_ANONYMOUS)))
+		note_file(t->trace, t->proc, &v);
+}
+
+/* The model follows the completed event; --verify checks it against the kernel. */
+static void model_follow(struct task *t)
+{
+	struct trace *tr = t->trace;
+	struct mmref *mm = t->mm;
+
+	if (!mm->model)
+		return;
+	int r = model_apply(mm->model, &t->ev, t->proc->pid, &tr->counts);
+	if (r < 0)
+		log_warn("trace %u: the model of mm %" PRIu64 " could not follow event %" PRIu64
+			 ": %s", tr->id, mm->id, t->ev.seq, strerror(-r));
+	if (tr->flags & PROTO_F_VERIFY)
+		model_verify(mm->model, t->proc->pid, t->ev.seq, mm->in_flight == 0, &tr->counts);
 }
 
 static void on_syscall_exit_stop(struct task *t)
@@ -605,6 +661,12 @@ static void on_syscall_exit_stop(struct task *t)
 		t->ev.ret = si.exit.rval;
 	t->ev.dur_ns = now_ns() - t->ev.time_ns;
 	note_mapping(t);
+	flight_end(t);
+	if (!t->seq_taken) {
+		t->ev.seq = take_seq(t->trace);
+		t->seq_taken = true;
+	}
+	model_follow(t);
 	emit(t);
 	resume(t, PTRACE_CONT, 0);
 }

@@ -237,4 +237,35 @@ int store_query_vma_history(struct store_ro *r, uint64_t mm, uint64_t addr,
 				      void *data),
 			    void *data);
 
+/* A process as the trace saw it (one row per tgid life; pids may repeat). */
+struct store_proc_info {
+	uint64_t id;            /* surrogate id, in order of appearance */
+	pid_t pid, ppid;
+	uint64_t start_seq;     /* creating event, 0 for the root */
+	uint64_t end_seq;       /* ending event, 0 while alive at the end of the trace */
+	int exit_status;        /* wait(2) status, -1 if it had not ended */
+	const char *exe;        /* last program, NULL if unknown */
+	const char *argv;       /* last argv, JSON array, NULL if none */
+	uint64_t mm;            /* mm at birth */
+};
+
+/* store_query_processes - every process in order of appearance. Same rules for @fn. */
+int store_query_processes(struct store_ro *r,
+			  int (*fn)(const struct store_proc_info *p, void *data), void *data);
+
+/* store_query_process_mms - the mms process @id used, in order: (start_seq, mm) for its
+ * birth, then one per execve. */
+int store_query_process_mms(struct store_ro *r, uint64_t id,
+			    int (*fn)(uint64_t seq, uint64_t mm, void *data), void *data);
+
+/* store_query_mm_users - the mm_users history of @mm: (seq, users) in order. */
+int store_query_mm_users(struct store_ro *r, uint64_t mm,
+			 int (*fn)(uint64_t seq, int users, void *data), void *data);
+
+/*
+ * store_query_process - the most recent process with @pid into @ret (strings NULL: use
+ * store_query_processes for them). 0, or -ENOENT.
+ */
+int store_query_process(struct store_ro *r, pid_t pid, struct store_proc_info *ret);
+
 #endif

@@ -464,3 +464,119 @@ int store_query_trace(struct store_ro *r, struct store_trace_info *ret)
 	*ret = t;
 	return 0;
 }
+
+/* Walk the rows of @sql (bound to @n int64 @args), calling @row for each. */
+static int walk(struct store_ro *r, const char *sql, int n, const int64_t *args,
+		int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
+{
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	for (int i = 0; i < n; i++)
+		sqlite3_bind_int64(st, i + 1, args[i]);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		err = row(st, ctx);
+		if (err)
+			break;
+	}
+	if (!err && rc != SQLITE_DONE)
+		err = store_sqlite_errno(r->db, rc);
+	sqlite3_finalize(st);
+	return err;
+}
+
+struct proc_walk {
+	int (*fn)(const struct store_proc_info *p, void *data);
+	void *data;
+	struct store_proc_info *out; /* store_query_process: copy here instead */
+};
+
+static int proc_row(sqlite3_stmt *st, void *ctx)
+{
+	struct proc_walk *w = ctx;
+	struct store_proc_info p = {
+		.id = (uint64_t)sqlite3_column_int64(st, 0),
+		.pid = (pid_t)sqlite3_column_int64(st, 1),
+		.ppid = (pid_t)sqlite3_column_int64(st, 2),
+		.start_seq = (uint64_t)sqlite3_column_int64(st, 3),
+		.end_seq = (uint64_t)sqlite3_column_int64(st, 4),
+		.exit_status = sqlite3_column_type(st, 5) == SQLITE_NULL ?
+				       -1 : (int)sqlite3_column_int64(st, 5),
+		.exe = (const char *)sqlite3_column_text(st, 6),
+		.argv = (const char *)sqlite3_column_text(st, 7),
+		.mm = (uint64_t)sqlite3_column_int64(st, 8),
+	};
+
+	if (w->out) {
+		p.exe = p.argv = NULL;
+		*w->out = p;
+		return 1;
+	}
+	return w->fn(&p, w->data);
+}
+
+#define PROC_COLUMNS "id, pid, ppid, start_seq, end_seq, exit_status, exe, argv, mm"
+
+int store_query_processes(struct store_ro *r,
+			  int (*fn)(const struct store_proc_info *p, void *data), void *data)
+{
+	struct proc_walk w = { .fn = fn, .data = data };
+
+	return walk(r, "SELECT " PROC_COLUMNS " FROM process ORDER BY id", 0, NULL, proc_row,
+		    &w);
+}
+
+int store_query_process(struct store_ro *r, pid_t pid, struct store_proc_info *ret)
+{
+	struct store_proc_info p;
+	struct proc_walk w = { .out = &p };
+	const int64_t args[1] = { pid };
+	int err = walk(r, "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
+		       " ORDER BY id DESC LIMIT 1", 1, args, proc_row, &w);
+
+	if (err < 0)
+		return err;
+	if (err == 0)
+		return -ENOENT;
+	*ret = p;
+	return 0;
+}
+
+struct pair_walk {
+	int (*fn_mm)(uint64_t seq, uint64_t mm, void *data);
+	int (*fn_users)(uint64_t seq, int users, void *data);
+	void *data;
+};
+
+static int pair_row(sqlite3_stmt *st, void *ctx)
+{
+	struct pair_walk *w = ctx;
+	uint64_t a = (uint64_t)sqlite3_column_int64(st, 0);
+	int64_t b = sqlite3_column_int64(st, 1);
+
+	return w->fn_mm ? w->fn_mm(a, (uint64_t)b, w->data) : w->fn_users(a, (int)b, w->data);
+}
+
+int store_query_process_mms(struct store_ro *r, uint64_t id,
+			    int (*fn)(uint64_t seq, uint64_t mm, void *data), void *data)
+{
+	struct pair_walk w = { .fn_mm = fn, .data = data };
+	const int64_t args[1] = { (int64_t)id };
+
+	return walk(r, "SELECT start_seq, mm FROM process WHERE id = ?1 UNION ALL"
+		    " SELECT seq, mm FROM (SELECT seq, mm FROM exec WHERE process = ?1"
+		    " ORDER BY seq)", 1, args, pair_row, &w);
+}
+
+int store_query_mm_users(struct store_ro *r, uint64_t mm,
+			 int (*fn)(uint64_t seq, int users, void *data), void *data)
+{
+	struct pair_walk w = { .fn_users = fn, .data = data };
+	const int64_t args[1] = { (int64_t)mm };
+
+	return walk(r, "SELECT seq, users FROM mm_users WHERE mm = ?1 ORDER BY seq, rowid", 1,
+		    args, pair_row, &w);
+}

@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmatrace maps: the replayed map of a process after an event, exactly in /proc/PID/maps
+ * format, from the stored VMA versions (an indexed query, not a replay from the start).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "client.h"
+#include "log.h"
+#include "store.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vmatrace maps [-d DB] --pid P [--at SEQ]\n"
+		"\n"
+		"Print the map of process P after event SEQ (default: its last state), as\n"
+		"/proc/P/maps showed it then.\n"
+		"\n"
+		"  -d, --db DB     read DB (default ./%s)\n"
+		"  -p, --pid P     the process (the most recent one with that pid)\n"
+		"  -a, --at SEQ    after event SEQ (see 'vmatrace events')\n"
+		"  -h, --help      show this help\n",
+		DB_DEFAULT);
+}
+
+/*
+ * One line as fs/proc/task_mmu.c prints it: the fixed columns, then, when there is a
+ * name, spaces up to column 72 and one more before the name.
+ */
+static int print_vma(const struct store_vma *v, uint64_t id, void *data)
+{
+	char line[8192];
+	int n;
+
+	(void)id;
+	(void)data;
+	n = snprintf(line, sizeof(line), "%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64
+		     " %02x:%02x %" PRIu64 " ", v->start, v->end, v->perms, v->offset,
+		     major(v->dev), minor(v->dev), v->ino);
+	if (v->name && *v->name) {
+		while (n < 72)
+			line[n++] = ' ';
+		snprintf(line + n, sizeof(line) - (size_t)n, " %s", v->name);
+	}
+	puts(line);
+	return 0;
+}
+
+uint64_t parse_seq(const char *s, const char *what)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v == 0)
+		die("invalid %s '%s': expected an event number (seq, from 1)", what, s);
+	return v;
+}
+
+int cmd_maps(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "at", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *db = DB_DEFAULT;
+	pid_t pid = 0;
+	uint64_t at = 0, mm, last;
+	struct store_proc_info p;
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "d:p:a:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'p':
+			pid = parse_pid(optarg, "--pid");
+			break;
+		case 'a':
+			at = parse_seq(optarg, "--at");
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		die("maps: unexpected argument '%s'", argv[optind]);
+	if (!pid)
+		die("maps: --pid is required (see 'vmatrace ps' for the processes)");
+
+	struct store_ro *r = open_db_or_die(db);
+	err = store_query_process(r, pid, &p);
+	if (err == -ENOENT) {
+		log_error("maps: no process %d in '%s'", pid, db);
+		goto error;
+	}
+	if (err == 0)
+		err = store_query_last_seq(r, &last);
+	if (err < 0) {
+		log_error("maps: cannot read '%s': %s", db, store_ro_errmsg(r));
+		goto error;
+	}
+	if (at > last) {
+		log_error("maps: event %" PRIu64 " is past the end of the trace (last: %" PRIu64 ")",
+			  at, last);
+		goto error;
+	}
+	/* Default: the last state, the one just before the process's end. */
+	if (!at)
+		at = p.end_seq ? p.end_seq - 1 : last;
+	err = store_query_mm_of(r, pid, at, &mm);
+	/* mm 0 is the client's own image before the first execve: not recorded. */
+	if (err == -ENOENT || (err == 0 && (!mm || (p.end_seq && at >= p.end_seq)))) {
+		log_error("maps: process %d had no recorded map after event %" PRIu64
+			  " (it lived from event %" PRIu64 " to %s)",
+			  pid, at, p.start_seq, p.end_seq ? "its end" : "the end of the trace");
+		goto error;
+	}
+	if (err == 0)
+		err = store_query_vmas_at(r, mm, at, print_vma, NULL);
+	if (err < 0) {
+		log_error("maps: cannot read '%s': %s", db, store_ro_errmsg(r));
+		goto error;
+	}
+	store_ro_close(r);
+	return 0;
+
+error:
+	store_ro_close(r);
+	return 1;
+}

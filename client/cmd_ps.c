@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmatrace ps: the traced process tree (pid, parent, life in events, exit status, program,
+ * address spaces), then each address space with its mm_users over time.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "client.h"
+#include "log.h"
+#include "store.h"
+#include "sysent.h"
+#include "xalloc.h"
+
+#define USERS_SHOWN 12 /* mm_users changes shown per mm before eliding */
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vmatrace ps [-d DB]\n"
+		"\n"
+		"The traced processes as a tree: pid, parent, the events that started and ended\n"
+		"each, its exit status, its address spaces (mm ids; a new one per execve) and its\n"
+		"program; then every address space with its mm_users over time (users@seq).\n"
+		"\n"
+		"  -d, --db DB   read DB (default ./%s)\n"
+		"  -h, --help    show this help\n",
+		DB_DEFAULT);
+}
+
+struct proc {
+	struct store_proc_info info;
+	char *exe, *argv, *mms;
+	size_t parent;          /* index + 1 of the parent in procs, 0 for a root */
+	bool printed;
+};
+
+struct ps {
+	struct store_ro *r;
+	struct proc *procs;
+	size_t n, cap;
+	char *buf;              /* accumulates one string (mms, users) */
+	size_t len;
+	unsigned shown, total;
+};
+
+static int add_proc(const struct store_proc_info *p, void *data)
+{
+	struct ps *ps = data;
+
+	if (ps->n == ps->cap) {
+		ps->cap = ps->cap ? 2 * ps->cap : 64;
+		ps->procs = xrealloc(ps->procs, ps->cap * sizeof(*ps->procs));
+	}
+	struct proc *q = &ps->procs[ps->n++];
+	memset(q, 0, sizeof(*q));
+	q->info = *p;
+	q->exe = p->exe ? xstrdup(p->exe) : NULL;
+	q->argv = p->argv ? xstrdup(p->argv) : NULL;
+	return 0;
+}
+
+static void append(struct ps *ps, const char *s)
+{
+	size_t n = strlen(s);
+
+	ps->buf = xrealloc(ps->buf, ps->len + n + 1);
+	memcpy(ps->buf + ps->len, s, n + 1);
+	ps->len += n;
+}
+
+static int add_mm(uint64_t seq, uint64_t mm, void *data)
+{
+	struct ps *ps = data;
+	char s[32];
+
+	(void)seq;
+	if (!mm)
+		return 0; /* the client's image before the first execve */
+	snprintf(s, sizeof(s), "%s%" PRIu64, ps->len ? "," : "", mm);
+	append(ps, s);
+	return 0;
+}
+
+static int add_users(uint64_t seq, int users, void *data)
+{
+	struct ps *ps = data;
+	char s[48];
+
+	ps->total++;
+	if (ps->shown >= USERS_SHOWN)
+		return 0;
+	ps->shown++;
+	snprintf(s, sizeof(s), "%s%d@%" PRIu64, ps->len ? " " : "", users, seq);
+	append(ps, s);
+	return 0;
+}
+
+static void status_text(int status, char *buf, size_t size)
+{
+	if (status < 0)
+		snprintf(buf, size, "running");
+	else if (WIFEXITED(status))
+		snprintf(buf, size, "exit %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, size, "%s%s", signal_name(WTERMSIG(status)) ?: "signal",
+			 WCOREDUMP(status) ? " (core)" : "");
+	else
+		snprintf(buf, size, "0x%x", status);
+}
+
+/* The program column: argv joined by spaces (from its JSON), else the exe path. */
+static void program_text(const struct proc *q, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (q->argv) {
+		bool in = false, esc = false;
+		for (const char *c = q->argv; *c && n + 2 < size; c++) {
+			if (in && esc) {
+				buf[n++] = *c;
+				esc = false;
+			} else if (in && *c == '\\') {
+				esc = true;
+			} else if (*c == '"') {
+				in = !in;
+				if (!in && n + 1 < size)
+					buf[n++] = ' ';
+			} else if (in) {
+				buf[n++] = *c;
+			}
+		}
+		while (n && buf[n - 1] == ' ')
+			n--;
+		buf[n] = '\0';
+	}
+	if (!n)
+		snprintf(buf, size, "%s", q->exe ? q->exe : "?");
+}
+
+static void print_tree(struct ps *ps, size_t i, int depth)
+{
+	struct proc *q = &ps->procs[i];
+	char st[48], prog[512], end[24];
+
+	q->printed = true;
+	status_text(q->info.exit_status, st, sizeof(st));
+	program_text(q, prog, sizeof(prog));
+	if (q->info.end_seq)
+		snprintf(end, sizeof(end), "%" PRIu64, q->info.end_seq);
+	else
+		snprintf(end, sizeof(end), "-");
+	printf("%7d %7d %7" PRIu64 " %7s %-12s %-10s %*s%s%s\n", q->info.pid, q->info.ppid,
+	       q->info.start_seq, end, st, q->mms ? q->mms : "-", 2 * depth, "",
+	       depth ? "\\_ " : "", prog);
+	for (size_t j = 0; j < ps->n; j++)
+		if (ps->procs[j].parent == i + 1 && !ps->procs[j].printed)
+			print_tree(ps, j, depth + 1);
+}
+
+int cmd_ps(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *db = DB_DEFAULT;
+	struct ps ps = { 0 };
+	int c, err;
+
+	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		die("ps: unexpected argument '%s'", argv[optind]);
+
+	ps.r = open_db_or_die(db);
+	err = store_query_processes(ps.r, add_proc, &ps);
+	for (size_t i = 0; !err && i < ps.n; i++) {
+		struct proc *q = &ps.procs[i];
+		ps.len = 0;
+		free(ps.buf);
+		ps.buf = NULL;
+		err = store_query_process_mms(ps.r, q->info.id, add_mm, &ps);
+		q->mms = ps.buf;
+		ps.buf = NULL;
+		/* The parent: the latest process with ppid's pid that appeared before it. */
+		for (size_t j = i; q->info.ppid && j-- > 0;)
+			if (ps.procs[j].info.pid == q->info.ppid) {
+				q->parent = j + 1;
+				break;
+			}
+	}
+	if (!err) {
+		printf("%7s %7s %7s %7s %-12s %-10s %s\n", "PID", "PPID", "START", "END", "STATUS",
+		       "MM", "PROGRAM");
+		for (size_t i = 0; i < ps.n; i++)
+			if (!ps.procs[i].parent)
+				print_tree(&ps, i, 0);
+		printf("\n%4s  %s\n", "MM", "MM_USERS (users@seq)");
+		for (uint64_t mm = 1;; mm++) {
+			ps.len = ps.shown = ps.total = 0;
+			free(ps.buf);
+			ps.buf = NULL;
+			err = store_query_mm_users(ps.r, mm, add_users, &ps);
+			if (err || !ps.total)
+				break;
+			printf("%4" PRIu64 "  %s%s\n", mm, ps.buf,
+			       ps.total > ps.shown ? " ..." : "");
+		}
+	}
+	if (err < 0)
+		log_error("ps: cannot read '%s': %s", db, store_ro_errmsg(ps.r));
+	for (size_t i = 0; i < ps.n; i++) {
+		free(ps.procs[i].exe);
+		free(ps.procs[i].argv);
+		free(ps.procs[i].mms);
+	}
+	free(ps.procs);
+	free(ps.buf);
+	store_ro_close(ps.r);
+	return err < 0 ? 1 : 0;
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The daemon's side of the address-space model (lib/mm.h): one model per traced mm,
+ * seeded from the kernel at exec, copied at fork, driven by every recorded syscall at its
+ * exit stop, asked to the kernel (PROCMAP_QUERY) where the model cannot know, and written
+ * to the store as VMA versions. Also --verify: the model against /proc/PID/maps after
+ * every event.
+ *
+ * Ownership: a struct model belongs to the tracer's struct mmref; model_free() ends it.
+ */
+#ifndef VMATRACE_MODEL_H
+#define VMATRACE_MODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "event.h"
+
+struct store;
+struct model;
+
+/* Counters of one trace, for the summary. */
+struct model_counts {
+	uint64_t verified;      /* events after which the model was compared */
+	uint64_t diverged;      /* ... and differed, with no other syscall in flight */
+	uint64_t reconciled;    /* uncertain outcomes asked to the kernel */
+	char *first_divergence; /* malloc'ed report of the first one, NULL if none */
+};
+
+/*
+ * model_new_exec - the model of a fresh image, seeded from /proc/@pid/smaps (maps as the
+ * fallback) at the PTRACE_EVENT_EXEC stop; its VMAs are born at @seq. NULL if the kernel
+ * could not be read (the mm is then not modelled, which is logged).
+ */
+struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq);
+
+/* model_new_fork - the child's copy at a fork at @seq (see mm_clone_for_fork). */
+struct model *model_new_fork(struct model *parent, uint64_t mm_id, uint64_t seq);
+
+/* model_free - the mm ended at @seq: every VMA dies then. NULL-safe. */
+void model_free(struct model *m, uint64_t seq);
+
+/*
+ * model_apply - apply the completed syscall @ev (ev->seq set, ret known) made by @pid.
+ * @file_vma_* describe the mapping an mmap/shmat created, when the tracer asked the kernel.
+ * Reconciles with the kernel when the outcome was uncertain. Returns 0 or -errno (logged
+ * by the caller).
+ */
+int model_apply(struct model *m, const struct event *ev, pid_t pid, struct model_counts *c);
+
+/*
+ * model_verify - compare the model with /proc/@pid/maps after event @seq; @quiet_mm says
+ * no other thread of this mm is inside a map-changing syscall, so a difference is real.
+ * Returns true if the model matched (or the check was deferred).
+ */
+bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,
+		  struct model_counts *c);
+
+/* model_vma_count - VMAs in the model now. */
+unsigned long model_vma_count(const struct model *m);
+
+#endif
