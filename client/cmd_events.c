@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,12 @@ int cmd_events(int argc, char **argv)
 	int err = 0;
 	if (f.pid && store_has_pid(r, f.pid) == 0) {
 		log_error("events: no process %d in '%s'", f.pid, db);
+		err = 1;
+	} else if (f.tid && store_has_tid(r, f.tid) == 0) {
+		log_error("events: no thread %d in '%s'", f.tid, db);
+		err = 1;
+	} else if (f.mm && store_has_mm(r, f.mm) == 0) {
+		log_error("events: no address space %" PRIu64 " in '%s'", f.mm, db);
 		err = 1;
 	} else if (store_query_events(r, &f, print_one, &ctx) < 0) {
 		log_error("events: cannot read '%s': %s", db, store_ro_errmsg(r));

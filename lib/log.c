@@ -33,6 +33,10 @@ static void log_vwrite(int level, const char *fmt, va_list ap)
 	n += m;
 	if ((size_t)n > sizeof(buf) - 2)
 		n = (int)sizeof(buf) - 2;
+	/* One line per message, whatever a program name or path contains. */
+	for (int i = 0; i < n; i++)
+		if ((unsigned char)buf[i] < 0x20 && buf[i] != '\t')
+			buf[i] = '?';
 	buf[n++] = '\n';
 	ssize_t w = write(STDERR_FILENO, buf, (size_t)n);
 	(void)w;

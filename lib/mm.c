@@ -13,28 +13,6 @@
 
 #include "mm_internal.h"
 
-#ifndef MAP_FIXED_NOREPLACE
-#define MAP_FIXED_NOREPLACE 0x100000
-#endif
-#ifndef MAP_SHARED_VALIDATE
-#define MAP_SHARED_VALIDATE 0x03
-#endif
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE 0x08
-#endif
-#ifndef MAP_SYNC
-#define MAP_SYNC 0x80000
-#endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
-#ifndef MLOCK_ONFAULT
-#define MLOCK_ONFAULT 0x01
-#endif
-#ifndef MCL_ONFAULT
-#define MCL_ONFAULT 4
-#endif
-#define MM_MAP_TYPE 0x0f
 
 /* mmap --------------------------------------------------------------------------------- */
 
@@ -132,9 +110,8 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, uin
 		populate = true;
 	if ((flags & (MAP_POPULATE | MAP_NONBLOCK)) == MAP_POPULATE)
 		populate = true;
+	/* new memory has no anon_vma yet: that is what its merges see */
 	res = vma_merge_new(mm, v, false, NULL);
-	if (res && res == v && vma_private_writable(v))
-		v->av = AV_MAYBE;
 	if (res && populate && vma_private_writable(res))
 		res->av = AV_SOME;
 	return mm_end(mm);
@@ -219,19 +196,21 @@ int mm_mremap(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, 
 		}
 		return mm_end(mm);
 	}
-	if (fixed && old_len == new_len && !dontunmap) {
+	if (fixed && old_len == new_len) {
 		/* remap_move(): every VMA in the range moves, gaps kept */
 		struct vma *v = mm_find_next(mm, addr);
 		uint64_t end = addr + old_len, first = 0, cur;
 
-		mm_unmap_range(mm, new_addr, new_addr + new_len);
 		for (cur = addr; v && v->start < end;) {
 			uint64_t s = v->start > cur ? v->start : cur;
 			uint64_t e = v->end < end ? v->end : end;
+			uint64_t to = (uint64_t)ret + (s - addr);
 
 			if (!first)
 				first = s;
-			move_range(mm, s, e - s, e - s, (uint64_t)ret + (s - addr), false);
+			/* each piece replaces its own target; the gaps' targets stay mapped */
+			mm_unmap_range(mm, to, to + (e - s));
+			move_range(mm, s, e - s, e - s, to, dontunmap);
 			cur = e;
 			v = mm_find_next(mm, cur);
 		}
@@ -263,8 +242,22 @@ int mm_mremap(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, 
 		/* vma_merge_extend(): the tail grows in place, maybe into the next VMA */
 		struct vma *cand = vma_copy(mm, vma, vma->end, vma->end + (new_len - old_len));
 
-		if (cand)
+		if (cand && !vma->pgoff_known) {
+			/* it surely extends itself; whether it meets the next VMA's offset is
+			 * unknown */
+			struct vma *nv = vma_copy(mm, vma, vma->start, cand->end);
+
+			vma_free(cand);
+			cand = nv;
+			if (nv) {
+				mm_remove(mm, vma);
+				mm_add(mm, nv);
+				if (nv->next && nv->next->start == nv->end)
+					mm_mark_uncertain(mm, nv->start, nv->next->end);
+			}
+		} else if (cand) {
 			vma_merge_new(mm, cand, false, NULL);
+		}
 		if (cand && (vma->flags & VMA_LOCKED) && !(vma->flags & VMA_LOCKONFAULT)) {
 			struct vma *r = mm_find(mm, addr);
 
@@ -445,14 +438,3 @@ int mm_shmdt(struct mm *mm, uint64_t addr, int64_t ret)
 	}
 	return mm_end(mm);
 }
-
-/*
- * TEMPORARY: until meson.build lists lib/vma_merge.c, lib/mm_range.c and lib/mm_maps.c
- * (lib/vma.c is listed already), they are compiled as part of this file. Delete these
- * lines when it does.
- */
-#ifndef VMATRACE_MM_SPLIT_BUILD
-#include "vma_merge.c"
-#include "mm_range.c"
-#include "mm_maps.c"
-#endif

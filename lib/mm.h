@@ -14,7 +14,10 @@
  * the page offset of a moved anonymous VMA; anon_vma chains inherited through fork). The
  * model tracks what it can prove about that state; where a decision depends on what it
  * cannot know, the transition returns MM_UNCERTAIN and mm_uncertain() gives the range to
- * re-read from the kernel, which mm_reconcile() then installs.
+ * re-read from the kernel, which mm_reconcile() then installs. Meanwhile the model applies
+ * its best guess: it merges where only the anon_vma identity is unknown (most memory was
+ * either never written or written before it was split), and does not where hidden flags
+ * or the page offset of moved memory are unknown.
  *
  * Versions. Every transition reports the VMAs it ended (vma_died) and the ones it created
  * (vma_born) through the struct mm_ops of the mm, deaths first, each group in address
@@ -42,6 +45,9 @@
  * "[aio]" ring, READ_IMPLIES_EXEC personalities, CPUs with protection keys (exec-only
  * pkey), vm.overcommit_memory=2 (MAP_NORESERVE is then ignored by the kernel), KSM's
  * PR_SET_MEMORY_MERGE, and files unlinked after mapping (their name gains " (deleted)").
+ * Assumptions: with struct mm_file.file_id 0, equal dev/ino means the same open file;
+ * VMAs seeded from /proc have the page offset they would have had from mmap (addr >> 12
+ * for anonymous memory).
  */
 #ifndef VMATRACE_MM_H
 #define VMATRACE_MM_H
@@ -133,7 +139,7 @@ struct vma {
 	uint64_t dev;         /* makedev(major, minor), 0 for anonymous */
 	uint64_t ino;         /* inode, 0 for anonymous */
 	const char *path;     /* VMA_FILE/SHMEM/SYSV path, VMA_SPECIAL name, NULL for anon */
-	const char *anon_name; /* PR_SET_VMA_ANON_NAME name ("" never), NULL if none */
+	const char *anon_name; /* PR_SET_VMA_ANON_NAME name (may be ""), NULL if none */
 	uint64_t file_id;     /* open file description identity from struct mm_file, 0 unknown */
 	uint64_t shm_size;    /* VMA_SYSV: segment size in bytes (for shmdt) */
 	uint64_t id;          /* version id, set by the vma_born callback owner */
@@ -235,9 +241,11 @@ void mm_set_ops(struct mm *mm, const struct mm_ops *ops, void *ctx);
 int mm_seed_from_maps(struct mm *mm, const char *text, size_t len);
 
 /*
- * mm_set_layout - what /proc/PID/stat knows and maps does not: start_brk, brk and
- * start_stack decide which anonymous VMA is named "[heap]" or "[stack]". 0 leaves a value
- * as it is.
+ * mm_set_layout - what /proc/PID/stat knows and maps does not: start_brk (field 47), brk
+ * and start_stack (field 28) decide which anonymous VMA is named "[heap]" or "[stack]"
+ * (fs/proc/task_mmu.c get_vma_name()), and brk() needs start_brk. 0 leaves a value as it
+ * is; values given here win over what mm_seed_from_maps() infers from the names. Without
+ * them, the first brk() result after exec gives start_brk.
  */
 void mm_set_layout(struct mm *mm, uint64_t start_brk, uint64_t brk, uint64_t start_stack);
 
@@ -306,6 +314,7 @@ bool mm_uncertain(const struct mm *mm, uint64_t *lo, uint64_t *hi);
  * [lo, hi) is installed whole). Model VMAs overlapping the range are replaced; hidden
  * state is kept from the model where the kernel does not say (kv[i].flags_known). Then the
  * held-back changes are reported, as the difference from before the uncertain transition.
+ * The [vsyscall] gate VMA, which PROCMAP_QUERY never returns, is kept unless @kv names it.
  * Returns 0, -EINVAL (@kv not sorted, overlapping or not page aligned: nothing changed),
  * -ENOMEM.
  */

@@ -189,6 +189,10 @@ int store_query_summary(struct store_ro *r, struct store_summary *ret);
 /* store_has_pid - 1 if @pid appears in the trace, 0 if not, -errno on error. */
 int store_has_pid(struct store_ro *r, pid_t pid);
 
+/* store_has_tid, store_has_mm - likewise for a thread id and an mm id. */
+int store_has_tid(struct store_ro *r, pid_t tid);
+int store_has_mm(struct store_ro *r, uint64_t mm);
+
 /* The trace row, read back. Strings are malloc'ed copies (NULL when not recorded). */
 struct store_trace_info {
 	char *cmdline, *cwd, *host, *kernel, *version, *mode;

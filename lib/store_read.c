@@ -168,6 +168,24 @@ int store_has_pid(struct store_ro *r, pid_t pid)
 	return err < 0 ? err : v != 0;
 }
 
+static int has(struct store_ro *r, const char *sql, int64_t arg)
+{
+	uint64_t v = 0;
+	int err = query_u64(r, sql, 1, &arg, &v);
+
+	return err < 0 ? err : v != 0;
+}
+
+int store_has_tid(struct store_ro *r, pid_t tid)
+{
+	return has(r, "SELECT EXISTS (SELECT 1 FROM thread WHERE tid = ?1)", tid);
+}
+
+int store_has_mm(struct store_ro *r, uint64_t mm)
+{
+	return has(r, "SELECT EXISTS (SELECT 1 FROM mm WHERE id = ?1)", (int64_t)mm);
+}
+
 int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq)
 {
 	return query_u64(r, "SELECT coalesce(max(seq), 0) FROM event", 0, NULL, ret_seq);

@@ -317,7 +317,8 @@ void mm_do_flush(struct mm *mm)
 	size_t i, n = 0;
 
 	/* Reported VMAs were disjoint, so starts are unique among the dead. */
-	qsort(mm->dead, mm->n_dead, sizeof(*mm->dead), cmp_start);
+	if (mm->n_dead > 1)
+		qsort(mm->dead, mm->n_dead, sizeof(*mm->dead), cmp_start);
 	for (i = 0; i < mm->n_born; i++) {
 		struct vma *b = mm->born[i], *d;
 
@@ -361,7 +362,8 @@ void mm_do_flush(struct mm *mm)
 		else
 			vma_free(b);
 	}
-	qsort(mm->born, n, sizeof(*mm->born), cmp_start);
+	if (n > 1)
+		qsort(mm->born, n, sizeof(*mm->born), cmp_start);
 	for (i = 0; i < n; i++) {
 		struct vma *b = mm->born[i];
 
