@@ -4,6 +4,7 @@
  * kernel where the model cannot know, VMA versions to the store, and --verify.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,6 +186,29 @@ static int reconcile(struct model *m, pid_t pid, struct model_counts *c)
 	return r;
 }
 
+/*
+ * How fd @fd of @pid is open (MM_FILE_*): a MAP_SHARED mapping of a file opened read-only
+ * never gets VM_SHARED/VM_MAYWRITE, which decides later mprotect results and merges.
+ * Read at the mmap's exit stop, while the fd is still the one it mapped.
+ */
+static unsigned int fd_mode(pid_t pid, int fd)
+{
+	char path[64], *text;
+	size_t len;
+	unsigned int mode = 0;
+
+	snprintf(path, sizeof(path), "fdinfo/%d", fd);
+	if (fd < 0 || read_proc(pid, path, &text, &len) < 0)
+		return 0;
+	const char *flags = strstr(text, "flags:");
+	if (flags) {
+		unsigned long f = strtoul(flags + 6, NULL, 8);
+		mode = MM_FILE_MODE_KNOWN | ((f & O_ACCMODE) != O_RDONLY ? MM_FILE_WRITABLE : 0);
+	}
+	free(text);
+	return mode;
+}
+
 /* ---- life cycle ---------------------------------------------------------------------- */
 
 struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq)
@@ -276,6 +300,9 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid, struct model
 			file.path = ev->path;
 			fp = &file;
 		}
+		if (fp && ev->nr == SYS_mmap && !(ev->args[3] & MAP_ANONYMOUS) &&
+		    (ev->args[3] & MAP_TYPE) != MAP_PRIVATE && !event_is_error(ev))
+			file.flags = fd_mode(pid, (int)ev->args[4]);
 		break;
 	case SYS_prctl:
 		name = ev->path;
