@@ -207,6 +207,12 @@ int cmd_ps(int argc, char **argv)
 				q->parent = j + 1;
 				break;
 			}
+		/* A fork child that never exec'ed runs its parent's program. */
+		if (!q->exe && !q->argv && q->parent) {
+			const struct proc *pp = &ps.procs[q->parent - 1];
+			q->exe = pp->exe ? xstrdup(pp->exe) : NULL;
+			q->argv = pp->argv ? xstrdup(pp->argv) : NULL;
+		}
 	}
 	if (!err) {
 		printf("%7s %7s %7s %7s %-12s %-10s %s\n", "PID", "PPID", "START", "END", "STATUS",
