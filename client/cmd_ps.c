@@ -33,9 +33,16 @@ static void usage(FILE *out)
 		DB_DEFAULT);
 }
 
+struct exec_at {
+	uint64_t seq;
+	char *exe;
+};
+
 struct proc {
 	struct store_proc_info info;
 	char *exe, *argv, *mms;
+	struct exec_at *execs;  /* its execve's, in order */
+	size_t n_execs;
 	size_t parent;          /* index + 1 of the parent in procs, 0 for a root */
 	bool printed;
 };
@@ -44,6 +51,7 @@ struct ps {
 	struct store_ro *r;
 	struct proc *procs;
 	size_t n, cap;
+	size_t cur;             /* the process add_mm() is filling */
 	char *buf;              /* accumulates one string (mms, users) */
 	size_t len;
 	unsigned shown, total;
@@ -74,12 +82,16 @@ static void append(struct ps *ps, const char *s)
 	ps->len += n;
 }
 
-static int add_mm(uint64_t seq, uint64_t mm, void *data)
+static int add_mm(uint64_t seq, uint64_t mm, const char *exe, void *data)
 {
 	struct ps *ps = data;
+	struct proc *q = &ps->procs[ps->cur];
 	char s[32];
 
-	(void)seq;
+	if (exe) {
+		q->execs = xrealloc(q->execs, (q->n_execs + 1) * sizeof(*q->execs));
+		q->execs[q->n_execs++] = (struct exec_at){ .seq = seq, .exe = xstrdup(exe) };
+	}
 	if (!mm)
 		return 0; /* the client's image before the first execve */
 	snprintf(s, sizeof(s), "%s%" PRIu64, ps->len ? "," : "", mm);
@@ -198,6 +210,7 @@ int cmd_ps(int argc, char **argv)
 		ps.len = 0;
 		free(ps.buf);
 		ps.buf = NULL;
+		ps.cur = i;
 		err = store_query_process_mms(ps.r, q->info.id, add_mm, &ps);
 		q->mms = ps.buf;
 		ps.buf = NULL;
@@ -207,11 +220,16 @@ int cmd_ps(int argc, char **argv)
 				q->parent = j + 1;
 				break;
 			}
-		/* A fork child that never exec'ed runs its parent's program. */
+		/* A fork child that never exec'ed runs the program its parent ran then. */
 		if (!q->exe && !q->argv && q->parent) {
 			const struct proc *pp = &ps.procs[q->parent - 1];
-			q->exe = pp->exe ? xstrdup(pp->exe) : NULL;
-			q->argv = pp->argv ? xstrdup(pp->argv) : NULL;
+			const char *exe = pp->exe;
+			for (size_t k = 0; k < pp->n_execs; k++)
+				if (pp->execs[k].seq <= q->info.start_seq)
+					exe = pp->execs[k].exe;
+			bool same = exe == pp->exe;
+			q->exe = exe ? xstrdup(exe) : NULL;
+			q->argv = same && pp->argv ? xstrdup(pp->argv) : NULL;
 		}
 	}
 	if (!err) {
@@ -238,6 +256,9 @@ int cmd_ps(int argc, char **argv)
 		free(ps.procs[i].exe);
 		free(ps.procs[i].argv);
 		free(ps.procs[i].mms);
+		for (size_t k = 0; k < ps.procs[i].n_execs; k++)
+			free(ps.procs[i].execs[k].exe);
+		free(ps.procs[i].execs);
 	}
 	free(ps.procs);
 	free(ps.buf);

@@ -257,10 +257,11 @@ struct store_proc_info {
 int store_query_processes(struct store_ro *r,
 			  int (*fn)(const struct store_proc_info *p, void *data), void *data);
 
-/* store_query_process_mms - the mms process @id used, in order: (start_seq, mm) for its
- * birth, then one per execve. */
+/* store_query_process_mms - the mms process @id used, in order: (start_seq, mm, NULL) for
+ * its birth, then (seq, mm, program) for each execve. */
 int store_query_process_mms(struct store_ro *r, uint64_t id,
-			    int (*fn)(uint64_t seq, uint64_t mm, void *data), void *data);
+			    int (*fn)(uint64_t seq, uint64_t mm, const char *exe, void *data),
+			    void *data);
 
 /* store_query_mm_users - the mm_users history of @mm: (seq, users) in order. */
 int store_query_mm_users(struct store_ro *r, uint64_t mm,

@@ -564,7 +564,7 @@ int store_query_process(struct store_ro *r, pid_t pid, struct store_proc_info *r
 }
 
 struct pair_walk {
-	int (*fn_mm)(uint64_t seq, uint64_t mm, void *data);
+	int (*fn_mm)(uint64_t seq, uint64_t mm, const char *exe, void *data);
 	int (*fn_users)(uint64_t seq, int users, void *data);
 	void *data;
 };
@@ -575,17 +575,20 @@ static int pair_row(sqlite3_stmt *st, void *ctx)
 	uint64_t a = (uint64_t)sqlite3_column_int64(st, 0);
 	int64_t b = sqlite3_column_int64(st, 1);
 
-	return w->fn_mm ? w->fn_mm(a, (uint64_t)b, w->data) : w->fn_users(a, (int)b, w->data);
+	if (w->fn_mm)
+		return w->fn_mm(a, (uint64_t)b, (const char *)sqlite3_column_text(st, 2), w->data);
+	return w->fn_users(a, (int)b, w->data);
 }
 
 int store_query_process_mms(struct store_ro *r, uint64_t id,
-			    int (*fn)(uint64_t seq, uint64_t mm, void *data), void *data)
+			    int (*fn)(uint64_t seq, uint64_t mm, const char *exe, void *data),
+			    void *data)
 {
 	struct pair_walk w = { .fn_mm = fn, .data = data };
 	const int64_t args[1] = { (int64_t)id };
 
-	return walk(r, "SELECT start_seq, mm FROM process WHERE id = ?1 UNION ALL"
-		    " SELECT seq, mm FROM (SELECT seq, mm FROM exec WHERE process = ?1"
+	return walk(r, "SELECT start_seq, mm, NULL FROM process WHERE id = ?1 UNION ALL"
+		    " SELECT seq, mm, exe FROM (SELECT seq, mm, exe FROM exec WHERE process = ?1"
 		    " ORDER BY seq)", 1, args, pair_row, &w);
 }
 
