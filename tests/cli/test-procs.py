@@ -186,6 +186,26 @@ def check_forks(s):
     m = [l for l in r.errtext.splitlines() if l.startswith('vmatrace: ')]
     tap.ok(m and ' 6 processes, ' in m[0], 'summary counts 6 processes', r.errtext)
 
+    # ps: the tree, statuses, programs and mms agree with the events.
+    r = s.cmd('ps', '-d', db)
+    rows = {}
+    for line in r.text.split('\n\n')[0].splitlines()[1:]:
+        f = line.split(None, 6)
+        if len(f) == 7 and f[0].isdigit():
+            rows[int(f[0])] = f
+    tap.eq(sorted(rows), sorted([parent] + kids), 'ps lists the parent and its 5 children', r)
+    want = {parent: 'exit 0', c_fork: 'exit 3', c_vfork: 'exit 0', c_vfork2: 'exit 4',
+            c_spawn: 'exit 0', c_re: 'exit 5'}
+    got = {p: ' '.join(rows[p][4:6]) if p in rows else None for p in want}
+    tap.eq(got, want, 'ps: exit statuses')
+    tap.ok(all(int(rows[c][1]) == parent for c in kids if c in rows),
+           'ps: every child has the parent as PPID')
+    tap.ok(c_re in rows and '\\_ ' in rows[c_re][6] and 'forks' in rows[c_re][6],
+           'ps: the re-exec child is drawn under its parent, with its program', rows.get(c_re))
+    users = [l for l in r.text.splitlines() if l.strip() and l.split()[0] == str(min(pmm))]
+    tap.ok(users and '@' in users[-1],
+           'ps: the parent\'s mm has an mm_users history', r.text)
+
 
 def check_exec_thread(s):
     prog = vtlib.prog('exec-thread')
