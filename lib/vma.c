@@ -447,15 +447,19 @@ struct mm *mm_free(struct mm *mm)
 
 	if (!mm)
 		return NULL;
+	/*
+	 * Held-back changes first: a born VMA in the set belongs to the set, one that left it
+	 * only to the born list; dead ones are out of the set. Look before anything is freed.
+	 */
+	for (i = 0; i < mm->n_born; i++)
+		if (!mm->born[i]->in_tree)
+			vma_free(mm->born[i]);
+	for (i = 0; i < mm->n_dead; i++)
+		vma_free(mm->dead[i]);
 	for (v = mm->head; v; v = next) {
 		next = v->next;
 		vma_free(v);
 	}
-	for (i = 0; i < mm->n_dead; i++)
-		vma_free(mm->dead[i]);
-	for (i = 0; i < mm->n_born; i++)
-		if (!mm->born[i]->in_tree)
-			vma_free(mm->born[i]);
 	free(mm->dead);
 	free(mm->born);
 	free(mm);
