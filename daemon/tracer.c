@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <linux/kcmp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -600,11 +601,18 @@ static void on_clone_event(struct task *t, int event)
 		t->ev.mm = t->mm->id;
 		t->ev.time_ns = now_ns();
 		t->in_syscall = true;
-		if (event == PTRACE_EVENT_VFORK)
-			flags = CLONE_VM | CLONE_VFORK;
+		flags = event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
 	}
-	if (event == PTRACE_EVENT_FORK)
-		flags &= ~(uint64_t)(CLONE_VM | CLONE_THREAD);
+	/*
+	 * The event kind does not say whether the mm is shared: clone(CLONE_VM|SIGCHLD) is
+	 * reported as PTRACE_EVENT_FORK. Ask the kernel; the flags are the fallback where
+	 * kcmp is not built in.
+	 */
+	long same = syscall(SYS_kcmp, t->tid, child, KCMP_VM, 0, 0);
+	if (same == 0)
+		flags |= CLONE_VM;
+	else if (same > 0)
+		flags &= ~(uint64_t)CLONE_VM;
 	uint64_t seq = take_seq(tr);
 	t->ev.seq = seq;
 	t->seq_taken = true;
