@@ -18,6 +18,7 @@ int cmd_events(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_maps(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
+int cmd_history(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 
 /*
@@ -36,6 +37,9 @@ pid_t parse_pid(const char *s, const char *what);
 
 /* parse_seq - an event number (>= 1) from @s, or die naming @what. */
 uint64_t parse_seq(const char *s, const char *what);
+
+/* parse_addr - an address in 0x-hex or decimal, or die with a clear message. */
+uint64_t parse_addr(const char *s);
 
 /* db_default - the default DB path ("vmatrace.db" in the working directory). */
 #define DB_DEFAULT "vmatrace.db"

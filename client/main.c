@@ -25,6 +25,7 @@ static const struct command commands[] = {
 	{ "run", cmd_run, "trace a program and its descendants into a DB" },
 	{ "events", cmd_events, "print the recorded events, decoded like strace" },
 	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
+	{ "history", cmd_history, "every event that changed the mappings covering an address" },
 	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },

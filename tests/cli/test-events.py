@@ -207,6 +207,36 @@ def check_names(s, prog):
     tap.eq(line, want, 'text: execve path and argv quoted with C escapes', t)
 
 
+def check_history(s, db, win, pid):
+    """history ADDR: the events that made and changed the mapping, oldest first."""
+    mm = [e for e in win if e['syscall'] == 'mmap' and e['ret'] > 0]
+    if not tap.ok(mm, 'the window has a successful mmap'):
+        return
+    first = mm[0]
+    addr = first['ret']
+    r = s.cmd('history', '-d', db, hex(addr))
+    lines = r.text.splitlines()
+    evl = [l for l in lines if not l.startswith('  ')]
+    seqs = [int(l.split()[0]) for l in evl]
+    tap.ok(r.rc == 0 and seqs == sorted(seqs) and first['seq'] in seqs,
+           'history: events in seq order, including the mmap that made 0x%x' % addr, r)
+    at = seqs.index(first['seq']) if first['seq'] in seqs else -1
+    tap.ok(at >= 0 and ('= %#x' % addr) in evl[at] and 'mmap(' in evl[at],
+           'history: the mmap line is decoded with its result', r)
+    born = [l for l in lines if l.startswith('  + %x-' % addr)]
+    tap.ok(born, 'history: a + line for the VMA the mmap began', r)
+    r2 = s.cmd('history', '-d', db, str(addr))
+    tap.eq(r2.text, r.text, 'history: a decimal address gives the same answer')
+    r = s.cmd('history', '-d', db, '0xnothex')
+    tap.ok(r.rc not in (0, None) and r.out == b'' and len(r.err.splitlines()) == 1,
+           'history: a malformed address gives one line and a non-zero exit', r)
+    r = s.cmd('history', '-d', db, '--pid', '4194303', hex(addr))
+    tap.ok(r.rc not in (0, None) and len(r.err.splitlines()) == 1,
+           'history: an unknown --pid gives one line and a non-zero exit', r)
+    r = s.cmd('history', '-d', db, '--pid', str(pid), hex(addr))
+    tap.ok(r.rc == 0 and str(first['seq']) in r.text, 'history --pid keeps its own events', r)
+
+
 def main():
     prog = vtlib.prog('memops')
     with vtlib.Session(tap) as s:
@@ -225,6 +255,7 @@ def main():
         check_exit(evs, pid)
         check_filters(s, db, evs, pid)
         check_text(s, db, evs, win, prog)
+        check_history(s, db, win or [], pid)
         check_names(s, prog)
 
 

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmatrace history: every event that created, changed or removed a mapping covering an
+ * address, oldest first, each with the VMA versions it ended (-) and began (+).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sysmacros.h>
+
+#include "client.h"
+#include "log.h"
+#include "store.h"
+#include "sysent.h"
+#include "xalloc.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vmatrace history [-d DB] [--pid P] ADDR\n"
+		"\n"
+		"Every event that created, changed or removed a mapping covering ADDR (0x-hex or\n"
+		"decimal), oldest first: the event's seq and the event, then the VMA versions it\n"
+		"ended (-) and the ones it began (+), as /proc/PID/maps lines.\n"
+		"\n"
+		"  -d, --db DB   read DB (default ./%s)\n"
+		"  -p, --pid P   only the address spaces of process P\n"
+		"  -h, --help    show this help\n",
+		DB_DEFAULT);
+}
+
+struct version {
+	struct store_vma v;
+	char *name;
+	uint64_t died_seq;      /* 0 while alive at the end */
+};
+
+struct hist {
+	struct version *vs;
+	size_t n, cap;
+	uint64_t *mms;          /* --pid: the process's mms */
+	size_t n_mms;
+};
+
+static int add_version(const struct store_vma *v, uint64_t id, uint64_t died_seq, void *data)
+{
+	struct hist *h = data;
+
+	(void)id;
+	if (h->mms) {
+		size_t i;
+		for (i = 0; i < h->n_mms && h->mms[i] != v->mm; i++)
+			;
+		if (i == h->n_mms)
+			return 0;
+	}
+	if (h->n == h->cap) {
+		h->cap = h->cap ? 2 * h->cap : 32;
+		h->vs = xrealloc(h->vs, h->cap * sizeof(*h->vs));
+	}
+	struct version *o = &h->vs[h->n++];
+	o->v = *v;
+	o->name = xstrdup(v->name ? v->name : "");
+	o->v.name = o->name;
+	o->died_seq = died_seq;
+	return 0;
+}
+
+static int add_mm(uint64_t seq, uint64_t mm, const char *exe, void *data)
+{
+	struct hist *h = data;
+
+	(void)seq;
+	(void)exe;
+	h->mms = xrealloc(h->mms, (h->n_mms + 1) * sizeof(*h->mms));
+	h->mms[h->n_mms++] = mm;
+	return 0;
+}
+
+static void print_line(char sign, const struct store_vma *v)
+{
+	printf("  %c %08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " %02x:%02x %" PRIu64 "%s%s\n",
+	       sign, v->start, v->end, v->perms, v->offset, major(v->dev), minor(v->dev), v->ino,
+	       v->name[0] ? "  " : "", v->name);
+}
+
+static int print_event(const struct event *ev, void *data)
+{
+	(void)data;
+	printf("%" PRIu64 " ", ev->seq);
+	event_print(ev, stdout);
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+uint64_t parse_addr(const char *s)
+{
+	char *end;
+	int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
+
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, base);
+	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || (base == 16 && !s[2]))
+		die("invalid address '%s': expected 0x-hex or decimal", s);
+	return v;
+}
+
+int cmd_history(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "db", required_argument, NULL, 'd' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *db = DB_DEFAULT;
+	struct hist h = { 0 };
+	pid_t pid = 0;
+	int c, err = 0;
+
+	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd':
+			db = optarg;
+			break;
+		case 'p':
+			pid = parse_pid(optarg, "--pid");
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("history: expected one address (see 'vmatrace history --help')");
+	uint64_t addr = parse_addr(argv[optind]);
+
+	struct store_ro *r = open_db_or_die(db);
+	if (pid) {
+		struct store_proc_info p;
+		err = store_query_process(r, pid, &p);
+		if (err == -ENOENT) {
+			log_error("history: no process %d in '%s'", pid, db);
+			store_ro_close(r);
+			return 1;
+		}
+		if (!err)
+			err = store_query_process_mms(r, p.id, add_mm, &h);
+		if (!err && !h.n_mms)
+			h.mms = xcalloc(1, sizeof(*h.mms)); /* filter everything out */
+	}
+	if (!err)
+		err = store_query_vma_history(r, 0, addr, add_version, &h);
+
+	/* The events that began or ended a version, in order, each once. */
+	uint64_t *seqs = xcalloc(2 * h.n + 1, sizeof(*seqs));
+	size_t n = 0;
+	for (size_t i = 0; i < h.n; i++) {
+		seqs[n++] = h.vs[i].v.born_seq;
+		if (h.vs[i].died_seq)
+			seqs[n++] = h.vs[i].died_seq;
+	}
+	qsort(seqs, n, sizeof(*seqs), cmp_u64);
+	for (size_t i = 0; !err && i < n; i++) {
+		if (i && seqs[i] == seqs[i - 1])
+			continue;
+		if (seqs[i]) {
+			struct store_event_filter f = { .min_seq = seqs[i], .max_seq = seqs[i] };
+			err = store_query_events(r, &f, print_event, NULL);
+		} else {
+			printf("(before the trace)\n");
+		}
+		for (size_t j = 0; j < h.n; j++)
+			if (h.vs[j].died_seq == seqs[i])
+				print_line('-', &h.vs[j].v);
+		for (size_t j = 0; j < h.n; j++)
+			if (h.vs[j].v.born_seq == seqs[i])
+				print_line('+', &h.vs[j].v);
+	}
+	if (!err && !h.n)
+		fprintf(stderr, "vmatrace: no recorded mapping ever covered 0x%" PRIx64 "\n", addr);
+	if (err < 0)
+		log_error("history: cannot read '%s': %s", db, store_ro_errmsg(r));
+	for (size_t i = 0; i < h.n; i++)
+		free(h.vs[i].name);
+	free(h.vs);
+	free(h.mms);
+	free(seqs);
+	store_ro_close(r);
+	return err < 0 ? 1 : 0;
+}
