@@ -87,17 +87,45 @@ static void print_line(char sign, const struct store_vma *v)
 	       v->name[0] ? "  " : "", v->name);
 }
 
+/* Walking the versions in event order: two orders, by birth and by death. */
+struct walk {
+	struct hist *h;
+	size_t *by_born, *by_died; /* indexes into h->vs */
+	size_t nb, nd;             /* next in each order */
+	size_t n_died;             /* versions that died (the others live on) */
+};
+
+/* The - and + lines of every version that ended or began at or before @seq. */
+static void print_changes(struct walk *w, uint64_t seq)
+{
+	while (w->nd < w->n_died && w->h->vs[w->by_died[w->nd]].died_seq <= seq)
+		print_line('-', &w->h->vs[w->by_died[w->nd++]].v);
+	while (w->nb < w->h->n && w->h->vs[w->by_born[w->nb]].v.born_seq <= seq)
+		print_line('+', &w->h->vs[w->by_born[w->nb++]].v);
+}
+
 static int print_event(const struct event *ev, void *data)
 {
-	(void)data;
 	printf("%" PRIu64 " ", ev->seq);
 	event_print(ev, stdout);
+	print_changes(data, ev->seq);
 	return 0;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static struct hist *sort_hist;
+
+static int cmp_born(const void *a, const void *b)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	uint64_t x = sort_hist->vs[*(const size_t *)a].v.born_seq;
+	uint64_t y = sort_hist->vs[*(const size_t *)b].v.born_seq;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_died(const void *a, const void *b)
+{
+	uint64_t x = sort_hist->vs[*(const size_t *)a].died_seq;
+	uint64_t y = sort_hist->vs[*(const size_t *)b].died_seq;
 
 	return x < y ? -1 : x > y;
 }
@@ -165,30 +193,35 @@ int cmd_history(int argc, char **argv)
 		err = store_query_vma_history(r, 0, addr, add_version, &h);
 
 	/* The events that began or ended a version, in order, each once. */
-	uint64_t *seqs = xcalloc(2 * h.n + 1, sizeof(*seqs));
-	size_t n = 0;
+	struct walk w = { .h = &h };
+	w.by_born = xcalloc(h.n + 1, sizeof(size_t));
+	w.by_died = xcalloc(h.n + 1, sizeof(size_t));
 	for (size_t i = 0; i < h.n; i++) {
-		seqs[n++] = h.vs[i].v.born_seq;
+		w.by_born[i] = i;
 		if (h.vs[i].died_seq)
-			seqs[n++] = h.vs[i].died_seq;
+			w.by_died[w.n_died++] = i;
 	}
-	qsort(seqs, n, sizeof(*seqs), cmp_u64);
-	for (size_t i = 0; !err && i < n; i++) {
-		if (i && seqs[i] == seqs[i - 1])
-			continue;
-		if (seqs[i]) {
-			struct store_event_filter f = { .min_seq = seqs[i], .max_seq = seqs[i] };
-			err = store_query_events(r, &f, print_event, NULL);
-		} else {
-			printf("(before the trace)\n");
-		}
-		for (size_t j = 0; j < h.n; j++)
-			if (h.vs[j].died_seq == seqs[i])
-				print_line('-', &h.vs[j].v);
-		for (size_t j = 0; j < h.n; j++)
-			if (h.vs[j].v.born_seq == seqs[i])
-				print_line('+', &h.vs[j].v);
+	sort_hist = &h;
+	qsort(w.by_born, h.n, sizeof(size_t), cmp_born);
+	qsort(w.by_died, w.n_died, sizeof(size_t), cmp_died);
+	uint64_t *seqs = xcalloc(h.n + w.n_died + 1, sizeof(*seqs));
+	size_t n = 0, b = 0, d = 0;
+	while (b < h.n || d < w.n_died) {
+		uint64_t sb = b < h.n ? h.vs[w.by_born[b]].v.born_seq : UINT64_MAX;
+		uint64_t sd = d < w.n_died ? h.vs[w.by_died[d]].died_seq : UINT64_MAX;
+		uint64_t seq = sb < sd ? sb : sd;
+		b += sb == seq;
+		d += sd == seq;
+		if (!n || seqs[n - 1] != seq)
+			seqs[n++] = seq;
 	}
+	if (!err && n && seqs[0] == 0) {
+		printf("(before the trace)\n");
+		print_changes(&w, 0);
+	}
+	if (!err)
+		err = store_query_events_at(r, seqs, n, print_event, &w);
+	print_changes(&w, UINT64_MAX); /* versions whose event is not in the DB */
 	if (!err && !h.n)
 		fprintf(stderr, "vmatrace: no recorded mapping ever covered 0x%" PRIx64 "\n", addr);
 	if (err < 0)
@@ -198,6 +231,8 @@ int cmd_history(int argc, char **argv)
 	free(h.vs);
 	free(h.mms);
 	free(seqs);
+	free(w.by_born);
+	free(w.by_died);
 	store_ro_close(r);
 	return err < 0 ? 1 : 0;
 }

@@ -177,6 +177,13 @@ struct store_event_filter {
 int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 		       int (*fn)(const struct event *ev, void *data), void *data);
 
+/*
+ * store_query_events_at - call @fn for the events with the given seqs (@n of them, in the
+ * order given; a seq with no event is skipped). One prepared statement for all.
+ */
+int store_query_events_at(struct store_ro *r, const uint64_t *seqs, size_t n,
+			  int (*fn)(const struct event *ev, void *data), void *data);
+
 /* Summary of a trace for `run`'s last line and `stats`. */
 struct store_summary {
 	uint64_t events;

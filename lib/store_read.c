@@ -218,6 +218,60 @@ static bool col_strdup(sqlite3_stmt *st, int i, char **ret)
 	"e.seq, e.time_ns, e.pid, e.tid, e.mm, e.kind, e.nr, e.a0, e.a1, e.a2, e.a3, e.a4,"   \
 	" e.a5, e.ret, e.dur_ns, f.path, f.dev, f.ino, e.argv, e.stack_id"
 
+/* Build the event of the current row of an EVENT_COLUMNS statement and pass it to @fn. */
+static int call_with_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void *data),
+			 void *data)
+{
+	struct event ev = { 0 };
+	int err;
+
+	ev.seq = (uint64_t)sqlite3_column_int64(st, 0);
+	ev.time_ns = (uint64_t)sqlite3_column_int64(st, 1);
+	ev.pid = sqlite3_column_int(st, 2);
+	ev.tid = sqlite3_column_int(st, 3);
+	ev.mm = (uint64_t)sqlite3_column_int64(st, 4);
+	ev.kind = sqlite3_column_int(st, 5);
+	ev.nr = sqlite3_column_int(st, 6);
+	for (int i = 0; i < 6; i++)
+		ev.args[i] = (uint64_t)sqlite3_column_int64(st, 7 + i);
+	ev.ret = sqlite3_column_int64(st, 13);
+	ev.dur_ns = (uint64_t)sqlite3_column_int64(st, 14);
+	ev.dev = (uint64_t)sqlite3_column_int64(st, 16);
+	ev.ino = (uint64_t)sqlite3_column_int64(st, 17);
+	ev.stack_id = sqlite3_column_int64(st, 19);
+	/* Copies: SQLite's text is gone at the next step, and @fn may keep the event. */
+	if (!col_strdup(st, 15, &ev.path) || !col_strdup(st, 18, &ev.argv)) {
+		event_release(&ev);
+		return -ENOMEM;
+	}
+	err = fn(&ev, data);
+	event_release(&ev);
+	return err;
+}
+
+int store_query_events_at(struct store_ro *r, const uint64_t *seqs, size_t n,
+			  int (*fn)(const struct event *ev, void *data), void *data)
+{
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	rc = sqlite3_prepare_v2(r->db, "SELECT " EVENT_COLUMNS " FROM event e LEFT JOIN file f"
+				" ON f.id = e.file WHERE e.seq = ?1", -1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	for (size_t i = 0; !err && i < n; i++) {
+		store_bind_u64(st, 1, seqs[i]);
+		rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW)
+			err = call_with_row(st, fn, data);
+		else if (rc != SQLITE_DONE)
+			err = store_sqlite_errno(r->db, rc);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
 int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 		       int (*fn)(const struct event *ev, void *data), void *data)
 {
@@ -276,30 +330,7 @@ int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 		store_bind_u64(st, b++, f->max_seq);
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct event ev = { 0 };
-
-		ev.seq = (uint64_t)sqlite3_column_int64(st, 0);
-		ev.time_ns = (uint64_t)sqlite3_column_int64(st, 1);
-		ev.pid = sqlite3_column_int(st, 2);
-		ev.tid = sqlite3_column_int(st, 3);
-		ev.mm = (uint64_t)sqlite3_column_int64(st, 4);
-		ev.kind = sqlite3_column_int(st, 5);
-		ev.nr = sqlite3_column_int(st, 6);
-		for (int i = 0; i < 6; i++)
-			ev.args[i] = (uint64_t)sqlite3_column_int64(st, 7 + i);
-		ev.ret = sqlite3_column_int64(st, 13);
-		ev.dur_ns = (uint64_t)sqlite3_column_int64(st, 14);
-		ev.dev = (uint64_t)sqlite3_column_int64(st, 16);
-		ev.ino = (uint64_t)sqlite3_column_int64(st, 17);
-		ev.stack_id = sqlite3_column_int64(st, 19);
-		/* Copies: SQLite's text is gone at the next step, and @fn may keep the event. */
-		if (!col_strdup(st, 15, &ev.path) || !col_strdup(st, 18, &ev.argv)) {
-			event_release(&ev);
-			err = -ENOMEM;
-			break;
-		}
-		err = fn(&ev, data);
-		event_release(&ev);
+		err = call_with_row(st, fn, data);
 		if (err)
 			break;
 	}
