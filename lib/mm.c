@@ -14,6 +14,8 @@
 #include "mm_internal.h"
 
 
+static bool unmap_refused(struct mm *mm, uint64_t start, uint64_t end);
+
 /* mmap --------------------------------------------------------------------------------- */
 
 int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, uint64_t off,
@@ -29,9 +31,14 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, uin
 
 	mm_begin(mm);
 	if (mm_is_err(ret)) {
+		uint64_t fend = addr + mm_page_align(len);
+
 		/* A failed MAP_FIXED file mapping may have unmapped the old range already. */
 		if (fixed && !(flags & MAP_FIXED_NOREPLACE) && !anon)
-			mm_mark_uncertain(mm, addr, addr + mm_page_align(len));
+			mm_mark_uncertain(mm, addr, fend);
+		else if (fixed && !(flags & MAP_FIXED_NOREPLACE) && ret == -EPERM &&
+			 !(addr & (MM_PAGE_SIZE - 1)) && fend > addr)
+			unmap_refused(mm, addr, fend); /* over sealed memory */
 		return mm_end(mm);
 	}
 	start = (uint64_t)ret;
@@ -78,6 +85,12 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, uin
 			v->dev = file->dev;
 			v->ino = file->ino;
 			v->file_id = file->file_id;
+			/* without file_id: one lineage per mmap(), or per fd number when
+			 * mm_apply() knows it (ld.so maps each library through one fd) */
+			if (!file->file_id)
+				v->file_lin = mm->mmap_fd >= 0 ?
+					      (1ULL << 62) | (uint64_t)mm->mmap_fd :
+					      mm_new_av_id(mm);
 			v->path = mm_str_new(mm, p, strlen(p));
 			if (!v->path) {
 				vma_free(v);
@@ -117,11 +130,39 @@ int mm_mmap(struct mm *mm, uint64_t addr, uint64_t len, int prot, int flags, uin
 	return mm_end(mm);
 }
 
+/*
+ * vms_gather_munmap_vmas() refusing a sealed VMA with EPERM (munmap, MAP_FIXED mmap): the
+ * first VMA is split at @start before the VMAs are checked one by one, unless it is the
+ * sealed one, and the split is not undone. Returns false if no VMA in [start, end) is
+ * sealed: then the model cannot explain the EPERM.
+ */
+static bool unmap_refused(struct mm *mm, uint64_t start, uint64_t end)
+{
+	struct vma *first = mm_find_next(mm, start), *v;
+	bool sealed = false;
+
+	for (v = first; v && v->start < end && !sealed; v = v->next)
+		sealed = v->flags & VMA_SEALED;
+	if (!sealed)
+		return false;
+	if (first->start < start && !(first->flags & VMA_SEALED))
+		vma_split_at(mm, first, start);
+	return true;
+}
+
 int mm_munmap(struct mm *mm, uint64_t addr, uint64_t len, int64_t ret)
 {
+	uint64_t end = addr + mm_page_align(len);
+
 	mm_begin(mm);
-	if (ret == 0)
-		mm_unmap_range(mm, addr, addr + mm_page_align(len));
+	if ((addr & (MM_PAGE_SIZE - 1)) || end <= addr)
+		return mm_end(mm);
+	if (ret == 0) {
+		mm_unmap_range(mm, addr, end);
+	} else if (ret == -EPERM && !unmap_refused(mm, addr, end)) {
+		mm->stats.contradictions++;
+		mm_mark_uncertain(mm, addr, end);
+	}
 	return mm_end(mm);
 }
 

@@ -45,9 +45,9 @@
  * "[aio]" ring, READ_IMPLIES_EXEC personalities, CPUs with protection keys (exec-only
  * pkey), vm.overcommit_memory=2 (MAP_NORESERVE is then ignored by the kernel), KSM's
  * PR_SET_MEMORY_MERGE, and files unlinked after mapping (their name gains " (deleted)").
- * Assumptions: with struct mm_file.file_id 0, equal dev/ino means the same open file;
- * VMAs seeded from /proc have the page offset they would have had from mmap (addr >> 12
- * for anonymous memory).
+ * Assumptions: with struct mm_file.file_id 0, equal dev/ino and fd number means the same
+ * open file (see struct mm_file); VMAs seeded from /proc have the page offset they would
+ * have had from mmap (addr >> 12 for anonymous memory).
  */
 #ifndef VMATRACE_MM_H
 #define VMATRACE_MM_H
@@ -149,6 +149,9 @@ struct vma {
 	uint64_t unknown;     /* VMA_* bits whose value the model does not know */
 	uint64_t av_id;       /* anon_vma identity: equal ids share one if both have one */
 	uint64_t av_parent;   /* split off a maybe-faulted lineage: has its anon_vma if any */
+	uint64_t file_lin;    /* with file_id 0: the mmap() that made it, or the fd number it
+			       * came through (mm_apply); equal values are taken as one
+			       * struct file (0: unknown) */
 	uint8_t av;           /* has an anon_vma: 0 no, 1 maybe, 2 yes */
 	uint8_t av_fork;      /* anon_vma chain inherited by fork: 0 no, 1 yes, 2 maybe */
 	bool pgoff_known;     /* false after moving memory that may have been faulted */
@@ -177,9 +180,11 @@ struct mm_file {
 	const char *path;      /* as /proc/PID/maps shows it; NULL: "/dev/zero (deleted)" for
 				* shared anonymous, "/SYSV%08x (deleted)" with @key for shmat */
 	uint64_t file_id;      /* identity of the open file description (struct file): two
-				* mmaps merge only if they share it. 0 = unknown: the model
-				* then assumes equal dev/ino means the same file (counted in
-				* mm_stats.assumed_same_file) */
+				* mmaps merge only if they share it. 0 = unknown: mm_apply()
+				* then takes mmaps of one dev/ino through the same fd number
+				* as one open file (counted in assumed_same_file, wrong only if
+				* the fd was closed and the file reopened under the same
+				* number); other merges of such mappings are uncertain */
 	unsigned int flags;    /* MM_FILE_* */
 	uint64_t size;         /* shmat: the segment size in bytes */
 	uint32_t key;          /* shmat: the segment key, for the default path */

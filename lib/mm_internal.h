@@ -74,6 +74,7 @@ struct mm {
 	bool stack_set;            /* ... and start_stack */
 	uint64_t def_flags;        /* mlockall(MCL_FUTURE): VMA_LOCKED[|LOCKONFAULT] */
 	uint64_t next_av_id;
+	int mmap_fd;               /* mm_apply(): the fd of the mmap being applied, or -1 */
 	uint32_t rng;
 	const struct mm_ops *ops;
 	void *ctx;
@@ -144,6 +145,10 @@ struct vma *vma_modify(struct mm *mm, struct vma *prev, struct vma *vma, uint64_
 		       uint64_t end, uint64_t flags, uint64_t unknown, const char *name);
 /* Replace @v by its parts outside [start, end) plus @mid (may be NULL) */
 void vma_split3(struct mm *mm, struct vma *v, uint64_t start, uint64_t end, struct vma *mid);
+/* reconcile: the kernel shows @l and @r apart; forget that they share an anon_vma */
+void vma_kept_apart(struct mm *mm, const struct vma *l, struct vma *r);
+/* __split_vma(): split @v at @addr (inside it) */
+void vma_split_at(struct mm *mm, struct vma *v, uint64_t addr);
 /* do_vmi_munmap(): remove [start, end), splitting the VMAs at its edges */
 void mm_unmap_range(struct mm *mm, uint64_t start, uint64_t end);
 bool mm_range_has_vma(const struct mm *mm, uint64_t start, uint64_t end);

@@ -289,6 +289,7 @@ struct vma *vma_from_desc(struct mm *mm, const struct vma_desc *d, const struct 
 	}
 	if (hint) {
 		v->file_id = hint->file_id;
+		v->file_lin = hint->file_lin;
 		v->shm_size = hint->shm_size;
 		v->av = hint->av;
 		v->av_id = hint->av_id;
@@ -365,6 +366,9 @@ static int install(struct mm *mm, uint64_t lo, uint64_t hi, const struct vma_des
 				nv[i]->av = o->av;
 		}
 	}
+	/* pieces of one model VMA the kernel shows apart for reasons the model cannot see */
+	for (i = 1; i < n; i++)
+		vma_kept_apart(mm, nv[i - 1], nv[i]);
 	/* did the kernel differ from the model? */
 	for (v = mm_find_next(mm, lo); v && v->start < hi; v = v->next, k++)
 		if (k >= n || !vma_same_version(v, nv[k]))
@@ -462,7 +466,8 @@ const char *mm_vma_name(const struct mm *mm, const struct vma *v, char *buf, siz
 			snprintf(buf, size, "%s", v->path ? v->path : "");
 	} else if (v->kind == VMA_SPECIAL) {
 		snprintf(buf, size, "%s", v->path ? v->path : "");
-	} else if (mm->start_brk && v->start <= mm->brk && v->end >= mm->start_brk) {
+	} else if (mm->start_brk && v->start < mm->brk && v->end > mm->start_brk) {
+		/* vma_is_initial_heap(): strict at both ends, unlike the stack test below */
 		snprintf(buf, size, "[heap]");
 	} else if (mm->start_stack && v->start <= mm->start_stack &&
 		   v->end >= mm->start_stack) {
@@ -584,12 +589,16 @@ int mm_compare_range(const struct mm *mm, const char *text, size_t len, uint64_t
 			}
 		}
 		if (!diff++ && report) {
-			fprintf(report, "first divergence at 0x%" PRIx64 ":\n",
-				kend < mend ? kd.start : mv->start);
-			fprintf(report, "  kernel: %.*s\n", kend <= mend ? (int)kn : 0,
-				kend <= mend ? kl : "(none)");
-			fprintf(report, "  model:  %.*s\n", mend <= kend ? (int)mn - 1 : 6,
-				mend <= kend ? ml : "(none)");
+			uint64_t at = kl ? kd.start : mv->start;
+
+			/* Both sides' current lines, whichever ends first: the one that ends
+			 * later is the other half of the divergence, not "(none)". */
+			if (kl && mv && mv->start < at)
+				at = mv->start;
+			fprintf(report, "first divergence at 0x%" PRIx64 ":\n", at);
+			fprintf(report, "  kernel: %.*s\n", kl ? (int)kn : 6, kl ? kl : "(none)");
+			fprintf(report, "  model:  %.*s\n", mv ? (int)mn - 1 : 6,
+				mv ? ml : "(none)");
 		}
 		if (kend <= mend)
 			kl = NULL;
@@ -618,6 +627,8 @@ struct mm *mm_clone_for_fork(struct mm *parent, const struct mm_ops *ops, void *
 	if (!child)
 		return NULL;
 	mm_copy_layout(child, parent);
+	/* new identities must not repeat the inherited file lineages */
+	child->next_av_id = parent->next_av_id;
 	mm_set_ops(child, ops, ctx);
 	mm_begin(child);
 	child->stats.transitions = 0;

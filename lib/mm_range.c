@@ -235,8 +235,21 @@ static int mlock_visit(const struct vma *v, const void *arg, struct step *st)
 	    v->kind == VMA_SPECIAL || v->start >= MM_TASK_SIZE)
 		return 1;
 	st->flags = (v->flags & ~VMA_LOCKED_MASK) | add;
+	st->unknown = v->unknown & ~VMA_LOCKED_MASK;
 	st->populate = (add & VMA_LOCKED) && !(add & VMA_LOCKONFAULT);
 	return 0;
+}
+
+/* the lock flags are set, or not: see lock_range() */
+static int mlock_unknown_visit(const struct vma *v, const void *arg, struct step *st)
+{
+	int r = mlock_visit(v, arg, st);
+
+	if (r == 0) {
+		st->unknown |= VMA_LOCKED_MASK;
+		st->populate = false;
+	}
+	return r;
 }
 
 static int lock_range(struct mm *mm, uint64_t start, uint64_t len, uint64_t add, int64_t ret)
@@ -254,6 +267,19 @@ static int lock_range(struct mm *mm, uint64_t start, uint64_t len, uint64_t add,
 	 * done): range_op() reports the last two uncertain. */
 	if (ret == -EAGAIN)
 		ret = 0;
+	if (ret == -ENOMEM && add) {
+		struct walk w = { mm, mlock_visit, &add, true, 0 };
+
+		/* Not a hole: RLIMIT_MEMLOCK refused before anything changed, or the
+		 * populate failed (PROT_NONE memory: EFAULT, reported as ENOMEM) after every
+		 * VMA was locked, which a later munlock must be able to merge back. Guess the
+		 * split, with the lock bits unknown, and let the kernel tell. */
+		if (walk_strict(&w, start, end) == 0) {
+			range_op(mm, start, end, false, mlock_unknown_visit, &add, 0);
+			mm_mark_uncertain(mm, start, end);
+			return mm_end(mm);
+		}
+	}
 	range_op(mm, start, end, false, mlock_visit, &add, ret);
 	return mm_end(mm);
 }
@@ -502,8 +528,14 @@ int mm_apply(struct mm *mm, int nr, const uint64_t a[6], int64_t ret,
 	     const struct mm_file *file, const char *name)
 {
 	switch (nr) {
-	case SYS_mmap:
-		return mm_mmap(mm, a[0], a[1], (int)a[2], (int)a[3], a[5], ret, file);
+	case SYS_mmap: {
+		int r;
+
+		mm->mmap_fd = (int)a[4] >= 0 ? (int)a[4] : -1;
+		r = mm_mmap(mm, a[0], a[1], (int)a[2], (int)a[3], a[5], ret, file);
+		mm->mmap_fd = -1;
+		return r;
+	}
 	case SYS_munmap:
 		return mm_munmap(mm, a[0], a[1], ret);
 	case SYS_mremap:

@@ -437,6 +437,7 @@ struct mm *mm_new(unsigned int flags)
 		return NULL;
 	mm->new_flags = flags;
 	mm->rng = 0x9e3779b9u;
+	mm->mmap_fd = -1;
 	return mm;
 }
 

@@ -115,11 +115,27 @@ static enum tri anon_pair(const struct vma *a, const struct vma *b)
 	return same_anon_vma(a, b);
 }
 
+/*
+ * is_mergeable_vma() compares vm_file, the open file description: two open()s of one file
+ * never merge, a dup()ed fd does. Known file_ids decide; without them equal lineages (pieces
+ * of one mmap(), or mmaps of the file through one fd number: see mm_apply()) are taken as
+ * one open file, and anything else is a guess the kernel must confirm.
+ */
+static enum tri same_file(const struct vma *a, const struct vma *b)
+{
+	if (a->file_id && b->file_id)
+		return a->file_id == b->file_id ? T_YES : T_NO;
+	if (!a->file_id && !b->file_id && a->file_lin && a->file_lin == b->file_lin)
+		return T_YES;
+	return T_LIKELY;
+}
+
 /* is_mergeable_vma() without the anon_vma part: flags, file, name. */
 static enum tri attrs_mergeable(const struct vma *a, const struct vma *b)
 {
 	uint64_t unk = (a->unknown | b->unknown) & ~VMA_STICKY;
 	uint64_t diff = (a->flags ^ b->flags) & ~VMA_STICKY;
+	enum tri file = T_YES;
 
 	if (a->kind != b->kind || a->kind == VMA_SPECIAL)
 		return T_NO;
@@ -130,12 +146,13 @@ static enum tri attrs_mergeable(const struct vma *a, const struct vma *b)
 	if (a->kind != VMA_ANON) {
 		if (a->dev != b->dev || a->ino != b->ino)
 			return T_NO;
-		if (a->file_id && b->file_id && a->file_id != b->file_id)
+		file = same_file(a, b);
+		if (file == T_NO)
 			return T_NO;
 	}
 	if (!mm_str_eq(a->anon_name, b->anon_name))
 		return T_NO;
-	return unk ? T_MAYBE : T_YES;
+	return tri_and(file, unk ? T_MAYBE : T_YES);
 }
 
 /* can_vma_merge_before/after: @l directly below @r, @src/@tgt as for anon_mergeable */
@@ -151,6 +168,26 @@ static enum tri can_merge(const struct vma *l, const struct vma *r, const struct
 	else if (l->pgoff + PAGES(l) != r->pgoff)
 		return T_NO;
 	return tri_and(t, anon_mergeable(src, tgt, copied_from));
+}
+
+/*
+ * @l and @r, adjacent, are kept apart by the kernel although nothing the model knows tells
+ * them apart: then something it does not see does (most often two anon_vmas: memory written
+ * before the model learnt of a merge), so they must not share an anon_vma identity, or a
+ * later change over both would merge them with certainty. A fresh identity makes such a
+ * merge a guess the kernel confirms.
+ */
+void vma_kept_apart(struct mm *mm, const struct vma *l, struct vma *r)
+{
+	enum tri t;
+
+	if (l->end != r->start || l->av_id != r->av_id)
+		return;
+	t = attrs_mergeable(l, r);
+	if (t == T_NO || (l->pgoff_known && r->pgoff_known && l->pgoff + PAGES(l) != r->pgoff))
+		return;
+	r->av_id = mm_new_av_id(mm);
+	r->av_parent = 0;
 }
 
 /* can_merge_remove_vma(): VMAs with a ->close (SysV shm) are never deleted by a merge */
@@ -299,6 +336,20 @@ void vma_split3(struct mm *mm, struct vma *v, uint64_t start, uint64_t end, stru
 		mm_add(mm, mid);
 	if (r)
 		mm_add(mm, r);
+}
+
+/* __split_vma(): @v becomes [v->start, addr) and [addr, v->end) */
+void vma_split_at(struct mm *mm, struct vma *v, uint64_t addr)
+{
+	struct vma *hi;
+
+	if (addr <= v->start || addr >= v->end)
+		return;
+	hi = vma_copy(mm, v, addr, v->end);
+	if (!hi)
+		return;
+	av_piece(mm, hi, v);
+	vma_split3(mm, v, addr, v->end, hi);
 }
 
 /*

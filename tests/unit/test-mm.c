@@ -102,6 +102,7 @@ static char *fmt(const struct mm *mm)
 		free(_s);                                                                  \
 	} while (0)
 
+#define RW_ (PROT_READ | PROT_WRITE)
 #define ANON(range, perms) range " " perms " 00000000 00:00 0 \n"
 
 /* an expected maps line with a name: the name starts in column 73 */
@@ -378,6 +379,153 @@ static void test_brk_names_fork_shm(void)
 	ok(!(mm_find(mm, a + 32 * P)->flags & VMA_LOCKED), "munlockall");
 	mm_unmap_all(mm);
 	check_int(mm_vma_count(mm), 0);
+	mm_free(mm);
+}
+
+/* [heap] is vma_is_initial_heap(): start < brk && end > start_brk, strict at both ends */
+static void test_heap_name_at_brk(void)
+{
+	struct mm *mm = seeded(named("55555555b000-55555557c000 rw-p 00000000 00:00 0 ", "[heap]"),
+			       NULL);
+
+	check_int(mm_mmap(mm, 0x55555557c000, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
+			  MAP_FIXED_NOREPLACE, 0, 0x55555557c000, NULL), 0);
+	check_maps(mm, cat(named("55555555b000-55555557c000 rw-p 00000000 00:00 0 ", "[heap]"),
+			   ANON("55555557c000-55555557d000", "r--p")));
+	/* an empty heap (brk == start_brk) names nothing that merely touches it */
+	mm_free(mm);
+	mm = seeded("", NULL);
+	mm_set_layout(mm, 0x55555555b000, 0x55555555b000, 0);
+	check_int(mm_mmap(mm, 0x55555555a000, P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS |
+			  MAP_FIXED, 0, 0x55555555a000, NULL), 0);
+	check_maps(mm, ANON("55555555a000-55555555b000", "r--p"));
+	mm_free(mm);
+}
+
+/* the first divergence shows both sides, whichever ends first */
+static void test_compare_report(void)
+{
+	static const char k[] = "10000000-10004000 rw-p 00000000 00:00 0 \n";
+	struct mm *mm = seeded("10000000-10002000 rw-p 00000000 00:00 0 \n", NULL);
+	char buf[512];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	check_int(mm_compare_maps(mm, k, strlen(k), 0, f), 2);
+	fclose(f);
+	ok(strstr(buf, "  kernel: 10000000-10004000 rw-p") != NULL, "kernel side shown: %s", buf);
+	ok(strstr(buf, "  model:  10000000-10002000 rw-p") != NULL, "model side shown");
+	mm_free(mm);
+	mm = seeded("10000000-10006000 rw-p 00000000 00:00 0 \n", NULL);
+	f = fmemopen(buf, sizeof(buf), "w");
+	check_int(mm_compare_maps(mm, k, strlen(k), 0, f), 2);
+	fclose(f);
+	ok(strstr(buf, "  kernel: 10000000-10004000 rw-p") != NULL, "kernel side shown: %s", buf);
+	ok(strstr(buf, "  model:  10000000-10006000 rw-p") != NULL, "model side shown");
+	mm_free(mm);
+}
+
+/* munmap into a sealed VMA: the first VMA is split at the start, then EPERM */
+static void test_munmap_sealed(void)
+{
+	struct mm *mm = seeded("", NULL);
+	const uint64_t a = 0x50000000;
+
+	check_int(ANON_RW(a, 4), 0);
+	check_int(mm_mseal(mm, a + 2 * P, P, 0, 0), 0);
+	check_int(mm_munmap(mm, a + P, 2 * P, -EPERM), 0);
+	check_maps(mm, ANON("50000000-50001000", "rw-p") ANON("50001000-50002000", "rw-p")
+		       ANON("50002000-50003000", "rw-p") ANON("50003000-50004000", "rw-p"));
+	/* starting inside the sealed VMA: refused before any split */
+	check_int(mm_munmap(mm, a + 2 * P + P / 2, P, -EPERM), 0);
+	check_int(mm_vma_count(mm), 4);
+	/* MAP_FIXED over it splits the same way */
+	check_int(mm_mmap(mm, a + P, 2 * P, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0,
+			  -EPERM, NULL), 0);
+	check_int(mm_vma_count(mm), 4);
+	/* EPERM with nothing sealed: the model was stale */
+	check_int(mm_munmap(mm, a, P, -EPERM), MM_UNCERTAIN);
+	mm_flush(mm);
+	mm_free(mm);
+}
+
+/* mlock on PROT_NONE: populate fails (ENOMEM) after the lock split; munlock merges back */
+static void test_mlock_prot_none(void)
+{
+	struct mm *mm = seeded("", NULL);
+	const uint64_t a = 0x60000000;
+
+	check_int(mm_mmap(mm, a, 4 * P, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0, a,
+			  NULL), 0);
+	/* or RLIMIT_MEMLOCK refused it all: the kernel tells */
+	check_int(mm_mlock(mm, a + P, P, 0, -ENOMEM), MM_UNCERTAIN);
+	mm_flush(mm);
+	check_int(mm_vma_count(mm), 3);
+	check_int(mm_munlock(mm, a + P, P, 0), 0);
+	check_maps(mm, ANON("60000000-60004000", "---p"));
+	mm_free(mm);
+}
+
+/* two open()s of one file do not merge; one fd (ld.so) or one mapping's pieces do */
+static void test_same_file(void)
+{
+	struct mm *mm = seeded("", NULL);
+	struct mm_file f = { makedev(254, 0), 77, "/data/f", 0, MM_FILE_MODE_KNOWN, 0, 0 };
+	const uint64_t a = 0x70000000;
+	uint64_t args[6] = { a, P, PROT_READ, MAP_PRIVATE | MAP_FIXED, 3, 0 };
+	uint64_t lo, hi;
+
+	check_int(mm_apply(mm, SYS_mmap, args, a, &f, NULL), 0);
+	args[0] = a + P;
+	args[5] = P;
+	check_int(mm_apply(mm, SYS_mmap, args, a + P, &f, NULL), 0); /* fd 3 again */
+	check_maps(mm, named("70000000-70002000 r--p 00000000 fe:00 77 ", "/data/f"));
+	args[0] = a + 2 * P;
+	args[4] = 4; /* another fd: maybe another open file */
+	args[5] = 2 * P;
+	check_int(mm_apply(mm, SYS_mmap, args, a + 2 * P, &f, NULL), MM_UNCERTAIN);
+	ok(mm_uncertain(mm, &lo, &hi) && lo == a && hi == a + 3 * P, "range: both mappings");
+	mm_flush(mm);
+	/* direct mm_mmap() calls: one lineage per call */
+	check_int(mm_mmap(mm, a + 4 * P, P, PROT_READ, MAP_PRIVATE | MAP_FIXED, 4 * P, a + 4 * P,
+			  &f), 0);
+	check_int(mm_mmap(mm, a + 5 * P, P, PROT_READ, MAP_PRIVATE | MAP_FIXED, 5 * P, a + 5 * P,
+			  &f), MM_UNCERTAIN);
+	mm_flush(mm);
+	/* but pieces of one mapping are one file: mprotect and back merges surely */
+	check_int(mm_mmap(mm, a + 8 * P, 4 * P, PROT_READ, MAP_PRIVATE | MAP_FIXED, 0, a + 8 * P,
+			  &f), 0);
+	check_int(mm_mprotect(mm, a + 9 * P, P, PROT_NONE, -1, 0), 0);
+	check_int(mm_mprotect(mm, a + 9 * P, P, PROT_READ, -1, 0), 0);
+	ok(mm_find(mm, a + 8 * P)->end == a + 12 * P, "pieces merge back");
+	mm_free(mm);
+}
+
+/* a reconcile that splits a model VMA into equal-looking pieces: they are not one anon_vma */
+static void test_reconcile_kept_apart(void)
+{
+	struct mm *mm = seeded("", NULL);
+	const uint64_t a = 0x80000000;
+	static const char k1[] = "80000000-80004000 rw-p 00000000 00:00 0 ";
+	static const char k2[] = "80004000-80007000 rw-p 00000000 00:00 0 ";
+	struct vma_desc kv[2];
+	uint64_t lo, hi;
+
+	mm_mmap(mm, a, 3 * P, RW_, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0, a, NULL);
+	mm_mmap(mm, a + 4 * P, 3 * P, RW_, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0, a + 4 * P,
+		NULL);
+	/* written separately in truth: the filler joins one side only */
+	check_int(mm_mmap(mm, a + 3 * P, P, RW_, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, 0,
+			  a + 3 * P, NULL), MM_UNCERTAIN);
+	mm_uncertain(mm, &lo, &hi);
+	mm_parse_maps_line(k1, strlen(k1), &kv[0]);
+	mm_parse_maps_line(k2, strlen(k2), &kv[1]);
+	check_int(mm_reconcile(mm, lo, hi, kv, 2), 0);
+	ok(mm_find(mm, a)->av_id != mm_find(mm, a + 4 * P)->av_id, "distinct anon identities");
+	/* so joining them again is a guess, never a certainty */
+	check_int(mm_mprotect(mm, a, 7 * P, PROT_READ, -1, 0), MM_UNCERTAIN);
+	mm_flush(mm);
+	check_int(mm_vma_count(mm), 2);
+	check_int(mm_mprotect(mm, a, 7 * P, RW_, -1, 0), MM_UNCERTAIN);
 	mm_free(mm);
 }
 
@@ -821,6 +969,32 @@ static void test_real(void)
 	STEP("locked by MCL_FUTURE", MMAP(A(500), 2, RW, PA, -1, 0), M_MMAP(A(500), 2, RW, PA, 0, NULL));
 	STEP("munlockall", munlockall(), mm_munlockall(real, ret));
 
+	STEP("PROT_NONE to lock", MMAP(A(1400), 4, PROT_NONE, PA, -1, 0),
+	     M_MMAP(A(1400), 4, PROT_NONE, PA, 0, NULL));
+	STEP("mlock of PROT_NONE: split, then ENOMEM", mlock((void *)A(1401), P),
+	     mm_mlock(real, A(1401), P, 0, ret));
+	STEP("munlock of it merges back", munlock((void *)A(1401), P),
+	     mm_munlock(real, A(1401), P, ret));
+	STEP("pair: first", MMAP(A(1501), 3, RW, PA, -1, 0), M_MMAP(A(1501), 3, RW, PA, 0, NULL));
+	STEP("pair: second", MMAP(A(1505), 3, RW, PA, -1, 0), M_MMAP(A(1505), 3, RW, PA, 0, NULL));
+	*(volatile char *)A(1501) = 1; /* two anon_vmas */
+	*(volatile char *)A(1505) = 1;
+	STEP("pair: the gap filled joins one side", MMAP(A(1504), 1, RW, PA, -1, 0),
+	     M_MMAP(A(1504), 1, RW, PA, 0, NULL));
+	STEP("pair: read-only over both", mprotect((void *)A(1501), 7 * P, PROT_READ),
+	     mm_mprotect(real, A(1501), 7 * P, PROT_READ, -1, ret));
+	STEP("pair: writable again, still two", mprotect((void *)A(1501), 7 * P, RW),
+	     mm_mprotect(real, A(1501), 7 * P, RW, -1, ret));
+	STEP("pair: MADV_DONTFORK and back, still two", madvise((void *)A(1501), 7 * P,
+								 MADV_DONTFORK),
+	     mm_madvise(real, A(1501), 7 * P, MADV_DONTFORK, ret));
+	STEP("pair: MADV_DOFORK", madvise((void *)A(1501), 7 * P, MADV_DOFORK),
+	     mm_madvise(real, A(1501), 7 * P, MADV_DOFORK, ret));
+	STEP("pair: mlock and munlock over both", mlock((void *)A(1501), 7 * P),
+	     mm_mlock(real, A(1501), 7 * P, 0, ret));
+	STEP("pair: munlock", munlock((void *)A(1501), 7 * P),
+	     mm_munlock(real, A(1501), 7 * P, ret));
+
 	STEP("MAP_GROWSDOWN", MMAP(A(600), 4, RW, PA | MAP_GROWSDOWN, -1, 0),
 	     M_MMAP(A(600), 4, RW, PA | MAP_GROWSDOWN, 0, NULL));
 	STEP("mprotect PROT_GROWSDOWN", mprotect((void *)A(602), P, PROT_READ | PROT_GROWSDOWN),
@@ -879,6 +1053,8 @@ static void test_real(void)
 	STEP("mprotect over a sealed VMA: EPERM, first part changed",
 	     mprotect((void *)A(900), 4 * P, PROT_READ),
 	     mm_mprotect(real, A(900), 4 * P, PROT_READ, -1, ret));
+	STEP("munmap from an unsealed VMA into a sealed one: split, then EPERM",
+	     munmap((void *)A(901), 2 * P), mm_munmap(real, A(901), 2 * P, ret));
 	STEP("munmap of a sealed VMA: EPERM", munmap((void *)A(900), 4 * P),
 	     mm_munmap(real, A(900), 4 * P, ret));
 	mm_get_stats(real, &ms);
@@ -904,6 +1080,12 @@ int main(void)
 	test_files_and_remap();
 	test_uncertain_reconcile();
 	test_brk_names_fork_shm();
+	test_heap_name_at_brk();
+	test_compare_report();
+	test_munmap_sealed();
+	test_mlock_prot_none();
+	test_same_file();
+	test_reconcile_kept_apart();
 	test_real();
 	test_perf();
 	return done();
