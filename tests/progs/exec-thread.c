@@ -25,35 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-static char out_buf[1024];
-static size_t out_len;
+#include "tracee.h"
+
 static pthread_barrier_t barrier;
 static pid_t sleeper_tid;
 static char *self_argv0;
-
-static void __attribute__((format(printf, 1, 2))) out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(out_buf + out_len, sizeof(out_buf) - out_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_len += (size_t)n < sizeof(out_buf) - out_len ? (size_t)n : 0;
-}
-
-static void out_flush(void)
-{
-	size_t off = 0;
-
-	while (off < out_len) {
-		ssize_t n = write(1, out_buf + off, out_len - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	out_len = 0;
-}
 
 static pid_t gettid_(void)
 {

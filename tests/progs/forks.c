@@ -33,43 +33,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tracee.h"
+
 #define FORK_CHILD_PAGES 5
 #define SECOND_PAGES 7
 #define VFORK_CHILD_PAGES 2
 
 extern char **environ;
 
-static char out_buf[4096];
-static size_t out_len;
-
-static void __attribute__((format(printf, 1, 2))) out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(out_buf + out_len, sizeof(out_buf) - out_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_len += (size_t)n < sizeof(out_buf) - out_len ? (size_t)n : 0;
-}
-
-static void out_flush(void)
-{
-	size_t off = 0;
-
-	while (off < out_len) {
-		ssize_t n = write(1, out_buf + off, out_len - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	out_len = 0;
-}
-
-static void marker(void)
-{
-	syscall(SYS_madvise, 0L, 0L, (long)MADV_NORMAL);
-}
 
 static long map_anon(long pages)
 {

@@ -24,38 +24,14 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "tracee.h"
+
 #ifndef PR_SET_VMA
 #define PR_SET_VMA 0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
 #endif
 
-static char out_buf[16384];
-static size_t out_len;
 static int failed;
-
-static void __attribute__((format(printf, 1, 2))) out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(out_buf + out_len, sizeof(out_buf) - out_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_len += (size_t)n < sizeof(out_buf) - out_len ? (size_t)n : 0;
-}
-
-static void out_flush(void)
-{
-	size_t off = 0;
-
-	while (off < out_len) {
-		ssize_t n = write(1, out_buf + off, out_len - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	out_len = 0;
-}
 
 /* The raw kernel result of a syscall() call: the value, or -errno. */
 static long raw(long r)
@@ -71,11 +47,6 @@ static long ev(const char *name, long r, int want_ok)
 	if (want_ok && r < 0 && r >= -4095)
 		failed = 1;
 	return r;
-}
-
-static void marker(void)
-{
-	syscall(SYS_madvise, 0L, 0L, (long)MADV_NORMAL);
 }
 
 int main(void)

@@ -21,6 +21,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "tracee.h"
+
 #define NTHREADS 4
 #define THREAD_MAP_PAGES 3
 
@@ -29,41 +31,10 @@ struct result {
 	int mmaps, munmaps;
 };
 
-static char out_buf[4096];
-static size_t out_len;
 static int niter = 20;
 static long pg;
 static pthread_barrier_t barrier;
 static struct result results[NTHREADS];
-
-static void __attribute__((format(printf, 1, 2))) out(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	int n = vsnprintf(out_buf + out_len, sizeof(out_buf) - out_len, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		out_len += (size_t)n < sizeof(out_buf) - out_len ? (size_t)n : 0;
-}
-
-static void out_flush(void)
-{
-	size_t off = 0;
-
-	while (off < out_len) {
-		ssize_t n = write(1, out_buf + off, out_len - off);
-		if (n <= 0)
-			break;
-		off += (size_t)n;
-	}
-	out_len = 0;
-}
-
-static void marker(void)
-{
-	syscall(SYS_madvise, 0L, 0L, (long)MADV_NORMAL);
-}
 
 static void *worker(void *arg)
 {
