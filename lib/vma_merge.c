@@ -240,6 +240,28 @@ static void av_piece(struct mm *mm, struct vma *piece, const struct vma *orig)
 	}
 }
 
+/*
+ * Whether @cand can merge with @prev on its left and @next on its right (either may be
+ * NULL); merging with both also needs prev's and next's anon_vmas to agree.
+ */
+static void decide_merges(const struct vma *prev, const struct vma *cand,
+			  const struct vma *next, const struct vma *copied_from,
+			  enum tri *left, enum tri *right)
+{
+	if (prev)
+		*left = can_merge(prev, cand, cand, prev, copied_from);
+	if (next)
+		*right = can_merge(cand, next, cand, next, copied_from);
+	if (*left != T_NO && *right != T_NO) {
+		enum tri pair = anon_pair(prev, next);
+
+		if (tri_guess(*left))
+			*right = tri_and(*right, pair);
+		else if (pair != T_YES)
+			*right = T_MAYBE;
+	}
+}
+
 static void note_maybe(struct mm *mm, enum tri a, enum tri b, uint64_t lo, uint64_t hi)
 {
 	if (a >= T_MAYBE || b >= T_MAYBE)
@@ -261,21 +283,8 @@ struct vma *vma_merge_new(struct mm *mm, struct vma *cand, bool just_expand,
 		prev = NULL;
 	if (next && next->start != cand->end)
 		next = NULL;
-	if (!(cand->flags & VMA_SPECIAL_MASK) && cand->kind != VMA_SPECIAL) {
-		if (prev)
-			left = can_merge(prev, cand, cand, prev, copied_from);
-		if (next && !just_expand)
-			right = can_merge(cand, next, cand, next, copied_from);
-		if (left != T_NO && right != T_NO) {
-			/* joining both also needs prev's and next's anon_vmas to agree */
-			enum tri pair = anon_pair(prev, next);
-
-			if (tri_guess(left))
-				right = tri_and(right, pair);
-			else if (pair != T_YES)
-				right = T_MAYBE;
-		}
-	}
+	if (!(cand->flags & VMA_SPECIAL_MASK) && cand->kind != VMA_SPECIAL)
+		decide_merges(prev, cand, just_expand ? NULL : next, copied_from, &left, &right);
 	note_maybe(mm, left, right, prev ? prev->start : cand->start,
 		   next ? next->end : cand->end);
 	if (!tri_guess(left))
@@ -378,21 +387,8 @@ struct vma *vma_modify(struct mm *mm, struct vma *prev, struct vma *vma, uint64_
 		prev = NULL;
 	if (next && next->start != end)
 		next = NULL;
-	if (!(flags & VMA_SPECIAL_MASK) && vma->kind != VMA_SPECIAL) {
-		if (prev)
-			left = can_merge(prev, cand, cand, prev, NULL);
-		if (next)
-			right = can_merge(cand, next, cand, next, NULL);
-		if (left != T_NO && right != T_NO) {
-			/* joining both also needs prev's and next's anon_vmas to agree */
-			enum tri pair = anon_pair(prev, next);
-
-			if (tri_guess(left))
-				right = tri_and(right, pair);
-			else if (pair != T_YES)
-				right = T_MAYBE;
-		}
-	}
+	if (!(flags & VMA_SPECIAL_MASK) && vma->kind != VMA_SPECIAL)
+		decide_merges(prev, cand, next, NULL, &left, &right);
 	note_maybe(mm, left, right, prev ? prev->start : start, next ? next->end : end);
 	if (!tri_guess(left))
 		prev = NULL;
