@@ -102,4 +102,22 @@ with vtlib.Session(tap) as s:
            len(r.errtext.strip().splitlines()) >= 1,
            'an unsafe socket directory: non-zero exit, no DB', r)
 
+# Every subcommand explains itself; unknown ones and bad options fail in one line.
+with vtlib.Session(tap, need_ptrace=False) as s:
+    for sub in ('run', 'events', 'maps', 'ps', 'history', 'status', 'stop'):
+        r = s.cmd(sub, '--help')
+        tap.ok(r.rc == 0 and r.text.startswith('Usage: vmatrace %s' % sub) and not r.err,
+               '%s --help: usage on stdout, exit 0' % sub, r)
+    r = s.cmd('--version')
+    tap.ok(r.rc == 0 and r.text.startswith('vmatrace '), '--version', r)
+    r = s.cmd('frobnicate')
+    tap.ok(r.rc not in (0, None) and len(r.err.splitlines()) == 1 and not r.out,
+           'an unknown subcommand: one line on stderr, non-zero exit', r)
+    r = s.cmd('maps', '-d', s.path('none.db'), '--pid', '1')
+    tap.ok(r.rc not in (0, None) and len(r.err.splitlines()) == 1 and 'no such file' in r.errtext,
+           'maps on a missing DB: one line naming the problem', r)
+    r = s.cmd('maps', '--pid', 'abc')
+    tap.ok(r.rc not in (0, None) and len(r.err.splitlines()) == 1,
+           'maps with a malformed pid: one line, non-zero exit', r)
+
 tap.done()
