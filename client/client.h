@@ -19,6 +19,19 @@ int cmd_status(int argc, char **argv);
 int cmd_maps(int argc, char **argv);
 int cmd_ps(int argc, char **argv);
 int cmd_history(int argc, char **argv);
+int cmd_attach(int argc, char **argv);
+int cmd_detach(int argc, char **argv);
+
+/*
+ * prepare_db - the absolute path of the DB to write at @path (relative to the working
+ * directory); an existing vmatrace DB is kept as PATH.old (perf record's habit), anything
+ * else there is refused. Dies with one line on error. The caller frees the result.
+ */
+char *prepare_db(const char *path);
+
+/* print_summary - the paragraph a finished trace prints on stderr (DB named as given). */
+struct proto_finished;
+void print_summary(const struct proto_finished *f, const char *db, unsigned flags);
 int cmd_stop(int argc, char **argv);
 
 /*

@@ -115,8 +115,7 @@ static char *resolve_program(const char *prog)
 	return NULL;
 }
 
-/* The DB's absolute path; an existing DB is renamed to DB.old (perf record's habit). */
-static char *prepare_db(const char *path)
+char *prepare_db(const char *path)
 {
 	char cwd[PATH_MAX];
 	char *abs;
@@ -183,13 +182,13 @@ static int exit_code(int status)
 	return 1;
 }
 
-static void print_summary(const struct proto_finished *f)
+void print_summary(const struct proto_finished *f, const char *db, unsigned flags)
 {
 	fprintf(stderr, "vmatrace: %llu event%s, %llu process%s, %llu address space%s -> %s\n",
 		(unsigned long long)f->events, f->events == 1 ? "" : "s",
 		(unsigned long long)f->processes, f->processes == 1 ? "" : "es",
-		(unsigned long long)f->mms, f->mms == 1 ? "" : "s", arg_output);
-	if (arg_flags & PROTO_F_VERIFY)
+		(unsigned long long)f->mms, f->mms == 1 ? "" : "s", db);
+	if (flags & PROTO_F_VERIFY)
 		fprintf(stderr, "vmatrace: verify: %llu event%s checked, %llu diverged\n",
 			(unsigned long long)f->verified, f->verified == 1 ? "" : "s",
 			(unsigned long long)f->diverged);
@@ -276,7 +275,7 @@ int cmd_run(int argc, char **argv)
 			  "what it committed",
 			  r == -ECONNRESET ? "it closed the connection" : strerror(-r));
 	} else if (reply.type == PROTO_FINISHED) {
-		print_summary(&reply.u.finished);
+		print_summary(&reply.u.finished, arg_output, arg_flags);
 		proto_msg_release(&reply);
 	} else {
 		log_error("the daemon answered with an unexpected %s", proto_type_name(reply.type));

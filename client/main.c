@@ -23,6 +23,8 @@ struct command {
 
 static const struct command commands[] = {
 	{ "run", cmd_run, "trace a program and its descendants into a DB" },
+	{ "attach", cmd_attach, "trace a running process until it exits or Ctrl-C" },
+	{ "detach", cmd_detach, "stop tracing an attached process, leaving it running" },
 	{ "events", cmd_events, "print the recorded events, decoded like strace" },
 	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
 	{ "history", cmd_history, "every event that changed the mappings covering an address" },

@@ -25,6 +25,7 @@ struct model {
 	uint64_t mm_id;
 	uint64_t seq;           /* the event whose changes are being reported */
 	bool verify_owed;       /* a check was deferred while other syscalls were in flight */
+	bool seeding_unknown;   /* births now are VMAs found at attach */
 };
 
 /* ---- versions to the store ---------------------------------------------------------- */
@@ -35,7 +36,7 @@ static void on_born(void *ctx, struct mm *mm, struct vma *v)
 	char name[4200];
 	struct store_vma sv = {
 		.mm = m->mm_id, .start = v->start, .end = v->end, .dev = v->dev, .ino = v->ino,
-		.born_seq = m->seq,
+		.born_seq = m->seq, .origin_unknown = m->seeding_unknown,
 	};
 
 	vma_perms(v, sv.perms);
@@ -211,7 +212,8 @@ static unsigned int fd_mode(pid_t pid, int fd)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq)
+static struct model *model_seed(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq,
+				bool attach)
 {
 	struct model *m = xcalloc(1, sizeof(*m));
 	char *text;
@@ -220,7 +222,9 @@ struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uin
 	m->store = store;
 	m->mm_id = mm_id;
 	m->seq = seq;
-	m->mm = mm_new(MM_NEW_EXEC);
+	m->seeding_unknown = attach;
+	/* After exec no VMA has a fork history; a process we attach to may have one. */
+	m->mm = mm_new(attach ? 0 : MM_NEW_EXEC);
 	if (!m->mm)
 		goto error_free;
 	mm_set_ops(m->mm, &model_ops, m);
@@ -240,12 +244,23 @@ struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uin
 		log_warn("mm %" PRIu64 ": cannot seed the model: %s", mm_id, strerror(-r));
 		goto error_free;
 	}
+	m->seeding_unknown = false;
 	return m;
 
 error_free:
 	mm_free(m->mm);
 	free(m);
 	return NULL;
+}
+
+struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq)
+{
+	return model_seed(store, mm_id, pid, seq, false);
+}
+
+struct model *model_new_attach(struct store *store, uint64_t mm_id, pid_t pid)
+{
+	return model_seed(store, mm_id, pid, 0, true);
 }
 
 struct model *model_new_fork(struct model *parent, uint64_t mm_id, uint64_t seq)
@@ -271,6 +286,15 @@ void model_free(struct model *m, uint64_t seq)
 	m->seq = seq;
 	mm_flush(m->mm);
 	mm_unmap_all(m->mm);
+	mm_free(m->mm);
+	free(m);
+}
+
+void model_drop(struct model *m)
+{
+	if (!m)
+		return;
+	mm_set_ops(m->mm, NULL, NULL);
 	mm_free(m->mm);
 	free(m);
 }

@@ -35,11 +35,20 @@ struct model_counts {
  */
 struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq);
 
+/*
+ * model_new_attach - the same for a process we attach to: its VMAs are stored as of
+ * unknown origin (no event made them), and no fork history is assumed.
+ */
+struct model *model_new_attach(struct store *store, uint64_t mm_id, pid_t pid);
+
 /* model_new_fork - the child's copy at a fork at @seq (see mm_clone_for_fork). */
 struct model *model_new_fork(struct model *parent, uint64_t mm_id, uint64_t seq);
 
 /* model_free - the mm ended at @seq: every VMA dies then. NULL-safe. */
 void model_free(struct model *m, uint64_t seq);
+
+/* model_drop - we stop watching (detach): the VMAs stay alive in the store. NULL-safe. */
+void model_drop(struct model *m);
 
 /*
  * model_apply - apply the completed syscall @ev (ev->seq set, ret known) made by @pid.

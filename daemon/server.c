@@ -168,6 +168,39 @@ static void handle_run(struct session *s, struct proto_run *req)
 	session_send(s, &m);
 }
 
+static void handle_attach(struct session *s, struct proto_run *req)
+{
+	uint32_t id;
+	char *msg = NULL;
+
+	if (stopping) {
+		send_error(s, ESHUTDOWN, "the daemon is stopping");
+		return;
+	}
+	if (req->db_path[0] != '/') {
+		send_error(s, EINVAL, "the DB path must be absolute");
+		return;
+	}
+	int r = tracer_attach((pid_t)req->pid, req, s->uid, on_trace_done, s, &id, &msg);
+	if (r < 0) {
+		send_error(s, -r, msg ? msg : strerror(-r));
+		free(msg);
+		return;
+	}
+	struct proto_msg m = { .type = PROTO_ATTACHED };
+	m.u.attached.trace_id = id;
+	session_send(s, &m);
+}
+
+static void handle_detach(struct session *s, pid_t pid)
+{
+	char *msg = NULL;
+	int r = tracer_detach(pid, &msg);
+
+	send_error(s, r < 0 ? -r : 0, r < 0 ? msg : "detaching");
+	free(msg);
+}
+
 static void handle_status(struct session *s)
 {
 	struct proto_trace_info infos[PROTO_MAX_TRACES];
@@ -203,8 +236,10 @@ static void handle_message(struct session *s, struct proto_msg *m)
 		begin_stop();
 		break;
 	case PROTO_ATTACH:
+		handle_attach(s, &m->u.run);
+		break;
 	case PROTO_DETACH:
-		send_error(s, ENOSYS, "attach and detach are not implemented in this version");
+		handle_detach(s, (pid_t)m->u.detach.pid);
 		break;
 	default:
 		send_error(s, EBADMSG, "unexpected message type");
@@ -308,8 +343,9 @@ static void begin_stop(void)
 	if (stopping)
 		return;
 	stopping = true;
-	log_info("stopping: no new traces; %u running trace(s) go on to their end",
-		 tracer_busy());
+	unsigned detached = tracer_detach_all();
+	log_info("stopping: no new traces; %u attached process(es) detached, %u run trace(s) "
+		 "go on to their end", detached, tracer_busy() - detached);
 	if (listen_fd >= 0) {
 		ev_io_stop(loop, &listen_io);
 		close(listen_fd);

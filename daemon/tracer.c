@@ -15,6 +15,7 @@
  * (the child or the new image exists from then on, before the exit stop), and exit and
  * exit_group, which never return and take theirs at entry.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -25,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -47,6 +49,11 @@
 	(PTRACE_O_TRACESECCOMP | PTRACE_O_TRACECLONE | PTRACE_O_TRACEFORK |                    \
 	 PTRACE_O_TRACEVFORK | PTRACE_O_TRACEEXEC | PTRACE_O_TRACEEXIT | PTRACE_O_TRACESYSGOOD | \
 	 PTRACE_O_EXITKILL)
+
+/* An attached process runs on if the daemon dies: no EXITKILL (and it has no filter). */
+#define ATTACH_OPTIONS (SEIZE_OPTIONS & ~PTRACE_O_EXITKILL)
+
+#define PF_KTHREAD 0x00200000 /* /proc/PID/stat flags: a kernel thread */
 
 #define TASK_HASH_SIZE 4096     /* power of two */
 
@@ -76,6 +83,8 @@ struct task {
 	bool in_syscall;        /* between seccomp stop and syscall-exit stop */
 	bool seq_taken;         /* ev.seq already assigned (clone/exec event stop) */
 	bool counted;           /* counted in mm->in_flight */
+	bool skipping;          /* attach mode: inside a syscall we do not record */
+	bool detaching;         /* detach at the next stop instead of resuming */
 	uint64_t clone_flags;   /* flags of the clone/clone3/fork/vfork in flight */
 	struct event ev;        /* the syscall in flight */
 	struct task *hnext;
@@ -89,6 +98,8 @@ struct trace {
 	pid_t root_pid;
 	int root_status;
 	unsigned flags;         /* enum proto_trace_flags */
+	bool attach;            /* attached to a running process: no seccomp filter */
+	const char *end_status; /* "done", or "detached" */
 	uint64_t next_seq;
 	uint64_t next_mm;
 	unsigned tasks;         /* live tasks */
@@ -176,6 +187,8 @@ static struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *pa
 	store_mm_users(tr->store, m->id, seq, 1);
 	if (parent && parent->model)
 		m->model = model_new_fork(parent->model, m->id, seq);
+	else if (!parent && tr->attach && seq == 0)
+		m->model = model_new_attach(tr->store, m->id, owner);
 	else if (!parent)
 		m->model = model_new_exec(tr->store, m->id, owner, seq);
 	return m;
@@ -382,9 +395,32 @@ static void task_end(struct task *t, int status)
 		trace_finish(tr);
 }
 
+/*
+ * We let @t go (detach): its thread, process and mm live on, so nothing ends in the
+ * store; a syscall it was inside completes untraced (recorded with an unknown result).
+ */
+static void task_detached(struct task *t)
+{
+	struct trace *tr = t->trace;
+	struct proc *p = t->proc;
+	struct mmref *mm = t->mm;
+
+	emit_unfinished(t);
+	if (--mm->users == 0) {
+		model_drop(mm->model);
+		free(mm);
+	}
+	if (--p->threads == 0)
+		proc_free(tr, p);
+	task_hash_del(t);
+	free(t);
+	if (--tr->tasks == 0)
+		trace_finish(tr);
+}
+
 static void trace_finish(struct trace *tr)
 {
-	int err = store_close(tr->store, "done");
+	int err = store_close(tr->store, tr->end_status ? tr->end_status : "done");
 	struct trace_result res = {
 		.trace_id = tr->id, .status = tr->root_status, .events = tr->events,
 		.processes = tr->processes, .mms = tr->next_mm - 1, .store_error = -err,
@@ -410,24 +446,48 @@ static void trace_finish(struct trace *tr)
 
 /* ---- resuming ------------------------------------------------------------------------- */
 
-/* ESRCH from ptrace means the tracee is gone (killed): its exit will be reported. */
+static void task_detached(struct task *t);
+
+/*
+ * Every stop handler ends here. ESRCH from ptrace means the tracee is gone (killed): its
+ * exit will be reported. A task being detached is let go instead (with the signal it was
+ * about to get), and @t is freed: callers touch it no more after this.
+ */
 static void resume(struct task *t, int request, int sig)
 {
+	if (t->detaching) {
+		if (ptrace(PTRACE_DETACH, t->tid, 0, request == PTRACE_LISTEN ? 0 : sig) < 0 &&
+		    errno != ESRCH)
+			log_warn("ptrace(PTRACE_DETACH, %d): %m", t->tid);
+		task_detached(t);
+		return;
+	}
 	if (ptrace(request, t->tid, 0, sig) < 0 && errno != ESRCH)
 		log_warn("ptrace(%d, %d): %m", request, t->tid);
 }
 
+/*
+ * Resume @t to its next stop of interest: the exit of a recorded syscall in flight; with
+ * a seccomp filter (run), nothing else (the filter and events stop it); without one
+ * (attach), every syscall entry.
+ */
+static void resume_next(struct task *t, int sig)
+{
+	resume(t, t->in_syscall || t->skipping || t->trace->attach ? PTRACE_SYSCALL : PTRACE_CONT,
+	       sig);
+}
+
 /* ---- stops ---------------------------------------------------------------------------- */
 
-static uint64_t clone_flags_of(struct task *t, const struct __ptrace_syscall_info *si)
+static uint64_t clone_flags_of(struct task *t, int nr, const uint64_t *args)
 {
-	switch (si->seccomp.nr) {
+	switch (nr) {
 	case SYS_clone:
-		return si->seccomp.args[0];
+		return args[0];
 	case SYS_clone3: {
 		uint64_t flags = 0;
 		/* struct clone_args starts with the u64 flags */
-		if (peek(t->tid, si->seccomp.args[0], &flags, sizeof(flags)) != sizeof(flags))
+		if (peek(t->tid, args[0], &flags, sizeof(flags)) != sizeof(flags))
 			flags = 0;
 		return flags;
 	}
@@ -438,30 +498,21 @@ static uint64_t clone_flags_of(struct task *t, const struct __ptrace_syscall_inf
 	}
 }
 
-static void on_seccomp_stop(struct task *t)
+/* A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. */
+static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 {
-	struct __ptrace_syscall_info si;
 	struct proc *p = t->proc;
 
-	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(si), &si) <= 0) {
-		if (errno != ESRCH)
-			log_warn("PTRACE_GET_SYSCALL_INFO %d: %m", t->tid);
-		return;
-	}
-	if (si.op != PTRACE_SYSCALL_INFO_SECCOMP) {
-		resume(t, PTRACE_CONT, 0);
-		return;
-	}
 	emit_unfinished(t); /* should not happen: a new entry while one is in flight */
 	memset(&t->ev, 0, sizeof(t->ev));
 	t->ev.kind = EVENT_SYSCALL;
-	t->ev.nr = (int)si.seccomp.nr;
+	t->ev.nr = nr;
 	t->ev.time_ns = now_ns();
 	t->ev.pid = p->pid;
 	t->ev.tid = t->tid;
 	t->ev.mm = t->mm->id;
 	for (int i = 0; i < 6; i++)
-		t->ev.args[i] = si.seccomp.args[i];
+		t->ev.args[i] = args[i];
 	t->seq_taken = false;
 
 	switch (t->ev.nr) {
@@ -471,7 +522,7 @@ static void on_seccomp_stop(struct task *t)
 		t->ev.ret = 0;
 		t->in_syscall = true;
 		emit(t);
-		resume(t, PTRACE_CONT, 0);
+		resume_next(t, 0);
 		return;
 	case SYS_execve:
 		t->ev.path = peek_string(t->tid, t->ev.args[0], 4096);
@@ -485,7 +536,7 @@ static void on_seccomp_stop(struct task *t)
 	case SYS_clone3:
 	case SYS_fork:
 	case SYS_vfork:
-		t->clone_flags = clone_flags_of(t, &si);
+		t->clone_flags = clone_flags_of(t, nr, args);
 		break;
 	case SYS_prctl:
 		/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): keep the name
@@ -508,6 +559,30 @@ static void on_seccomp_stop(struct task *t)
 		t->mm->in_flight++;
 	}
 	resume(t, PTRACE_SYSCALL, 0);
+}
+
+static void on_seccomp_stop(struct task *t)
+{
+	struct __ptrace_syscall_info si;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(si), &si) <= 0) {
+		if (errno != ESRCH)
+			log_warn("PTRACE_GET_SYSCALL_INFO %d: %m", t->tid);
+		return;
+	}
+	if (si.op != PTRACE_SYSCALL_INFO_SECCOMP) {
+		resume_next(t, 0);
+		return;
+	}
+	begin_syscall(t, (int)si.seccomp.nr, si.seccomp.args);
+}
+
+/* Attach mode: would the filter of a run have stopped this syscall? */
+static bool recorded(int nr, const uint64_t *args)
+{
+	if (nr == SYS_prctl)
+		return args[0] == PR_SET_VMA;
+	return sysent_is_recorded(nr);
 }
 
 /* The result of an mmap/shmat that created a mapping: the file it maps, if any. */
@@ -554,17 +629,27 @@ static void model_follow(struct task *t)
 		model_verify(mm->model, t->proc->pid, t->ev.seq, mm->in_flight == 0, &tr->counts);
 }
 
-static void on_syscall_exit_stop(struct task *t)
+/* A syscall stop: an exit (both modes) or, without a filter (attach), an entry. */
+static void on_syscall_stop(struct task *t)
 {
 	struct __ptrace_syscall_info si;
 
-	if (!t->in_syscall) {
-		resume(t, PTRACE_CONT, 0);
-		return;
-	}
 	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(si), &si) <= 0) {
 		if (errno != ESRCH)
 			log_warn("PTRACE_GET_SYSCALL_INFO %d: %m", t->tid);
+		return;
+	}
+	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
+		t->skipping = !recorded((int)si.entry.nr, si.entry.args);
+		if (t->skipping)
+			resume(t, PTRACE_SYSCALL, 0);
+		else
+			begin_syscall(t, (int)si.entry.nr, si.entry.args);
+		return;
+	}
+	t->skipping = false;
+	if (!t->in_syscall) {
+		resume_next(t, 0);
 		return;
 	}
 	if (si.op == PTRACE_SYSCALL_INFO_EXIT)
@@ -578,7 +663,7 @@ static void on_syscall_exit_stop(struct task *t)
 	}
 	model_follow(t);
 	emit(t);
-	resume(t, PTRACE_CONT, 0);
+	resume_next(t, 0);
 }
 
 /* PTRACE_EVENT_CLONE/FORK/VFORK: the child exists and is attached; it may not have run. */
@@ -716,7 +801,7 @@ static void on_stop(struct task *t, int status)
 	int event = (unsigned)status >> 16;
 
 	if (sig == (SIGTRAP | 0x80)) {
-		on_syscall_exit_stop(t);
+		on_syscall_stop(t);
 		return;
 	}
 	switch (event) {
@@ -735,26 +820,27 @@ static void on_stop(struct task *t, int status)
 		return;
 	case PTRACE_EVENT_VFORK_DONE:
 	case PTRACE_EVENT_EXIT:
-		resume(t, t->in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+		resume_next(t, 0);
 		return;
 	case PTRACE_EVENT_STOP:
 		if (t->startup) {
-			/* The initial stop of an auto-attached child. */
+			/* The initial stop of an auto-attached child, or of PTRACE_INTERRUPT
+			 * right after an attach's seize. */
 			t->startup = false;
-			resume(t, PTRACE_CONT, 0);
+			resume_next(t, 0);
 		} else if (is_stop_signal(sig)) {
 			/* A group-stop (Ctrl-Z, SIGSTOP): stay stopped, as untraced. */
 			resume(t, PTRACE_LISTEN, 0);
 		} else {
-			resume(t, t->in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, 0);
+			resume_next(t, 0);
 		}
 		return;
 	default:
-		resume(t, PTRACE_CONT, 0);
+		resume_next(t, 0);
 		return;
 	}
 	/* A signal-delivery stop: deliver the signal, as untraced. */
-	resume(t, t->in_syscall ? PTRACE_SYSCALL : PTRACE_CONT, sig);
+	resume_next(t, sig);
 }
 
 void tracer_dispatch(pid_t tid, int status)
@@ -841,12 +927,45 @@ static char *cmdline_json(const struct proto_run *req)
 	return json;
 }
 
+/* A new trace into @store, its metadata written. @cmd: the command line as JSON. */
+static struct trace *trace_new(struct store *store, pid_t pid, const struct proto_run *req,
+			       const char *mode, const char *cmd, const char *program,
+			       trace_done_fn done, void *ctx)
+{
+	struct trace *tr = xcalloc(1, sizeof(*tr));
+	struct utsname uts;
+	struct timespec rt;
+
+	tr->id = next_trace_id++;
+	tr->store = store;
+	tr->db_path = xstrdup(req->db_path);
+	tr->program = xstrdup(program);
+	tr->root_pid = pid;
+	tr->root_status = -1;
+	tr->flags = req->flags;
+	tr->next_seq = 1;
+	tr->next_mm = 1;
+	tr->start_mono_ns = now_ns();
+	tr->done = done;
+	tr->ctx = ctx;
+	tr->next = traces;
+	traces = tr;
+
+	uname(&uts);
+	clock_gettime(CLOCK_REALTIME, &rt);
+	store_begin_trace(store, &(struct store_trace_meta){
+		.cmdline = cmd, .cwd = req->cwd, .host = uts.nodename, .kernel = uts.release,
+		.version = VMATRACE_VERSION, .mode = mode,
+		.start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec,
+		.start_mono_ns = tr->start_mono_ns, .page_size = sysconf(_SC_PAGESIZE) });
+	store_add_syscall_names(store, sysent_name, 511);
+	return tr;
+}
+
 int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void *ctx,
 	       uint32_t *ret_id, char **ret_msg)
 {
 	struct store *store;
-	struct utsname uts;
-	struct timespec rt;
 	int r;
 
 	*ret_msg = NULL;
@@ -862,33 +981,10 @@ int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void 
 		unlink(req->db_path);
 		return r;
 	}
-
-	struct trace *tr = xcalloc(1, sizeof(*tr));
-	tr->id = next_trace_id++;
-	tr->store = store;
-	tr->db_path = xstrdup(req->db_path);
-	tr->program = xstrdup(req->argc ? req->argv[0] : "?");
-	tr->root_pid = pid;
-	tr->root_status = -1;
-	tr->flags = req->flags;
-	tr->next_seq = 1;
-	tr->next_mm = 1;
-	tr->start_mono_ns = now_ns();
-	tr->done = done;
-	tr->ctx = ctx;
-	tr->next = traces;
-	traces = tr;
-
-	uname(&uts);
-	clock_gettime(CLOCK_REALTIME, &rt);
 	char *cmd = cmdline_json(req);
-	store_begin_trace(store, &(struct store_trace_meta){
-		.cmdline = cmd, .cwd = req->cwd, .host = uts.nodename, .kernel = uts.release,
-		.version = VMATRACE_VERSION, .mode = "run",
-		.start_realtime_ns = (uint64_t)rt.tv_sec * 1000000000u + (uint64_t)rt.tv_nsec,
-		.start_mono_ns = tr->start_mono_ns, .page_size = sysconf(_SC_PAGESIZE) });
+	struct trace *tr = trace_new(store, pid, req, "run", cmd, req->argc ? req->argv[0] : "?",
+				     done, ctx);
 	free(cmd);
-	store_add_syscall_names(store, sysent_name, 511);
 
 	/* The child is still our client's image, waiting for its go, until it execs. */
 	struct proc *p = proc_new(tr, pid);
@@ -900,6 +996,250 @@ int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void 
 	*ret_id = tr->id;
 	log_info("trace %u: pid %d (%s) -> %s", tr->id, pid, tr->program, tr->db_path);
 	return 0;
+}
+
+/* ---- attach and detach ---------------------------------------------------------------- */
+
+/* A "Key:\tvalue" line of /proc/PID/status, into @buf. */
+static bool status_field(const char *status, const char *key, char *buf, size_t size)
+{
+	size_t n = strlen(key);
+
+	for (const char *l = status; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		if (!strncmp(l, key, n) && l[n] == ':') {
+			const char *v = l + n + 1;
+			v += strspn(v, " \t");
+			size_t len = strcspn(v, "\n");
+			if (len >= size)
+				len = size - 1;
+			memcpy(buf, v, len);
+			buf[len] = '\0';
+			return true;
+		}
+	}
+	return false;
+}
+
+static char *read_small(const char *path, size_t *ret_len)
+{
+	char *buf = xmalloc(65536);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, 65535);
+
+	if (fd >= 0)
+		close(fd);
+	if (n < 0) {
+		free(buf);
+		return NULL;
+	}
+	buf[n] = '\0';
+	if (ret_len)
+		*ret_len = (size_t)n;
+	return buf;
+}
+
+/*
+ * Whether @uid may have us attach to @pid, and why not: the one-line reasons a user sees.
+ * Returns 0 or -errno with *ret_msg set.
+ */
+static int attach_check(pid_t pid, uid_t uid, char **ret_msg)
+{
+	char path[64], state[64], tracer[32], uids[128];
+	unsigned long long flags = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	char *st = read_small(path, NULL);
+	if (!st) {
+		*ret_msg = xasprintf("no process %d", pid);
+		return -ESRCH;
+	}
+	bool ok = status_field(st, "State", state, sizeof(state)) &&
+		  status_field(st, "TracerPid", tracer, sizeof(tracer)) &&
+		  status_field(st, "Uid", uids, sizeof(uids));
+	free(st);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char *stat = read_small(path, NULL);
+	char *rp = stat ? strrchr(stat, ')') : NULL;
+	/* fields after comm: state ppid pgrp session tty_nr tpgid flags */
+	if (rp)
+		sscanf(rp + 1, " %*c %*d %*d %*d %*d %*d %llu", &flags);
+	free(stat);
+	if (!ok) {
+		*ret_msg = xasprintf("no process %d", pid);
+		return -ESRCH;
+	}
+	if (flags & PF_KTHREAD) {
+		*ret_msg = xasprintf("pid %d is a kernel thread: it has no user address space", pid);
+		return -EPERM;
+	}
+	if (state[0] == 'Z' || state[0] == 'X') {
+		*ret_msg = xasprintf("pid %d is a zombie: it has exited", pid);
+		return -ESRCH;
+	}
+	if (atoi(tracer) != 0) {
+		*ret_msg = xasprintf("pid %d is already traced (by pid %s)", pid, tracer);
+		return -EBUSY;
+	}
+	unsigned ruid = 0, euid = 0;
+	sscanf(uids, "%u %u", &ruid, &euid);
+	if (uid != 0 && (ruid != uid || euid != uid)) {
+		*ret_msg = xasprintf("pid %d is not your process (uid %u)", pid, euid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* /proc/PID/cmdline as a JSON array, and argv[0] for the program column. */
+static char *proc_cmdline_json(pid_t pid, char **ret_program)
+{
+	char path[64], *json = NULL;
+	size_t len = 0, n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	char *raw = read_small(path, &n);
+	FILE *f = open_memstream(&json, &len);
+	if (!f)
+		die("out of memory");
+	fputc('[', f);
+	for (size_t i = 0; raw && i < n; i += strlen(raw + i) + 1) {
+		if (i)
+			fputc(',', f);
+		json_print_string(f, raw + i);
+	}
+	fputc(']', f);
+	fclose(f);
+	*ret_program = xstrdup(raw && n ? raw : "?");
+	free(raw);
+	return json;
+}
+
+/* Seize one thread of an attached process and stop it, so it can be resumed syscall by
+ * syscall. */
+static int seize_thread(struct trace *tr, struct proc *p, struct mmref *mm, pid_t tid)
+{
+	if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) < 0)
+		return -errno;
+	/* Running since the seize: interrupt it, and resume it from that stop. */
+	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
+	struct task *t = task_new(tr, tid, p, mm);
+	t->startup = true;
+	store_add_thread(tr->store, tid, p->pid, 0);
+	return 0;
+}
+
+int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, trace_done_fn done,
+		  void *ctx, uint32_t *ret_id, char **ret_msg)
+{
+	struct store *store;
+	char path[64], *program;
+	int r;
+
+	*ret_msg = NULL;
+	r = attach_check(pid, uid, ret_msg);
+	if (r < 0)
+		return r;
+	r = store_create(req->db_path, &store);
+	if (r < 0) {
+		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
+		return r;
+	}
+	/* The leader first: if it cannot be seized, nothing is. */
+	if (ptrace(PTRACE_SEIZE, pid, 0, ATTACH_OPTIONS) < 0) {
+		r = -errno;
+		*ret_msg = xasprintf("cannot attach to pid %d: %s", pid, strerror(-r));
+		store_close(store, "error: not traced");
+		unlink(req->db_path);
+		return r;
+	}
+	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+	char *cmd = proc_cmdline_json(pid, &program);
+	struct trace *tr = trace_new(store, pid, req, "attach", cmd, program, done, ctx);
+	free(cmd);
+	free(program);
+	tr->attach = true;
+	tr->end_status = "done";
+
+	struct proc *p = proc_new(tr, pid);
+	struct mmref *mm = mm_new_ref(tr, 0, NULL, pid);
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	char exe[4096];
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = '\0';
+	store_add_process(store, &(struct store_process){
+		.pid = pid, .ppid = 0, .start_seq = 0, .mm = mm->id, .exe = n > 0 ? exe : NULL });
+	struct task *leader = task_new(tr, pid, p, mm);
+	leader->startup = true;
+	store_add_thread(store, pid, pid, 0);
+
+	/*
+	 * Every other thread, until a listing finds none new: a thread made by one we had not
+	 * seized yet is not auto-attached. Threads made by seized ones are (TRACECLONE).
+	 */
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	for (int round = 0; round < 1000; round++) {
+		unsigned added = 0;
+		DIR *d = opendir(path);
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			pid_t tid = (pid_t)atoi(de->d_name);
+			if (tid <= 0 || task_find(tid))
+				continue;
+			if (seize_thread(tr, p, mm, tid) == 0) {
+				mm_get(tr, mm, 0);
+				added++;
+			}
+		}
+		if (d)
+			closedir(d);
+		if (!added)
+			break;
+	}
+	*ret_id = tr->id;
+	log_info("trace %u: attached to pid %d (%s, %d threads) -> %s", tr->id, pid,
+		 tr->program, p->threads, tr->db_path);
+	return 0;
+}
+
+/* Let every task of @tr go at its next stop. */
+static void trace_detach(struct trace *tr)
+{
+	tr->end_status = "detached";
+	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
+		for (struct task *t = tasks[h]; t; t = t->hnext)
+			if (t->trace == tr && !t->detaching) {
+				t->detaching = true;
+				/* stops it wherever it is; the stop's handler then detaches */
+				ptrace(PTRACE_INTERRUPT, t->tid, 0, 0);
+			}
+}
+
+int tracer_detach(pid_t pid, char **ret_msg)
+{
+	for (struct trace *tr = traces; tr; tr = tr->next) {
+		if (tr->root_pid != pid)
+			continue;
+		if (!tr->attach) {
+			*ret_msg = xasprintf("pid %d was started by 'vmatrace run': its seccomp "
+					     "filter needs a tracer to its end", pid);
+			return -EINVAL;
+		}
+		trace_detach(tr);
+		return 0;
+	}
+	*ret_msg = xasprintf("pid %d is not traced by this daemon", pid);
+	return -ESRCH;
+}
+
+unsigned tracer_detach_all(void)
+{
+	unsigned n = 0;
+
+	for (struct trace *tr = traces; tr; tr = tr->next)
+		if (tr->attach) {
+			trace_detach(tr);
+			n++;
+		}
+	return n;
 }
 
 void tracer_forget_ctx(void *ctx)

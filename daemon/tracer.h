@@ -49,6 +49,27 @@ extern struct tracer_config tracer_config;
 int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void *ctx,
 	       uint32_t *ret_id, char **ret_msg);
 
+/*
+ * tracer_attach - attach to the running process @pid (every thread; followed from then on
+ * like a run, without a seccomp filter: every syscall stops, unrecorded ones are let
+ * through) for a client of uid @uid, which must own it (root excepted). Its existing VMAs
+ * are stored as of unknown origin. Errors as tracer_run, with a one-line reason (already
+ * traced, gone, a zombie, a kernel thread, not the user's).
+ */
+int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, trace_done_fn done,
+		  void *ctx, uint32_t *ret_id, char **ret_msg);
+
+/*
+ * tracer_detach - let the attached process @pid go: each thread is detached at its next
+ * stop, with the signal it was about to receive; the trace then ends ("detached").
+ * -ESRCH (not traced here) or -EINVAL (a run: its filter needs the tracer), with a reason
+ * in *ret_msg (malloc'ed).
+ */
+int tracer_detach(pid_t pid, char **ret_msg);
+
+/* tracer_detach_all - detach every attached process (daemon stopping). Returns how many. */
+unsigned tracer_detach_all(void);
+
 /* tracer_forget_ctx - a client went away: never call back with @ctx. */
 void tracer_forget_ctx(void *ctx);
 

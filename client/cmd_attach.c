@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+/*
+ * vmatrace attach: trace a running process (every thread, and what it starts from then on)
+ * until it exits or the user presses Ctrl-C, then detach and leave it running.
+ * vmatrace detach: the same detach, asked from another terminal.
+ *
+ * Without a seccomp filter every syscall of the process stops (the daemon lets the ones it
+ * does not record through at once): attaching is slower than run, and harmless to leave.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "client.h"
+#include "log.h"
+#include "proto.h"
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+	(void)sig;
+	interrupted = 1;
+}
+
+static void usage_attach(FILE *out)
+{
+	fprintf(out,
+		"Usage: vmatrace attach [-o DB] PID\n"
+		"\n"
+		"Trace the running process PID (all its threads, and the processes it starts) into\n"
+		"DB (default ./%s; an existing one is kept as DB.old) until it exits or you\n"
+		"press Ctrl-C; then detach and leave it running. Mappings that existed before are\n"
+		"recorded as of unknown origin.\n"
+		"\n"
+		"  -o, --output DB   write the trace to DB\n"
+		"  -h, --help        show this help\n",
+		DB_DEFAULT);
+}
+
+/* One request, one answer: 0, or the daemon's error printed and its errno. */
+static int request(struct conn *c, const struct proto_msg *m, struct proto_msg *reply)
+{
+	int r = conn_send(c, m);
+
+	if (r == 0)
+		r = conn_recv(c, reply);
+	if (r < 0) {
+		log_error("the daemon did not answer: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
+
+/*
+ * Wait for FINISHED; a Ctrl-C sends DETACH (once) and keeps waiting. poll() rather than
+ * conn_recv(), which retries EINTR and would not see the signal.
+ */
+static int wait_finished(struct conn *c, pid_t pid, const char *db)
+{
+	bool detach_sent = false;
+
+	for (;;) {
+		if (interrupted && !detach_sent) {
+			struct proto_msg m = { .type = PROTO_DETACH };
+			m.u.detach.pid = (uint32_t)pid;
+			if (conn_send(c, &m) < 0)
+				break;
+			detach_sent = true;
+			fprintf(stderr, "vmatrace: detaching from %d\n", pid);
+		}
+		struct proto_msg m;
+		int r = conn_next(c, &m);
+		if (r < 0)
+			break;
+		if (r == 1) {
+			if (m.type == PROTO_FINISHED) {
+				print_summary(&m.u.finished, db, 0);
+				proto_msg_release(&m);
+				return 0;
+			}
+			if (m.type == PROTO_ERROR && m.u.error.err)
+				log_error("%s", m.u.error.message);
+			proto_msg_release(&m);
+			continue;
+		}
+		struct pollfd p = { .fd = c->fd, .events = POLLIN };
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		ssize_t n = conn_fill(c);
+		if (n == 0 || (n < 0 && n != -EAGAIN && n != -EINTR))
+			break;
+	}
+	log_error("lost the daemon before the trace was complete; the DB holds what it "
+		  "committed");
+	return 1;
+}
+
+int cmd_attach(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	const char *output = DB_DEFAULT;
+	char cwd[PATH_MAX];
+	struct conn c;
+	pid_t dpid;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (ch) {
+		case 'o':
+			output = optarg;
+			break;
+		case 'h':
+			usage_attach(stdout);
+			return 0;
+		default:
+			usage_attach(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1)
+		die("attach: expected one pid (see 'vmatrace attach --help')");
+	pid_t pid = parse_pid(argv[optind], "pid");
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		die("attach: no process %d", pid);
+	if (daemon_connect(&c, true, &dpid) < 0)
+		return 1;
+	char *db = prepare_db(output);
+	if (!getcwd(cwd, sizeof(cwd)))
+		strcpy(cwd, "?");
+
+	struct proto_msg m = { .type = PROTO_ATTACH }, reply;
+	m.u.run = (struct proto_run){ .pid = (uint32_t)pid, .db_path = db, .cwd = cwd };
+	if (request(&c, &m, &reply) < 0)
+		return 1;
+	if (reply.type != PROTO_ATTACHED) {
+		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
+							    "unexpected answer from the daemon");
+		proto_msg_release(&reply);
+		free(db);
+		return 1;
+	}
+	proto_msg_release(&reply);
+	fprintf(stderr, "vmatrace: attached to %d; Ctrl-C to detach\n", pid);
+
+	struct sigaction sa = { .sa_handler = on_interrupt }; /* no SA_RESTART: poll sees it */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	int r = wait_finished(&c, pid, output);
+	close(c.fd);
+	conn_release(&c);
+	free(db);
+	return r;
+}
+
+int cmd_detach(int argc, char **argv)
+{
+	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
+	struct conn c;
+	pid_t dpid;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (ch == 'h') {
+			printf("Usage: vmatrace detach PID\n\nStop tracing the attached process "
+			       "PID and leave it running.\n");
+			return 0;
+		}
+		return 2;
+	}
+	if (optind != argc - 1)
+		die("detach: expected one pid (see 'vmatrace detach --help')");
+	pid_t pid = parse_pid(argv[optind], "pid");
+	if (daemon_connect(&c, false, &dpid) < 0)
+		return 1;
+	struct proto_msg m = { .type = PROTO_DETACH }, reply;
+	m.u.detach.pid = (uint32_t)pid;
+	if (request(&c, &m, &reply) < 0)
+		return 1;
+	int err = reply.type == PROTO_ERROR ? reply.u.error.err : EPROTO;
+	if (err)
+		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
+							    "unexpected answer from the daemon");
+	proto_msg_release(&reply);
+	close(c.fd);
+	conn_release(&c);
+	return err ? 1 : 0;
+}
