@@ -97,6 +97,12 @@ int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid)
 		return -ENAMETOOLONG;
 	}
 	fd = try_connect(path);
+	/* No daemon of our own: a system daemon (vmatraced --system) serves us as well. */
+	if (fd < 0 && !getenv("VMATRACE_SOCKET_DIR")) {
+		int sfd = try_connect(PATHS_SYSTEM_DIR "/" PATHS_SOCKET);
+		if (sfd >= 0)
+			fd = sfd;
+	}
 	if (fd < 0 && autostart && (fd == -ENOENT || fd == -ECONNREFUSED)) {
 		r = start_daemon();
 		if (r < 0) {
@@ -211,9 +217,15 @@ int cmd_stop(int argc, char **argv)
 		r = conn_recv(&c, &reply);
 	if (r < 0)
 		die("the daemon did not answer the stop request");
+	int err = reply.type == PROTO_ERROR ? reply.u.error.err : EPROTO;
+	if (err)
+		log_error("stop: %s", reply.type == PROTO_ERROR ? reply.u.error.message :
+								 "unexpected answer from the daemon");
 	proto_msg_release(&reply);
 	close(c.fd);
 	conn_release(&c);
+	if (err)
+		return 1;
 	/* Wait (bounded) until it is gone, so that a following command starts a new one. */
 	for (int i = 0; i < 500 && kill(dpid, 0) == 0; i++)
 		usleep(10000);

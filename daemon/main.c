@@ -25,7 +25,7 @@ static struct server_config arg_server = { .idle_exit_s = 0 };
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatraced [-f] [-v] [--idle-exit SECS] [--poll-us USEC]\n"
+		"Usage: vmatraced [-f] [-v] [--system] [--idle-exit SECS] [--poll-us USEC]\n"
 		"\n"
 		"The vmatrace tracing daemon. The vmatrace client starts it on demand; run it\n"
 		"by hand with -f to watch its log.\n"
@@ -33,6 +33,8 @@ static void usage(FILE *out)
 		"  -f, --foreground     stay in the foreground and log to stderr\n"
 		"  -v, --verbose        log more (twice: debug)\n"
 		"      --idle-exit SECS exit after SECS with no trace and no client (0: never)\n"
+		"      --system         the system daemon (root): socket in /run/vmatrace/, serves\n"
+		"                       every user, each with their own rights\n"
 		"      --poll-us USEC   after a ptrace stop, poll this long for the next one\n"
 		"                       before sleeping (default %u; 0: never poll)\n"
 		"  -h, --help           show this help\n"
@@ -57,6 +59,7 @@ static void parse_args(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "idle-exit", required_argument, NULL, 'I' },
 		{ "poll-us", required_argument, NULL, 'P' },
+		{ "system", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -76,6 +79,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'P':
 			tracer_config.poll_us = parse_uint(optarg, "--poll-us");
+			break;
+		case 'S':
+			tracer_config.system = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -130,7 +136,9 @@ static void log_to_file(void)
 {
 	char dir[4000], path[4096];
 
-	if (paths_runtime_dir(dir, sizeof(dir)) < 0 || paths_join(path, sizeof(path), dir, PATHS_LOG))
+	int r = tracer_config.system ? paths_system_dir(dir, sizeof(dir)) :
+				       paths_runtime_dir(dir, sizeof(dir));
+	if (r < 0 || paths_join(path, sizeof(path), dir, PATHS_LOG))
 		return;
 	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (fd >= 0) {
@@ -148,6 +156,8 @@ int main(int argc, char **argv)
 	log_with_pid = 1;
 	log_max_level = LOG_INFO;
 	parse_args(argc, argv);
+	if (tracer_config.system && geteuid() != 0)
+		die("--system needs root");
 
 	/* Blocked before any thread exists (the store's writers), read through a signalfd. */
 	sigemptyset(&mask);

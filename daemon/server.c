@@ -38,6 +38,7 @@ struct session {
 	ev_io io;               /* first: the watcher's address is the session's */
 	struct conn conn;
 	uid_t uid;
+	gid_t gid;
 	pid_t pid;
 	bool closing;           /* close once the write buffer is flushed */
 	struct session *next;
@@ -157,7 +158,7 @@ static void handle_run(struct session *s, struct proto_run *req)
 		send_error(s, EPERM, "run: the pid is not a child of the requesting client");
 		return;
 	}
-	int r = tracer_run((pid_t)req->pid, req, on_trace_done, s, &id, &msg);
+	int r = tracer_run((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id, &msg);
 	if (r < 0) {
 		send_error(s, -r, msg ? msg : strerror(-r));
 		free(msg);
@@ -181,7 +182,7 @@ static void handle_attach(struct session *s, struct proto_run *req)
 		send_error(s, EINVAL, "the DB path must be absolute");
 		return;
 	}
-	int r = tracer_attach((pid_t)req->pid, req, s->uid, on_trace_done, s, &id, &msg);
+	int r = tracer_attach((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id, &msg);
 	if (r < 0) {
 		send_error(s, -r, msg ? msg : strerror(-r));
 		free(msg);
@@ -195,7 +196,7 @@ static void handle_attach(struct session *s, struct proto_run *req)
 static void handle_detach(struct session *s, pid_t pid)
 {
 	char *msg = NULL;
-	int r = tracer_detach(pid, &msg);
+	int r = tracer_detach(pid, s->uid, &msg);
 
 	send_error(s, r < 0 ? -r : 0, r < 0 ? msg : "detaching");
 	free(msg);
@@ -207,7 +208,7 @@ static void handle_status(struct session *s)
 	struct proto_msg m = { .type = PROTO_STATUS_REPLY };
 
 	m.u.status_reply.daemon_pid = (uint32_t)getpid();
-	m.u.status_reply.n = tracer_status(infos, PROTO_MAX_TRACES);
+	m.u.status_reply.n = tracer_status(s->uid, infos, PROTO_MAX_TRACES);
 	m.u.status_reply.traces = infos;
 	session_send(s, &m);
 }
@@ -232,6 +233,10 @@ static void handle_message(struct session *s, struct proto_msg *m)
 		handle_status(s);
 		break;
 	case PROTO_STOP:
+		if (tracer_config.system && s->uid != 0) {
+			send_error(s, EPERM, "only root may stop the system daemon");
+			break;
+		}
 		send_error(s, 0, "stopping");
 		begin_stop();
 		break;
@@ -307,7 +312,9 @@ static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		if (cred.uid != getuid() && cred.uid != 0) {
+		/* A user's daemon serves that user (and root); the system daemon everyone,
+		 * each with their own rights (see tracer_attach, store_create_as). */
+		if (!tracer_config.system && cred.uid != getuid() && cred.uid != 0) {
 			log_warn("refused a connection from uid %u (pid %d): not our user",
 				 (unsigned)cred.uid, (int)cred.pid);
 			close(fd);
@@ -321,6 +328,7 @@ static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		struct session *s = xcalloc(1, sizeof(*s));
 		conn_init(&s->conn, fd);
 		s->uid = cred.uid;
+		s->gid = cred.gid;
 		s->pid = cred.pid;
 		s->next = sessions;
 		sessions = s;
@@ -397,10 +405,11 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 	int r;
 
 	cfg = *config;
-	r = paths_runtime_dir(dir, sizeof(dir));
+	r = tracer_config.system ? paths_system_dir(dir, sizeof(dir)) :
+				   paths_runtime_dir(dir, sizeof(dir));
 	if (r < 0)
 		return r;
-	r = paths_ensure_dir(dir);
+	r = tracer_config.system ? paths_ensure_system_dir(dir) : paths_ensure_dir(dir);
 	if (r < 0) {
 		log_error("unsafe or unusable runtime directory '%s': %s", dir, strerror(-r));
 		return r;
@@ -428,7 +437,9 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 		close(lock_fd);
 		return r;
 	}
-	mode_t old = umask(0177);
+	/* 0600: our user only; the system daemon's is for everyone (0666), checked per
+	 * request with SO_PEERCRED. */
+	mode_t old = umask(tracer_config.system ? 0111 : 0177);
 	r = bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (r < 0 || listen(listen_fd, 16) < 0) {

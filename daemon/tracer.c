@@ -99,6 +99,7 @@ struct trace {
 	int root_status;
 	unsigned flags;         /* enum proto_trace_flags */
 	bool attach;            /* attached to a running process: no seccomp filter */
+	uid_t uid;              /* the client's: its DB, its detach, its status line */
 	const char *end_status; /* "done", or "detached" */
 	uint64_t next_seq;
 	uint64_t next_mm;
@@ -962,14 +963,22 @@ static struct trace *trace_new(struct store *store, pid_t pid, const struct prot
 	return tr;
 }
 
-int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void *ctx,
-	       uint32_t *ret_id, char **ret_msg)
+/* The trace's DB: in system mode, created with the client's filesystem ids. */
+static int db_create(const char *path, uid_t uid, gid_t gid, struct store **ret)
+{
+	if (tracer_config.system)
+		return store_create_as(path, uid, gid, ret);
+	return store_create(path, ret);
+}
+
+int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, trace_done_fn done,
+	       void *ctx, uint32_t *ret_id, char **ret_msg)
 {
 	struct store *store;
 	int r;
 
 	*ret_msg = NULL;
-	r = store_create(req->db_path, &store);
+	r = db_create(req->db_path, uid, gid, &store);
 	if (r < 0) {
 		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
 		return r;
@@ -985,6 +994,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void 
 	struct trace *tr = trace_new(store, pid, req, "run", cmd, req->argc ? req->argv[0] : "?",
 				     done, ctx);
 	free(cmd);
+	tr->uid = uid;
 
 	/* The child is still our client's image, waiting for its go, until it execs. */
 	struct proc *p = proc_new(tr, pid);
@@ -1127,8 +1137,8 @@ static int seize_thread(struct trace *tr, struct proc *p, struct mmref *mm, pid_
 	return 0;
 }
 
-int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, trace_done_fn done,
-		  void *ctx, uint32_t *ret_id, char **ret_msg)
+int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
+		  trace_done_fn done, void *ctx, uint32_t *ret_id, char **ret_msg)
 {
 	struct store *store;
 	char path[64], *program;
@@ -1138,7 +1148,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, trace_done_
 	r = attach_check(pid, uid, ret_msg);
 	if (r < 0)
 		return r;
-	r = store_create(req->db_path, &store);
+	r = db_create(req->db_path, uid, gid, &store);
 	if (r < 0) {
 		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
 		return r;
@@ -1157,6 +1167,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, trace_done_
 	free(cmd);
 	free(program);
 	tr->attach = true;
+	tr->uid = uid;
 	tr->end_status = "done";
 
 	struct proc *p = proc_new(tr, pid);
@@ -1213,10 +1224,10 @@ static void trace_detach(struct trace *tr)
 			}
 }
 
-int tracer_detach(pid_t pid, char **ret_msg)
+int tracer_detach(pid_t pid, uid_t uid, char **ret_msg)
 {
 	for (struct trace *tr = traces; tr; tr = tr->next) {
-		if (tr->root_pid != pid)
+		if (tr->root_pid != pid || (uid != 0 && uid != tr->uid))
 			continue;
 		if (!tr->attach) {
 			*ret_msg = xasprintf("pid %d was started by 'vmatrace run': its seccomp "
@@ -1260,16 +1271,19 @@ unsigned tracer_busy(void)
 	return n;
 }
 
-unsigned tracer_status(struct proto_trace_info *out, unsigned max)
+unsigned tracer_status(uid_t uid, struct proto_trace_info *out, unsigned max)
 {
 	unsigned n = 0;
 
-	for (struct trace *tr = traces; tr && n < max; tr = tr->next, n++) {
+	for (struct trace *tr = traces; tr && n < max; tr = tr->next) {
+		if (uid != 0 && uid != tr->uid)
+			continue;
 		out[n] = (struct proto_trace_info){
 			.trace_id = tr->id, .pid = (uint32_t)tr->root_pid, .events = tr->events,
 			.start_mono_ns = tr->start_mono_ns, .program = tr->program,
 			.db_path = tr->db_path,
 		};
+		n++;
 	}
 	return n;
 }

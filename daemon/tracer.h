@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include "proto.h"
 
@@ -37,6 +38,7 @@ typedef void (*trace_done_fn)(const struct trace_result *res, void *ctx);
 /* Tuning from the command line. */
 struct tracer_config {
 	unsigned poll_us;       /* spin on waitpid(WNOHANG) this long after a stop; 0: never */
+	bool system;            /* root daemon serving every user: DBs written as the client */
 };
 extern struct tracer_config tracer_config;
 
@@ -46,8 +48,8 @@ extern struct tracer_config tracer_config;
  * client may trace @pid. Returns 0 and the trace id in @ret_id, or -errno with a message in
  * @ret_msg (static or malloc'ed: the caller frees *ret_msg if *ret_msg_owned).
  */
-int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void *ctx,
-	       uint32_t *ret_id, char **ret_msg);
+int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, trace_done_fn done,
+	       void *ctx, uint32_t *ret_id, char **ret_msg);
 
 /*
  * tracer_attach - attach to the running process @pid (every thread; followed from then on
@@ -56,8 +58,8 @@ int tracer_run(pid_t pid, const struct proto_run *req, trace_done_fn done, void 
  * are stored as of unknown origin. Errors as tracer_run, with a one-line reason (already
  * traced, gone, a zombie, a kernel thread, not the user's).
  */
-int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, trace_done_fn done,
-		  void *ctx, uint32_t *ret_id, char **ret_msg);
+int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
+		  trace_done_fn done, void *ctx, uint32_t *ret_id, char **ret_msg);
 
 /*
  * tracer_detach - let the attached process @pid go: each thread is detached at its next
@@ -65,7 +67,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, trace_done_
  * -ESRCH (not traced here) or -EINVAL (a run: its filter needs the tracer), with a reason
  * in *ret_msg (malloc'ed).
  */
-int tracer_detach(pid_t pid, char **ret_msg);
+int tracer_detach(pid_t pid, uid_t uid, char **ret_msg);
 
 /* tracer_detach_all - detach every attached process (daemon stopping). Returns how many. */
 unsigned tracer_detach_all(void);
@@ -86,7 +88,8 @@ unsigned tracer_drain(void);
 /* tracer_busy - number of live traces. */
 unsigned tracer_busy(void);
 
-/* tracer_status - fill up to @max entries describing live traces; returns the count. */
-unsigned tracer_status(struct proto_trace_info *out, unsigned max);
+/* tracer_status - fill up to @max entries describing the live traces of @uid (root: all);
+ * returns the count. */
+unsigned tracer_status(uid_t uid, struct proto_trace_info *out, unsigned max);
 
 #endif

@@ -14,14 +14,23 @@
 #define PATHS_LOCK "vmatraced.lock"
 #define PATHS_LOG "vmatraced.log"
 
+#define PATHS_SYSTEM_DIR "/run/vmatrace"
+
 /* paths_runtime_dir - the directory's path into @buf. 0 or -ENAMETOOLONG. */
 int paths_runtime_dir(char *buf, size_t size);
+
+/* paths_system_dir - the system daemon's directory ($VMATRACE_SOCKET_DIR overrides it too). */
+int paths_system_dir(char *buf, size_t size);
 
 /*
  * paths_ensure_dir - create @dir 0700 if missing; refuse (-EPERM) one that is a symlink,
  * not a directory, not ours, or open to others. 0 or -errno.
  */
 int paths_ensure_dir(const char *dir);
+
+/* paths_ensure_system_dir - the same for the system daemon: root's, 0755 (anyone may reach
+ * the socket; only root may write there). */
+int paths_ensure_system_dir(const char *dir);
 
 /* paths_join - "@dir/@name" into @buf. 0 or -ENAMETOOLONG. */
 int paths_join(char *buf, size_t size, const char *dir, const char *name);

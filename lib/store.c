@@ -26,6 +26,7 @@ read-only queries live in store_read.c. The schema and its rationale are in sql/
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -193,6 +194,8 @@ static const char *const writer_sql[N_ST] = {
 };
 
 struct store {
+	uid_t fsuid;                /* files are opened as this user (system daemon), -1: ours */
+	gid_t fsgid;
 	/* Shared, under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;          /* the writer waits here */
@@ -967,6 +970,11 @@ static void *writer_main(void *arg)
 	struct timespec ts;
 	struct chunk *batch;
 
+	if (s->fsuid != (uid_t)-1) {
+		setfsgid(s->fsgid);
+		setfsuid(s->fsuid);
+	}
+
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
 		if (!s->head) {
@@ -1123,7 +1131,34 @@ static void store_free(struct store *s)
 	free(s);
 }
 
+static int create(const char *path, uid_t uid, gid_t gid, struct store **ret);
+
 int store_create(const char *path, struct store **ret)
+{
+	return store_create_as(path, (uid_t)-1, (gid_t)-1, ret);
+}
+
+int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret)
+{
+	int r, old_uid = -1, old_gid = -1;
+
+	/*
+	 * The filesystem ids are per thread on Linux: this thread opens the DB as @uid, and
+	 * the writer thread, which opens the WAL and journal later, takes the same ids.
+	 */
+	if (uid != (uid_t)-1) {
+		old_gid = setfsgid(gid);
+		old_uid = setfsuid(uid);
+	}
+	r = create(path, uid, gid, ret);
+	if (uid != (uid_t)-1) {
+		setfsuid((uid_t)old_uid);
+		setfsgid((gid_t)old_gid);
+	}
+	return r;
+}
+
+static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
@@ -1147,6 +1182,8 @@ int store_create(const char *path, struct store **ret)
 		unlink(path);
 		return -ENOMEM;
 	}
+	s->fsuid = uid;
+	s->fsgid = gid;
 	pthread_mutex_init(&s->lock, NULL);
 	/* Deadlines on CLOCK_MONOTONIC: a clock step must not stall or rush commits. */
 	pthread_condattr_init(&ca);

@@ -78,6 +78,13 @@ struct store_mm {
  */
 int store_create(const char *path, struct store **ret);
 
+/*
+ * store_create_as - the same, with every file of the DB opened with the filesystem ids
+ * @uid/@gid (setfsuid): a daemon running as root writes a user's DB only where that user
+ * could, and the user owns it. (uid_t)-1: our own ids.
+ */
+int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret);
+
 /* store_begin_trace - record the trace metadata. Call once, before any other record. */
 int store_begin_trace(struct store *s, const struct store_trace_meta *meta);
 
