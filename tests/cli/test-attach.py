@@ -164,6 +164,31 @@ with vtlib.Session(tap) as s:
            'detach of a run target is refused: its filter needs the tracer', r)
     run.communicate(timeout=30)
 
+    # 6. While attached, the DB is readable and at most a second behind; kill -9 of the
+    # daemon leaves the attached process running (no EXITKILL for attach).
+    target = start(BUSY)
+    live = s.path('live.db')
+    a = attach(s, target.pid, live)
+    time.sleep(1.2)
+    r = s.cmd('events', '-d', live, '--json', '--syscall', 'munmap')
+    tap.ok(r.rc == 0 and len(r.text.splitlines()) > 5,
+           'a live trace\'s DB shows its events within about a second', r)
+    st = s.cmd('status')
+    dpid = int(st.text.split()[2].rstrip(','))
+    os.kill(dpid, signal.SIGKILL)
+    out, err = a.communicate(timeout=60)
+    tap.ok(a.returncode not in (0, None) and 'lost the daemon' in err,
+           'attach: a vanished daemon is one clear line', err)
+    for _ in range(50):
+        if tracer_of(target.pid) == 0:
+            break
+        time.sleep(0.05)
+    tap.eq(tracer_of(target.pid), 0, 'kill -9 of the daemon: the attached process is free')
+    finish_busy(target)
+    r = s.cmd('events', '-d', live, '--json', '--syscall', 'munmap')
+    tap.ok(r.rc == 0 and len(r.text.splitlines()) > 5,
+           'the DB of the killed daemon opens, with what it committed', r)
+
     # 5. The daemon stopping detaches attached processes; they run on.
     target = start(BUSY)
     a = attach(s, target.pid, s.path('term.db'))
