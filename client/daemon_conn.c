@@ -126,14 +126,19 @@ int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid)
 	m.u.hello.version = (char *)VMATRACE_VERSION;
 	struct proto_msg reply;
 	r = conn_send(c, &m);
-	if (r == 0)
+	/* A daemon that refuses us says why and closes: read that even if our send failed. */
+	if (r == 0 || r == -EPIPE || r == -ECONNRESET)
 		r = conn_recv(c, &reply);
 	if (r < 0) {
 		log_error("the daemon did not answer: %s", strerror(-r));
 		goto error_close;
 	}
 	if (reply.type != PROTO_HELLO) {
-		log_error("the daemon answered with an unexpected %s", proto_type_name(reply.type));
+		if (reply.type == PROTO_ERROR)
+			log_error("the daemon refused: %s", reply.u.error.message);
+		else
+			log_error("the daemon answered with an unexpected %s",
+				  proto_type_name(reply.type));
 		proto_msg_release(&reply);
 		r = -EPROTO;
 		goto error_close;

@@ -33,6 +33,9 @@
 #include "xalloc.h"
 
 #define MAX_SESSIONS 64
+#define MAX_SESSIONS_PER_UID 16     /* system mode: no user can take every slot */
+#define SESSION_WBUF_MAX (1 << 20)  /* replies queued for a client that does not read */
+#define SESSION_IDLE_S 30           /* a connection with no trace and no request */
 
 struct session {
 	ev_io io;               /* first: the watcher's address is the session's */
@@ -41,12 +44,14 @@ struct session {
 	gid_t gid;
 	pid_t pid;
 	bool closing;           /* close once the write buffer is flushed */
+	unsigned traces;        /* traces it started that are still running */
+	ev_tstamp last_active;  /* last request */
 	struct session *next;
 };
 
 static struct ev_loop *loop;
 static ev_io listen_io, signal_io;
-static ev_timer idle_timer;
+static ev_timer idle_timer, sweep_timer;
 static int listen_fd = -1, signal_fd = -1;
 static struct session *sessions;
 static unsigned n_sessions;
@@ -54,12 +59,19 @@ static bool stopping;
 static char socket_path[4096];
 static struct server_config cfg;
 
+/*
+ * Read requests only while the replies to earlier ones are not piling up: a client that
+ * sends without reading must not grow our memory.
+ */
+static bool session_reads(const struct session *s)
+{
+	return !s->closing && conn_pending(&s->conn) < SESSION_WBUF_MAX;
+}
+
 static void session_update(struct session *s)
 {
-	int events = EV_READ | (conn_pending(&s->conn) ? EV_WRITE : 0);
+	int events = (session_reads(s) ? EV_READ : 0) | (conn_pending(&s->conn) ? EV_WRITE : 0);
 
-	if (s->closing)
-		events = conn_pending(&s->conn) ? EV_WRITE : 0;
 	if (events != (s->io.events & (EV_READ | EV_WRITE))) {
 		ev_io_stop(loop, &s->io);
 		ev_io_set(&s->io, s->io.fd, events);
@@ -110,6 +122,7 @@ static void on_trace_done(const struct trace_result *res, void *ctx)
 	struct session *s = ctx;
 	struct proto_msg m = { .type = PROTO_FINISHED };
 
+	s->traces--;
 	m.u.finished = (struct proto_finished){
 		.trace_id = res->trace_id, .status = res->status, .events = res->events,
 		.processes = res->processes, .mms = res->mms, .verified = res->verified,
@@ -164,6 +177,7 @@ static void handle_run(struct session *s, struct proto_run *req)
 		free(msg);
 		return;
 	}
+	s->traces++;
 	struct proto_msg m = { .type = PROTO_ATTACHED };
 	m.u.attached.trace_id = id;
 	session_send(s, &m);
@@ -188,6 +202,7 @@ static void handle_attach(struct session *s, struct proto_run *req)
 		free(msg);
 		return;
 	}
+	s->traces++;
 	struct proto_msg m = { .type = PROTO_ATTACHED };
 	m.u.attached.trace_id = id;
 	session_send(s, &m);
@@ -253,6 +268,25 @@ static void handle_message(struct session *s, struct proto_msg *m)
 	}
 }
 
+/* Handle the requests already buffered, as long as replies do not pile up. */
+static void session_process(struct session *s)
+{
+	while (session_reads(s)) {
+		struct proto_msg m;
+		int r = conn_next(&s->conn, &m);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			log_warn("client %d: bad message: %s", s->pid, strerror(-r));
+			send_error(s, -r, "malformed message");
+			s->closing = true;
+			break;
+		}
+		handle_message(s, &m);
+		proto_msg_release(&m);
+	}
+}
+
 static void session_cb(struct ev_loop *l, ev_io *w, int revents)
 {
 	struct session *s = (struct session *)w;
@@ -265,34 +299,62 @@ static void session_cb(struct ev_loop *l, ev_io *w, int revents)
 			return;
 		}
 	}
-	if ((revents & EV_READ) && !s->closing) {
+	if ((revents & EV_READ) && session_reads(s)) {
 		ssize_t n = conn_fill(&s->conn);
 		if (n == 0 || (n < 0 && n != -EAGAIN && n != -EMSGSIZE)) {
 			session_free(s);
 			return;
 		}
-		for (;;) {
-			struct proto_msg m;
-			int r = n == -EMSGSIZE ? -EMSGSIZE : conn_next(&s->conn, &m);
-			if (r == 0)
-				break;
-			if (r < 0) {
-				log_warn("client %d: bad message: %s", s->pid, strerror(-r));
-				send_error(s, -r, "malformed message");
-				s->closing = true;
-				break;
-			}
-			handle_message(s, &m);
-			proto_msg_release(&m);
-			if (s->closing)
-				break;
+		s->last_active = ev_now(loop);
+		if (n == -EMSGSIZE) {
+			send_error(s, EMSGSIZE, "malformed message");
+			s->closing = true;
 		}
 	}
+	session_process(s);
 	if (s->closing && !conn_pending(&s->conn)) {
 		session_free(s);
 		return;
 	}
 	session_update(s);
+}
+
+/* Say why before closing a connection we will not serve (best effort, never blocks). */
+static void refuse(int fd, int err, const char *why)
+{
+	struct proto_msg m = { .type = PROTO_ERROR };
+	uint8_t buf[512];
+
+	m.u.error.err = err;
+	m.u.error.message = (char *)why;
+	int n = proto_encode(&m, buf, sizeof(buf));
+	if (n > 0 && send(fd, buf, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("refuse: %m");
+	close(fd);
+}
+
+static unsigned sessions_of(uid_t uid)
+{
+	unsigned n = 0;
+
+	for (struct session *s = sessions; s; s = s->next)
+		n += s->uid == uid;
+	return n;
+}
+
+/* Close connections that have been silent for SESSION_IDLE_S and wait for no trace. */
+static void sweep_cb(struct ev_loop *l, ev_timer *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	for (struct session *s = sessions, *next; s; s = next) {
+		next = s->next;
+		if (!s->traces && ev_now(loop) - s->last_active > SESSION_IDLE_S) {
+			log_info("closing the idle connection of pid %d", s->pid);
+			session_free(s);
+		}
+	}
 }
 
 static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
@@ -320,9 +382,11 @@ static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 			close(fd);
 			continue;
 		}
-		if (n_sessions >= MAX_SESSIONS) {
+		if (n_sessions >= MAX_SESSIONS ||
+		    (tracer_config.system && cred.uid != 0 &&
+		     sessions_of(cred.uid) >= MAX_SESSIONS_PER_UID)) {
 			log_warn("refused a connection from pid %d: too many clients", cred.pid);
-			close(fd);
+			refuse(fd, EUSERS, "the daemon has too many clients; try again later");
 			continue;
 		}
 		struct session *s = xcalloc(1, sizeof(*s));
@@ -330,6 +394,7 @@ static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		s->uid = cred.uid;
 		s->gid = cred.gid;
 		s->pid = cred.pid;
+		s->last_active = ev_now(loop);
 		s->next = sessions;
 		sessions = s;
 		n_sessions++;
@@ -470,6 +535,8 @@ int server_run(void)
 	ev_io_start(loop, &signal_io);
 	ev_io_init(&listen_io, accept_cb, listen_fd, EV_READ);
 	ev_io_start(loop, &listen_io);
+	ev_timer_init(&sweep_timer, sweep_cb, SESSION_IDLE_S / 3, SESSION_IDLE_S / 3);
+	ev_timer_start(loop, &sweep_timer);
 	if (cfg.idle_exit_s) {
 		ev_timer_init(&idle_timer, idle_cb, cfg.idle_exit_s, cfg.idle_exit_s);
 		ev_timer_start(loop, &idle_timer);

@@ -221,6 +221,8 @@ struct store {
 	bool in_txn;
 	uint64_t txn_start_ms;
 	uint64_t txn_recs;            /* records in the open transaction */
+	uint64_t txn_events;          /* ... of which events */
+	uint64_t events_stored;       /* events in committed transactions (writer) */
 	uint64_t end_mono_ns;         /* from REC_TRACE_END */
 	char *end_status;
 	char errmsg[200];             /* SQLite's message for the sticky error */
@@ -676,6 +678,7 @@ static void writer_fail(struct store *s, int rc, const char *what)
 	s->in_txn = false;
 	writer_done(s, s->txn_recs);
 	s->txn_recs = 0;
+	s->txn_events = 0;
 	writer_write_end(s);
 }
 
@@ -693,6 +696,8 @@ static void writer_commit(struct store *s)
 	s->in_txn = false;
 	writer_done(s, s->txn_recs);
 	s->txn_recs = 0;
+	s->events_stored += s->txn_events;
+	s->txn_events = 0;
 }
 
 /*
@@ -912,6 +917,7 @@ static void writer_run(struct store *s, struct chunk *batch)
 				continue;
 			}
 			s->txn_recs++;
+			s->txn_events += r->type == REC_EVENT;
 			rc = insert(s, r);
 			if ((rc & 0xff) == SQLITE_CONSTRAINT) {
 				/* A model bug (duplicate id), not a storage failure. */
@@ -1221,6 +1227,11 @@ error:
 
 int store_close(struct store *s, const char *end_status)
 {
+	return store_close_stats(s, end_status, NULL);
+}
+
+int store_close_stats(struct store *s, const char *end_status, uint64_t *ret_events)
+{
 	struct rec r = { .type = REC_TRACE_END };
 	int err;
 
@@ -1236,6 +1247,8 @@ int store_close(struct store *s, const char *end_status)
 	pthread_join(s->thread, NULL);
 
 	err = store_error(s);
+	if (ret_events)
+		*ret_events = s->events_stored; /* the writer has ended: no race */
 	store_free(s);
 	return err;
 }

@@ -147,6 +147,10 @@ uint64_t store_pending(struct store *s);
  */
 int store_close(struct store *s, const char *end_status);
 
+/* store_close_stats - the same, and the number of events actually stored in @ret_events
+ * (fewer than were queued when a write failed). */
+int store_close_stats(struct store *s, const char *end_status, uint64_t *ret_events);
+
 /* Reader side. -------------------------------------------------------------------------- */
 
 struct store_ro;

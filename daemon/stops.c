@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: MIT
+/*
+ * What each ptrace stop means, and what the tracer does about it: the seccomp stop (run)
+ * or syscall-entry stop (attach) that starts a recorded syscall, its exit stop, the
+ * PTRACE_EVENT stops of clone/fork/vfork/exec, group-stops and signal-delivery stops. The
+ * bookkeeping of traces, tasks and address spaces these use is in tracer.c.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <linux/kcmp.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "model.h"
+#include "peek.h"
+#include "procmap.h"
+#include "store.h"
+#include "sysent.h"
+#include "tracer_int.h"
+#include "xalloc.h"
+
+static uint64_t clone_flags_of(struct task *t, int nr, const uint64_t *args)
+{
+	switch (nr) {
+	case SYS_clone:
+		return args[0];
+	case SYS_clone3: {
+		uint64_t flags = 0;
+		/* struct clone_args starts with the u64 flags */
+		if (peek(t->tid, args[0], &flags, sizeof(flags)) != sizeof(flags))
+			flags = 0;
+		return flags;
+	}
+	case SYS_vfork:
+		return CLONE_VM | CLONE_VFORK;
+	default:
+		return 0;
+	}
+}
+
+/* A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. */
+static void begin_syscall(struct task *t, int nr, const uint64_t *args)
+{
+	struct proc *p = t->proc;
+
+	emit_unfinished(t); /* should not happen: a new entry while one is in flight */
+	memset(&t->ev, 0, sizeof(t->ev));
+	t->ev.kind = EVENT_SYSCALL;
+	t->ev.nr = nr;
+	t->ev.time_ns = now_ns();
+	t->ev.pid = p->pid;
+	t->ev.tid = t->tid;
+	t->ev.mm = t->mm->id;
+	for (int i = 0; i < 6; i++)
+		t->ev.args[i] = args[i];
+	t->seq_taken = false;
+
+	switch (t->ev.nr) {
+	case SYS_exit:
+	case SYS_exit_group:
+		/* No exit stop follows: the event is complete now. */
+		t->ev.ret = 0;
+		t->in_syscall = true;
+		emit(t);
+		resume_next(t, 0);
+		return;
+	case SYS_execve:
+		t->ev.path = peek_string(t->tid, t->ev.args[0], 4096);
+		t->ev.argv = peek_argv(t->tid, t->ev.args[1]);
+		break;
+	case SYS_execveat:
+		t->ev.path = peek_string(t->tid, t->ev.args[1], 4096);
+		t->ev.argv = peek_argv(t->tid, t->ev.args[2]);
+		break;
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_fork:
+	case SYS_vfork:
+		t->clone_flags = clone_flags_of(t, nr, args);
+		break;
+	case SYS_prctl:
+		/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): keep the name
+		 * (the kernel limits it to 80 bytes); NULL clears it. */
+		if (t->ev.args[4])
+			t->ev.path = peek_string(t->tid, t->ev.args[4], 256);
+		break;
+	}
+	t->in_syscall = true;
+	switch (t->ev.nr) {
+	case SYS_clone:
+	case SYS_clone3:
+	case SYS_fork:
+	case SYS_vfork:
+	case SYS_execve:
+	case SYS_execveat:
+		break; /* they change no map of this mm (exec makes a new one) */
+	default:
+		t->counted = true;
+		t->mm->in_flight++;
+	}
+	resume(t, PTRACE_SYSCALL, 0);
+}
+
+static void on_seccomp_stop(struct task *t)
+{
+	struct __ptrace_syscall_info si;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(si), &si) <= 0) {
+		if (errno != ESRCH)
+			log_warn("PTRACE_GET_SYSCALL_INFO %d: %m", t->tid);
+		return;
+	}
+	if (si.op != PTRACE_SYSCALL_INFO_SECCOMP) {
+		resume_next(t, 0);
+		return;
+	}
+	begin_syscall(t, (int)si.seccomp.nr, si.seccomp.args);
+}
+
+/* Attach mode: would the filter of a run have stopped this syscall? */
+static bool recorded(int nr, const uint64_t *args)
+{
+	if (nr == SYS_prctl)
+		return args[0] == PR_SET_VMA;
+	return sysent_is_recorded(nr);
+}
+
+/* The result of an mmap/shmat that created a mapping: the file it maps, if any. */
+static void note_mapping(struct task *t)
+{
+	struct procmap_vma v;
+	uint64_t addr = (uint64_t)t->ev.ret;
+	bool file = false;
+
+	switch (t->ev.nr) {
+	case SYS_mmap:
+		/* shared anonymous memory is a shmem file too ("/dev/zero (deleted)") */
+		file = ((t->ev.args[3] & MAP_TYPE) != MAP_PRIVATE) ||
+		       (!(t->ev.args[3] & MAP_ANONYMOUS) && (int)t->ev.args[4] >= 0);
+		break;
+	case SYS_shmat:
+		file = true;
+		break;
+	}
+	if (!file || event_is_error(&t->ev))
+		return;
+	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, addr, 1, &v) < 0)
+		return;
+	t->ev.path = xstrdup(v.name);
+	t->ev.dev = v.dev;
+	t->ev.ino = v.ino;
+	if (!(t->ev.nr == SYS_mmap && (t->ev.args[3] & MAP_ANONYMOUS)))
+		note_file(t->trace, t->proc, &v);
+}
+
+/* The model follows the completed event; --verify checks it against the kernel. */
+static void model_follow(struct task *t)
+{
+	struct trace *tr = t->trace;
+	struct mmref *mm = t->mm;
+
+	if (!mm->model)
+		return;
+	int r = model_apply(mm->model, &t->ev, t->proc->pid, &tr->counts);
+	if (r < 0)
+		log_warn("trace %u: the model of mm %" PRIu64 " could not follow event %" PRIu64
+			 ": %s", tr->id, mm->id, t->ev.seq, strerror(-r));
+	if (tr->flags & PROTO_F_VERIFY)
+		model_verify(mm->model, t->proc->pid, t->ev.seq, mm->in_flight == 0, &tr->counts);
+}
+
+/* A syscall stop: an exit (both modes) or, without a filter (attach), an entry. */
+static void on_syscall_stop(struct task *t)
+{
+	struct __ptrace_syscall_info si;
+
+	if (ptrace(PTRACE_GET_SYSCALL_INFO, t->tid, sizeof(si), &si) <= 0) {
+		if (errno != ESRCH)
+			log_warn("PTRACE_GET_SYSCALL_INFO %d: %m", t->tid);
+		return;
+	}
+	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
+		t->skipping = !recorded((int)si.entry.nr, si.entry.args);
+		if (t->skipping)
+			resume(t, PTRACE_SYSCALL, 0);
+		else
+			begin_syscall(t, (int)si.entry.nr, si.entry.args);
+		return;
+	}
+	t->skipping = false;
+	if (!t->in_syscall) {
+		resume_next(t, 0);
+		return;
+	}
+	if (si.op == PTRACE_SYSCALL_INFO_EXIT)
+		t->ev.ret = si.exit.rval;
+	t->ev.dur_ns = now_ns() - t->ev.time_ns;
+	note_mapping(t);
+	flight_end(t);
+	if (!t->seq_taken) {
+		t->ev.seq = take_seq(t->trace);
+		t->seq_taken = true;
+	}
+	model_follow(t);
+	emit(t);
+	resume_next(t, 0);
+}
+
+/* PTRACE_EVENT_CLONE/FORK/VFORK: the child exists and is attached; it may not have run. */
+static void on_clone_event(struct task *t, int event)
+{
+	struct trace *tr = t->trace;
+	unsigned long msg = 0;
+
+	ptrace(PTRACE_GETEVENTMSG, t->tid, 0, &msg);
+	pid_t child = (pid_t)msg;
+	uint64_t flags = t->clone_flags;
+
+	if (!t->in_syscall) {
+		/* Cannot happen with our filter (clone is always stopped at entry); be safe. */
+		memset(&t->ev, 0, sizeof(t->ev));
+		t->ev.kind = EVENT_SYSCALL;
+		t->ev.nr = event == PTRACE_EVENT_FORK ? SYS_fork : SYS_clone;
+		t->ev.pid = t->proc->pid;
+		t->ev.tid = t->tid;
+		t->ev.mm = t->mm->id;
+		t->ev.time_ns = now_ns();
+		t->in_syscall = true;
+		flags = event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
+	}
+	/*
+	 * The event kind does not say whether the mm is shared: clone(CLONE_VM|SIGCHLD) is
+	 * reported as PTRACE_EVENT_FORK. Ask the kernel; the flags are the fallback where
+	 * kcmp is not built in.
+	 */
+	long same = syscall(SYS_kcmp, t->tid, child, KCMP_VM, 0, 0);
+	if (same == 0)
+		flags |= CLONE_VM;
+	else if (same > 0)
+		flags &= ~(uint64_t)CLONE_VM;
+	uint64_t seq = take_seq(tr);
+	t->ev.seq = seq;
+	t->seq_taken = true;
+
+	struct proc *p;
+	struct mmref *mm;
+	if (flags & CLONE_VM) {
+		mm = t->mm;
+		mm_get(tr, mm, seq);
+	} else {
+		mm = mm_new_ref(tr, seq, t->mm, t->proc->pid);
+	}
+	if (flags & CLONE_THREAD) {
+		p = t->proc;
+	} else {
+		p = proc_new(tr, child);
+		store_add_process(tr->store, &(struct store_process){
+			.pid = child, .ppid = t->proc->pid, .start_seq = seq, .mm = mm->id });
+	}
+	struct task *c = task_new(tr, child, p, mm);
+	c->startup = true;
+	store_add_thread(tr->store, child, p->pid, seq);
+
+	/* The child's first stop may have been reported before this event. */
+	for (struct orphan **op = &orphans; *op; op = &(*op)->next) {
+		if ((*op)->tid == child) {
+			struct orphan *o = *op;
+			*op = o->next;
+			tracer_dispatch(o->tid, o->status);
+			free(o);
+			break;
+		}
+	}
+	resume(t, PTRACE_SYSCALL, 0);
+}
+
+/*
+ * A non-leader thread exec'ed: the kernel killed the other threads and gave the execing
+ * thread the leader's tid; the leader's own death is never reported. Called with the tid
+ * the exec event came from (the leader's) and the execing thread's old tid, before the
+ * event is dispatched.
+ */
+static void exec_takes_leader_tid(pid_t tid, pid_t old_tid)
+{
+	struct task *execer = task_find(old_tid);
+	struct task *leader = task_find(tid);
+
+	if (!execer)
+		return;
+	if (leader)
+		task_end(leader, 0); /* never the last task: the execer lives */
+	struct trace *tr = execer->trace;
+	uint64_t seq = tr->next_seq; /* the exec event's seq, taken next */
+	task_hash_del(execer);
+	store_end_thread(tr->store, old_tid, seq, 0);
+	execer->tid = tid;
+	task_hash_add(execer);
+	store_add_thread(tr->store, tid, execer->proc->pid, seq);
+}
+
+/* PTRACE_EVENT_EXEC: the task runs a new image in a new mm. */
+static void on_exec_event(struct task *t)
+{
+	struct trace *tr = t->trace;
+	struct proc *p = t->proc;
+
+	uint64_t seq = take_seq(tr);
+	if (!t->in_syscall) {
+		memset(&t->ev, 0, sizeof(t->ev));
+		t->ev.kind = EVENT_SYSCALL;
+		t->ev.nr = SYS_execve;
+		t->ev.time_ns = now_ns();
+		t->in_syscall = true;
+	}
+	t->ev.seq = seq;
+	t->seq_taken = true;
+	t->ev.pid = p->pid;
+	t->ev.tid = t->tid;
+
+	/* The old image is gone: so is its maps file. */
+	if (p->maps_fd >= 0) {
+		close(p->maps_fd);
+		p->maps_fd = -1;
+	}
+	mm_put(tr, t->mm, seq);
+	t->mm = mm_new_ref(tr, seq, NULL, p->pid);
+	t->ev.mm = t->mm->id;
+	store_add_process_exec(tr->store, p->pid, seq, t->ev.path, t->ev.argv, t->mm->id);
+	note_image_files(tr, p);
+	resume(t, PTRACE_SYSCALL, 0);
+}
+
+static bool is_stop_signal(int sig)
+{
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
+
+static void on_stop(struct task *t, int status)
+{
+	int sig = WSTOPSIG(status);
+	int event = (unsigned)status >> 16;
+
+	if (sig == (SIGTRAP | 0x80)) {
+		on_syscall_stop(t);
+		return;
+	}
+	switch (event) {
+	case 0:
+		break;
+	case PTRACE_EVENT_SECCOMP:
+		on_seccomp_stop(t);
+		return;
+	case PTRACE_EVENT_CLONE:
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+		on_clone_event(t, event);
+		return;
+	case PTRACE_EVENT_EXEC:
+		on_exec_event(t);
+		return;
+	case PTRACE_EVENT_VFORK_DONE:
+	case PTRACE_EVENT_EXIT:
+		resume_next(t, 0);
+		return;
+	case PTRACE_EVENT_STOP:
+		if (t->startup) {
+			/* The initial stop of an auto-attached child, or of PTRACE_INTERRUPT
+			 * right after an attach's seize. */
+			t->startup = false;
+			resume_next(t, 0);
+		} else if (is_stop_signal(sig)) {
+			/* A group-stop (Ctrl-Z, SIGSTOP): stay stopped, as untraced. */
+			resume(t, PTRACE_LISTEN, 0);
+		} else {
+			resume_next(t, 0);
+		}
+		return;
+	default:
+		resume_next(t, 0);
+		return;
+	}
+	/* A signal-delivery stop: deliver the signal, as untraced. */
+	resume_next(t, sig);
+}
+
+void tracer_dispatch(pid_t tid, int status)
+{
+	if (WIFSTOPPED(status) && (unsigned)status >> 16 == PTRACE_EVENT_EXEC) {
+		unsigned long old_tid = 0;
+		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &old_tid) == 0 && (pid_t)old_tid != tid)
+			exec_takes_leader_tid(tid, (pid_t)old_tid);
+	}
+
+	struct task *t = task_find(tid);
+	if (!t) {
+		if (WIFSTOPPED(status)) {
+			/* A new child stopped before its parent's clone event was seen. */
+			struct orphan *o = xmalloc(sizeof(*o));
+			o->tid = tid;
+			o->status = status;
+			o->next = orphans;
+			orphans = o;
+		}
+		return;
+	}
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		task_end(t, status);
+		return;
+	}
+	if (WIFSTOPPED(status))
+		on_stop(t, status);
+}
