@@ -32,12 +32,13 @@ static void on_interrupt(int sig)
 static void usage_attach(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace attach [-o DB] PID\n"
+		"Usage: vmatrace attach [-o DB] PID [PID...]\n"
 		"\n"
 		"Trace the running process PID (all its threads, and the processes it starts) into\n"
 		"DB (default ./%s; an existing one is kept as DB.old) until it exits or you\n"
 		"press Ctrl-C; then detach and leave it running. Mappings that existed before are\n"
-		"recorded as of unknown origin.\n"
+		"recorded as of unknown origin. More PIDs join the same trace; processes that\n"
+		"share one address space (CLONE_VM, vfork) get one mm id.\n"
 		"\n"
 		"  -o, --output DB   write the trace to DB\n"
 		"  -h, --help        show this help\n",
@@ -131,11 +132,15 @@ int cmd_attach(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc - 1)
-		die("attach: expected one pid (see 'vmatrace attach --help')");
+	if (optind >= argc)
+		die("attach: expected a pid (see 'vmatrace attach --help')");
 	pid_t pid = parse_pid(argv[optind], "pid");
 	if (kill(pid, 0) < 0 && errno == ESRCH)
 		die("attach: no process %d", pid);
+	for (int i = optind + 1; i < argc; i++)
+		parse_pid(argv[i], "pid");
+	if (argc - optind - 1 > PROTO_MAX_STRV)
+		die("attach: too many pids");
 	if (daemon_connect(&c, true, &dpid) < 0)
 		return 1;
 	char *db = prepare_db(output);
@@ -143,7 +148,10 @@ int cmd_attach(int argc, char **argv)
 		strcpy(cwd, "?");
 
 	struct proto_msg m = { .type = PROTO_ATTACH }, reply;
-	m.u.run = (struct proto_run){ .pid = (uint32_t)pid, .db_path = db, .cwd = cwd };
+	m.u.run = (struct proto_run){
+		.pid = (uint32_t)pid, .db_path = db, .cwd = cwd,
+		.argc = (uint32_t)(argc - optind - 1), .argv = argv + optind + 1,
+	};
 	if (request(&c, &m, &reply) < 0)
 		return 1;
 	if (reply.type != PROTO_ATTACHED) {

@@ -569,50 +569,40 @@ static int seize_thread(struct trace *tr, struct proc *p, struct mmref *mm, pid_
 	return 0;
 }
 
-int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
-		  trace_done_fn done, void *ctx, uint32_t *ret_id, char **ret_msg)
+/* The mm of an already attached process of @tr that shares @pid's address space. */
+static struct mmref *shared_mm(struct trace *tr, pid_t pid)
 {
-	struct store *store;
-	char path[64], *program;
-	int r;
-
-	*ret_msg = NULL;
-	r = procinfo_attach_check(pid, uid, ret_msg);
-	if (r < 0)
-		return r;
-	r = db_create(req->db_path, uid, gid, &store);
-	if (r < 0) {
-		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
-		return r;
+	for (struct proc *q = tr->procs; q; q = q->next) {
+		struct task *t = q->pid != pid ? task_find(q->pid) : NULL;
+		if (t && syscall(SYS_kcmp, q->pid, pid, KCMP_VM, 0, 0) == 0)
+			return t->mm;
 	}
-	/* The leader first: if it cannot be seized, nothing is. */
-	if (ptrace(PTRACE_SEIZE, pid, 0, ATTACH_OPTIONS) < 0) {
-		r = -errno;
-		*ret_msg = xasprintf("cannot attach to pid %d: %s", pid, strerror(-r));
-		store_close(store, "error: not traced");
-		unlink(req->db_path);
-		return r;
-	}
-	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
-	char *cmd = procinfo_cmdline_json(pid, &program);
-	struct trace *tr = trace_new(store, pid, req, "attach", cmd, program, done, ctx);
-	free(cmd);
-	free(program);
-	tr->attach = true;
-	tr->uid = uid;
-	tr->end_status = "done";
+	return NULL;
+}
 
+/*
+ * Take process @pid (its leader already seized and interrupted) into @tr: its own address
+ * space, or the one it shares with a process attached before it (CLONE_VM without
+ * CLONE_THREAD, a vfork child: kcmp says), and every thread.
+ */
+static void attach_process(struct trace *tr, pid_t pid)
+{
+	char path[64], exe[4096];
+	struct mmref *mm = shared_mm(tr, pid);
+
+	if (mm)
+		mm_get(tr, mm, 0);
+	else
+		mm = mm_new_ref(tr, 0, NULL, pid);
 	struct proc *p = proc_new(tr, pid);
-	struct mmref *mm = mm_new_ref(tr, 0, NULL, pid);
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	char exe[4096];
 	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
 	exe[n > 0 ? n : 0] = '\0';
-	store_add_process(store, &(struct store_process){
+	store_add_process(tr->store, &(struct store_process){
 		.pid = pid, .ppid = 0, .start_seq = 0, .mm = mm->id, .exe = n > 0 ? exe : NULL });
 	struct task *leader = task_new(tr, pid, p, mm);
 	leader->startup = true;
-	store_add_thread(store, pid, pid, 0);
+	store_add_thread(tr->store, pid, pid, 0);
 
 	/*
 	 * Every other thread, until a listing finds none new: a thread made by one we had not
@@ -637,9 +627,74 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 		if (!added)
 			break;
 	}
+	log_info("trace %u: attached to pid %d (%d threads, mm %" PRIu64 ")", tr->id, pid,
+		 p->threads, mm->id);
+}
+
+static int seize_leader(pid_t pid, char **ret_msg)
+{
+	if (ptrace(PTRACE_SEIZE, pid, 0, ATTACH_OPTIONS) < 0) {
+		int r = -errno;
+		*ret_msg = xasprintf("cannot attach to pid %d: %s", pid, strerror(-r));
+		return r;
+	}
+	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
+	return 0;
+}
+
+int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
+		  trace_done_fn done, void *ctx, uint32_t *ret_id, char **ret_msg)
+{
+	pid_t more[PROTO_MAX_STRV];
+	struct store *store;
+	char *program;
+	int r;
+
+	/* req->argv: further pids, into the same trace. All are checked before any seize. */
+	*ret_msg = NULL;
+	r = procinfo_attach_check(pid, uid, ret_msg);
+	for (uint32_t i = 0; r == 0 && i < req->argc; i++) {
+		char *end;
+		long v = strtol(req->argv[i], &end, 10);
+		if (v <= 0 || *end || v == pid) {
+			*ret_msg = xasprintf("invalid pid '%s'", req->argv[i]);
+			return -EINVAL;
+		}
+		more[i] = (pid_t)v;
+		r = procinfo_attach_check(more[i], uid, ret_msg);
+	}
+	if (r < 0)
+		return r;
+	r = db_create(req->db_path, uid, gid, &store);
+	if (r < 0) {
+		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
+		return r;
+	}
+	/* The first process's leader first: if it cannot be seized, nothing is. */
+	r = seize_leader(pid, ret_msg);
+	if (r < 0) {
+		store_close(store, "error: not traced");
+		unlink(req->db_path);
+		return r;
+	}
+	char *cmd = procinfo_cmdline_json(pid, &program);
+	struct trace *tr = trace_new(store, pid, req, "attach", cmd, program, done, ctx);
+	free(cmd);
+	free(program);
+	tr->attach = true;
+	tr->uid = uid;
+	tr->end_status = "done";
+	attach_process(tr, pid);
+	for (uint32_t i = 0; i < req->argc; i++) {
+		char *msg = NULL;
+		if (seize_leader(more[i], &msg) == 0)
+			attach_process(tr, more[i]);
+		else
+			log_warn("trace %u: %s (it exited since the check?)", tr->id, msg);
+		free(msg);
+	}
 	*ret_id = tr->id;
-	log_info("trace %u: attached to pid %d (%s, %d threads) -> %s", tr->id, pid,
-		 tr->program, p->threads, tr->db_path);
+	log_info("trace %u: %s -> %s", tr->id, tr->program, tr->db_path);
 	return 0;
 }
 

@@ -60,7 +60,8 @@ struct proto_hello {
 	char *version;          /* sender's vmatrace version string */
 };
 
-struct proto_run {             /* also used for ATTACH (argv empty, pid = target) */
+struct proto_run {             /* also ATTACH: pid = the first target; argv = further pids
+				* (decimal) to attach into the same trace */
 	uint32_t pid;           /* the target's pid */
 	uint32_t flags;         /* enum proto_trace_flags */
 	char *db_path;          /* absolute path of the DB to write */

@@ -189,6 +189,42 @@ with vtlib.Session(tap) as s:
     tap.ok(r.rc == 0 and len(r.text.splitlines()) > 5,
            'the DB of the killed daemon opens, with what it committed', r)
 
+    # 7. Two processes sharing one address space (clone(CLONE_VM), no CLONE_THREAD),
+    # attached into one trace: one mm id, and the child's mappings are events of it.
+    sh = subprocess.Popen([vtlib.prog('sharers')], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True)
+    m = re.match(r'PARENT (\d+) CHILD (\d+)', sh.stdout.readline())
+    if tap.ok(m, 'sharers: two processes, one address space', m):
+        parent, child = int(m.group(1)), int(m.group(2))
+        db = s.path('sharers.db')
+        a = subprocess.Popen([s.vmatrace, 'attach', '-o', db, str(parent), str(child)],
+                             env=s.env, cwd=s.workdir, stderr=subprocess.PIPE, text=True)
+        for _ in range(100):
+            if tracer_of(parent) and tracer_of(child):
+                break
+            time.sleep(0.05)
+        time.sleep(0.5)
+        s.cmd('detach', str(parent))
+        out, err = a.communicate(timeout=60)
+        tap.ok(a.returncode == 0, 'attach PARENT CHILD ends with a summary', err)
+        evs = s.events(db)
+        mms = {e['pid']: e['mm'] for e in evs}
+        tap.ok(child in mms, 'the CLONE_VM child\'s events are recorded', sorted(mms))
+        q = subprocess.run(['sqlite3', db, 'select pid, mm from process'],
+                           capture_output=True, text=True).stdout
+        mm_of = dict(tuple(int(x) for x in l.split('|')) for l in q.split())
+        tap.ok(parent in mm_of and mm_of.get(parent) == mm_of.get(child),
+               'parent and CLONE_VM child have one mm id (kcmp)', q)
+        tap.ok(all(e['mm'] == mm_of.get(parent) for e in evs if e['pid'] == child),
+               'the child\'s events are events of that mm')
+        r = s.cmd('ps', '-d', db)
+        users = [l for l in r.text.split('\n\n')[1].splitlines()[1:] if l.strip()]
+        tap.ok(len(users) == 1 and ' 2@0' in users[0],
+               'that mm has 2 users from the start', r.text)
+        sh.stdin.close()
+        sh.wait(timeout=30)
+        tap.eq(sh.returncode, 0, 'sharers ran on and exited 0 after the detach')
+
     # 5. The daemon stopping detaches attached processes; they run on.
     target = start(BUSY)
     a = attach(s, target.pid, s.path('term.db'))
