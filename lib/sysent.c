@@ -27,6 +27,7 @@
 #include <linux/mman.h>
 
 #include "sysent.h"
+#include "stresc.h"
 #include "sysent_x86_64.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -248,328 +249,6 @@ const char *signal_name(int sig)
 	return NULL;
 }
 
-/* ---- string escaping ------------------------------------------------------------------- */
-
-/*
- * utf8_seq_len - the length (2..4) of the well-formed UTF-8 sequence at @s, of at most @n
- * bytes, or 0 if @s does not start one: no overlong forms, no surrogates, nothing above
- * U+10FFFF (RFC 3629).
- */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	size_t len;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	/* The second byte's range is what rules out overlongs, surrogates and > U+10FFFF. */
-	if (s[0] == 0xe0)
-		lo = 0xa0;
-	else if (s[0] == 0xed)
-		hi = 0x9f;
-	else if (s[0] == 0xf0)
-		lo = 0x90;
-	else if (s[0] == 0xf4)
-		hi = 0x8f;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (size_t i = 2; i < len; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return len;
-}
-
-/* The short escapes of C and of JSON, by byte. */
-/* clang-format off */
-static const char *const c_escapes[0x80] = {
-	['\\'] = "\\\\", ['"'] = "\\\"", ['\n'] = "\\n", ['\t'] = "\\t",
-	['\r'] = "\\r",  ['\v'] = "\\v", ['\f'] = "\\f",
-};
-static const char *const json_escapes[0x80] = {
-	['\\'] = "\\\\", ['"'] = "\\\"", ['\n'] = "\\n", ['\t'] = "\\t",
-	['\r'] = "\\r",  ['\b'] = "\\b", ['\f'] = "\\f",
-};
-/* clang-format on */
-
-/*
- * print_c_escaped - print @len bytes of @s for a terminal, as C would read them: \\, \",
- * \n, \t, \r, \v, \f, other control bytes and invalid UTF-8 as three-digit octal (three
- * digits so that a following digit cannot be read as part of the escape). Well-formed
- * UTF-8 prints as is, except the C1 controls U+0080..U+009F, which terminals obey.
- */
-static void print_c_escaped(FILE *out, const char *str, size_t len)
-{
-	const unsigned char *s = (const unsigned char *)str;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = s[i];
-		size_t n;
-
-		if (c < 0x80 && c_escapes[c]) {
-			fputs(c_escapes[c], out);
-			continue;
-		}
-		if (c >= 0x20 && c < 0x7f) {
-			fputc(c, out);
-			continue;
-		}
-		n = c >= 0x80 ? utf8_seq_len(s + i, len - i) : 0;
-		if (n && !(c == 0xc2 && s[i + 1] < 0xa0)) {
-			fwrite(s + i, 1, n, out);
-			i += n - 1;
-			continue;
-		}
-		fprintf(out, "\\%03o", c);
-	}
-}
-
-static void print_quoted(FILE *out, const char *s)
-{
-	fputc('"', out);
-	print_c_escaped(out, s, strlen(s));
-	fputc('"', out);
-}
-
-void json_print_string(FILE *out, const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t len = strlen(str);
-
-	fputc('"', out);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = s[i];
-		size_t n;
-
-		if (c < 0x80 && json_escapes[c]) {
-			fputs(json_escapes[c], out);
-			continue;
-		}
-		if (c >= 0x20 && c < 0x7f) {
-			fputc(c, out);
-			continue;
-		}
-		n = c >= 0x80 ? utf8_seq_len(s + i, len - i) : 0;
-		if (n) {
-			fwrite(s + i, 1, n, out);
-			i += n - 1;
-			continue;
-		}
-		/* A control byte, DEL, or a byte that is not part of valid UTF-8. */
-		fprintf(out, "\\u%04x", c);
-	}
-	fputc('"', out);
-}
-
-/*
- * json_bytes_ok - whether @s can appear inside a JSON document unchanged: no control
- * bytes, and well-formed UTF-8 (RFC 8259 requires both; argv_print() alone is lenient).
- */
-static bool json_bytes_ok(const char *str)
-{
-	const unsigned char *s = (const unsigned char *)str;
-	size_t len = strlen(str);
-
-	for (size_t i = 0; i < len; i++) {
-		size_t n;
-
-		if (s[i] < 0x20)
-			return false;
-		if (s[i] < 0x80)
-			continue;
-		n = utf8_seq_len(s + i, len - i);
-		if (!n)
-			return false;
-		i += n - 1;
-	}
-	return true;
-}
-
-/* ---- reading back a JSON argv ----------------------------------------------------------- */
-
-static const char *skip_ws(const char *p)
-{
-	while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-		p++;
-	return p;
-}
-
-static int hex4(const char *p, unsigned *ret)
-{
-	unsigned v = 0;
-
-	for (int i = 0; i < 4; i++) {
-		char c = p[i];
-
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= c - '0';
-		else if (c >= 'a' && c <= 'f')
-			v |= c - 'a' + 10;
-		else if (c >= 'A' && c <= 'F')
-			v |= c - 'A' + 10;
-		else
-			return -EINVAL;
-	}
-	*ret = v;
-	return 0;
-}
-
-static size_t utf8_put(char *buf, unsigned cp)
-{
-	unsigned char *b = (unsigned char *)buf;
-
-	if (cp < 0x800) {
-		b[0] = 0xc0 | cp >> 6;
-		b[1] = 0x80 | (cp & 0x3f);
-		return 2;
-	}
-	if (cp < 0x10000) {
-		b[0] = 0xe0 | cp >> 12;
-		b[1] = 0x80 | ((cp >> 6) & 0x3f);
-		b[2] = 0x80 | (cp & 0x3f);
-		return 3;
-	}
-	b[0] = 0xf0 | cp >> 18;
-	b[1] = 0x80 | ((cp >> 12) & 0x3f);
-	b[2] = 0x80 | ((cp >> 6) & 0x3f);
-	b[3] = 0x80 | (cp & 0x3f);
-	return 4;
-}
-
-/*
- * json_decode_u - decode the \uXXXX escape (or surrogate pair) at *@pp, which points at the
- * 'u', into @out (4 bytes), and advance *@pp past it. Returns the byte count or -EINVAL.
- */
-static int json_decode_u(const char **pp, char *out)
-{
-	const char *p = *pp + 1;
-	unsigned cp, lo;
-
-	if (hex4(p, &cp) < 0 || cp == 0)
-		return -EINVAL;
-	p += 4;
-	if (cp >= 0xd800 && cp <= 0xdbff && p[0] == '\\' && p[1] == 'u' && hex4(p + 2, &lo) == 0 &&
-	    lo >= 0xdc00 && lo <= 0xdfff) {
-		cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-		p += 6;
-	} else if (cp >= 0xd800 && cp <= 0xdfff) {
-		cp = 0xfffd; /* a lone surrogate has no UTF-8 form */
-	}
-	*pp = p;
-	/* Our own convention: U+0080..U+00FF stand for raw bytes (see json_print_string). */
-	if (cp <= 0xff) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	return (int)utf8_put(out, cp);
-}
-
-/*
- * json_decode_string - decode the JSON string at @p (at its opening quote) into @buf, which
- * holds at least as many bytes as the encoded string (decoding never grows it), or only
- * check it when @buf is NULL. \u0080..\u00ff decode to the single raw byte, the inverse of
- * json_print_string() for bytes that are not UTF-8. Returns the position after the closing
- * quote, or NULL if the string is malformed or contains \u0000 (argv strings cannot).
- */
-static const char *json_decode_string(const char *p, char *buf, size_t *ret_len)
-{
-	/* The short escapes: the byte after '\' in from[] stands for the byte in to[]. */
-	static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
-	char tmp[4];
-	size_t len = 0;
-
-	if (*p++ != '"')
-		return NULL;
-	for (;;) {
-		const char *e;
-		char c = *p++;
-		int n;
-
-		if (c == '\0')
-			return NULL;
-		if (c == '"')
-			break;
-		if (c == '\\' && *p == 'u') {
-			n = json_decode_u(&p, tmp);
-			if (n < 0)
-				return NULL;
-			if (buf)
-				memcpy(buf + len, tmp, n);
-			len += n;
-			continue;
-		}
-		if (c == '\\') {
-			e = *p ? strchr(from, *p) : NULL;
-			if (!e)
-				return NULL;
-			c = to[e - from];
-			p++;
-		}
-		if (buf)
-			buf[len] = c;
-		len++;
-	}
-	*ret_len = len;
-	return p;
-}
-
-/*
- * argv_print - print the JSON array of strings @json the way strace shows an argv:
- * ["ls", "-l"]. With @out NULL, only check that @json is such an array. Returns 0,
- * -EINVAL if it is not, or -ENOMEM (then nothing was printed).
- */
-static int argv_print(const char *json, FILE *out)
-{
-	const char *p = skip_ws(json);
-	char *buf = NULL;
-	size_t len;
-	int r = -EINVAL;
-
-	if (*p++ != '[')
-		return -EINVAL;
-	if (out) {
-		buf = malloc(strlen(json) + 1);
-		if (!buf)
-			return -ENOMEM;
-		fputc('[', out);
-	}
-	p = skip_ws(p);
-	if (*p != ']') {
-		for (int n = 0;; n++) {
-			p = json_decode_string(p, buf, &len);
-			if (!p)
-				goto out_free;
-			if (out) {
-				fputs(n ? ", \"" : "\"", out);
-				print_c_escaped(out, buf, len);
-				fputc('"', out);
-			}
-			p = skip_ws(p);
-			if (*p == ']')
-				break;
-			if (*p++ != ',')
-				goto out_free;
-			p = skip_ws(p);
-		}
-	}
-	if (*skip_ws(p + 1) != '\0')
-		goto out_free;
-	if (out)
-		fputc(']', out);
-	r = 0;
-out_free:
-	free(buf);
-	return r;
-}
-
 /* ---- flag and argument printers ----------------------------------------------------------- */
 
 /* clang-format off */
@@ -697,7 +376,7 @@ static void print_addr_len(FILE *out, const uint64_t *a)
 static void print_path_tag(FILE *out, const char *path)
 {
 	fputc('<', out);
-	print_c_escaped(out, path, strlen(path));
+	stresc_print_c(out, path, strlen(path));
 	fputc('>', out);
 }
 
@@ -893,11 +572,11 @@ static void print_clone3(const struct event *ev, FILE *out)
 static void print_exec_args(const struct event *ev, uint64_t path, uint64_t argv, FILE *out)
 {
 	if (ev->path)
-		print_quoted(out, ev->path);
+		stresc_print_quoted(out, ev->path);
 	else
 		print_addr(out, path);
 	fputs(", ", out);
-	if (!ev->argv || argv_print(ev->argv, NULL) < 0 || argv_print(ev->argv, out) < 0)
+	if (!ev->argv || stresc_print_argv(ev->argv, NULL) < 0 || stresc_print_argv(ev->argv, out) < 0)
 		print_addr(out, argv);
 	/* The environment is not recorded. */
 	fputs(", ...", out);
@@ -952,7 +631,7 @@ static void print_prctl(const struct event *ev, FILE *out)
 	fputs(", ", out);
 	/* The name is in tracee memory; the daemon may have copied it into ev->path. */
 	if (ev->path && a[4])
-		print_quoted(out, ev->path);
+		stresc_print_quoted(out, ev->path);
 	else
 		print_addr(out, a[4]);
 }
@@ -1236,7 +915,7 @@ void event_print_json(const struct event *ev, FILE *out)
 	if (ev->argv) {
 		/* Verbatim when it is the array it should be; a string keeps the line valid. */
 		fputs(",\"argv\":", out);
-		if (json_bytes_ok(ev->argv) && argv_print(ev->argv, NULL) == 0)
+		if (stresc_json_ok(ev->argv) && stresc_print_argv(ev->argv, NULL) == 0)
 			fputs(ev->argv, out);
 		else
 			json_print_string(out, ev->argv);
