@@ -367,8 +367,10 @@ static void trace_finish(struct trace *tr)
 		.message = lost ? lost : tr->counts.first_divergence ? tr->counts.first_divergence : "",
 	};
 
-	log_info("trace %u of pid %d ended: %" PRIu64 " events -> %s", tr->id, tr->root_pid,
-		 tr->events, tr->db_path);
+	/* How often the model could not know and asked the kernel (PROCMAP_QUERY). */
+	log_info("trace %u of pid %d ended: %" PRIu64 " events, %" PRIu64 " outcomes asked to "
+		 "the kernel -> %s", tr->id, tr->root_pid, tr->events, tr->counts.reconciled,
+		 tr->db_path);
 	if (tr->done)
 		tr->done(&res, tr->ctx);
 	for (struct trace **pp = &traces; *pp; pp = &(*pp)->next)
