@@ -153,13 +153,12 @@ int cmd_attach(int argc, char **argv)
 		.argc = (uint32_t)(argc - optind - 1), .argv = argv + optind + 1,
 	};
 	if (request(&c, &m, &reply) < 0)
-		return 1;
+		goto error_close;
 	if (reply.type != PROTO_ATTACHED) {
 		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
 							    "unexpected answer from the daemon");
 		proto_msg_release(&reply);
-		free(db);
-		return 1;
+		goto error_close;
 	}
 	proto_msg_release(&reply);
 	fprintf(stderr, "vmatrace: attached to %d; Ctrl-C to detach\n", pid);
@@ -172,6 +171,12 @@ int cmd_attach(int argc, char **argv)
 	conn_release(&c);
 	free(db);
 	return r;
+
+error_close:
+	close(c.fd);
+	conn_release(&c);
+	free(db);
+	return 1;
 }
 
 int cmd_detach(int argc, char **argv)
@@ -196,8 +201,11 @@ int cmd_detach(int argc, char **argv)
 		return 1;
 	struct proto_msg m = { .type = PROTO_DETACH }, reply;
 	m.u.detach.pid = (uint32_t)pid;
-	if (request(&c, &m, &reply) < 0)
+	if (request(&c, &m, &reply) < 0) {
+		close(c.fd);
+		conn_release(&c);
 		return 1;
+	}
 	int err = reply.type == PROTO_ERROR ? reply.u.error.err : EPROTO;
 	if (err)
 		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :

@@ -253,6 +253,10 @@ int cmd_run(int argc, char **argv)
 		close(go[1]);
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
+		close(c.fd);
+		conn_release(&c);
+		free(db);
+		free(prog);
 		return 1;
 	}
 	proto_msg_release(&reply);
