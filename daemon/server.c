@@ -154,10 +154,12 @@ static bool is_child_of(pid_t pid, pid_t parent)
 	return ppid == parent;
 }
 
-static void handle_run(struct session *s, struct proto_run *req)
+/* RUN (@attach false) and ATTACH: start a trace and answer ATTACHED or why not. */
+static void handle_trace(struct session *s, struct proto_run *req, bool attach)
 {
 	uint32_t id;
 	char *msg = NULL;
+	int r;
 
 	if (stopping) {
 		send_error(s, ESHUTDOWN, "the daemon is stopping");
@@ -167,36 +169,15 @@ static void handle_run(struct session *s, struct proto_run *req)
 		send_error(s, EINVAL, "the DB path must be absolute");
 		return;
 	}
-	if (!is_child_of((pid_t)req->pid, s->pid)) {
+	if (attach) {
+		r = tracer_attach((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id,
+				  &msg);
+	} else if (!is_child_of((pid_t)req->pid, s->pid)) {
 		send_error(s, EPERM, "run: the pid is not a child of the requesting client");
 		return;
+	} else {
+		r = tracer_run((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id, &msg);
 	}
-	int r = tracer_run((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id, &msg);
-	if (r < 0) {
-		send_error(s, -r, msg ? msg : strerror(-r));
-		free(msg);
-		return;
-	}
-	s->traces++;
-	struct proto_msg m = { .type = PROTO_ATTACHED };
-	m.u.attached.trace_id = id;
-	session_send(s, &m);
-}
-
-static void handle_attach(struct session *s, struct proto_run *req)
-{
-	uint32_t id;
-	char *msg = NULL;
-
-	if (stopping) {
-		send_error(s, ESHUTDOWN, "the daemon is stopping");
-		return;
-	}
-	if (req->db_path[0] != '/') {
-		send_error(s, EINVAL, "the DB path must be absolute");
-		return;
-	}
-	int r = tracer_attach((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id, &msg);
 	if (r < 0) {
 		send_error(s, -r, msg ? msg : strerror(-r));
 		free(msg);
@@ -242,7 +223,7 @@ static void handle_message(struct session *s, struct proto_msg *m)
 		break;
 	}
 	case PROTO_RUN:
-		handle_run(s, &m->u.run);
+		handle_trace(s, &m->u.run, false);
 		break;
 	case PROTO_STATUS:
 		handle_status(s);
@@ -256,7 +237,7 @@ static void handle_message(struct session *s, struct proto_msg *m)
 		begin_stop();
 		break;
 	case PROTO_ATTACH:
-		handle_attach(s, &m->u.run);
+		handle_trace(s, &m->u.run, true);
 		break;
 	case PROTO_DETACH:
 		handle_detach(s, (pid_t)m->u.detach.pid);
