@@ -60,38 +60,6 @@ static const struct mm_ops model_ops = { .vma_born = on_born, .vma_died = on_die
 
 /* ---- asking the kernel --------------------------------------------------------------- */
 
-static int read_proc(pid_t pid, const char *what, char **ret, size_t *ret_len)
-{
-	char path[64];
-	FILE *f;
-	size_t cap = 65536, len = 0;
-	char *buf;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	buf = xmalloc(cap);
-	for (;;) {
-		size_t n = fread(buf + len, 1, cap - len - 1, f);
-		len += n;
-		if (n == 0)
-			break;
-		if (cap - len < 4096)
-			buf = xrealloc(buf, cap *= 2);
-	}
-	int err = ferror(f) ? -EIO : 0;
-	fclose(f);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	buf[len] = '\0';
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
 /* start_brk and start_stack from /proc/PID/stat: which anon VMAs are [heap] and [stack]. */
 static void set_layout(struct model *m, pid_t pid)
 {
@@ -99,7 +67,7 @@ static void set_layout(struct model *m, pid_t pid)
 	size_t len;
 	unsigned long long v[52] = { 0 };
 
-	if (read_proc(pid, "stat", &text, &len) < 0)
+	if (proc_read(pid, "stat", &text, &len) < 0)
 		return;
 	char *p = strrchr(text, ')');
 	int field = 2;
@@ -199,7 +167,7 @@ static unsigned int fd_mode(pid_t pid, int fd)
 	unsigned int mode = 0;
 
 	snprintf(path, sizeof(path), "fdinfo/%d", fd);
-	if (fd < 0 || read_proc(pid, path, &text, &len) < 0)
+	if (fd < 0 || proc_read(pid, path, &text, &len) < 0)
 		return 0;
 	const char *flags = strstr(text, "flags:");
 	if (flags) {
@@ -230,9 +198,9 @@ static struct model *model_seed(struct store *store, uint64_t mm_id, pid_t pid, 
 	mm_set_ops(m->mm, &model_ops, m);
 	set_layout(m, pid);
 	/* smaps gives the hidden flags (VmFlags) that decide later merges; maps the rest. */
-	int r = read_proc(pid, "smaps", &text, &len);
+	int r = proc_read(pid, "smaps", &text, &len);
 	if (r < 0)
-		r = read_proc(pid, "maps", &text, &len);
+		r = proc_read(pid, "maps", &text, &len);
 	if (r < 0) {
 		log_warn("mm %" PRIu64 ": cannot read the initial map of pid %d: %s", mm_id, pid,
 			 strerror(-r));
@@ -355,7 +323,7 @@ bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,
 		return true;
 	}
 	m->verify_owed = false;
-	if (read_proc(pid, "maps", &text, &len) < 0)
+	if (proc_read(pid, "maps", &text, &len) < 0)
 		return true; /* the task is gone: nothing to compare with */
 	FILE *rf = open_memstream(&report, &rlen);
 	/* Normalised: [stack] grows on page faults, and a file unlinked after it was mapped

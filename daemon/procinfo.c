@@ -4,15 +4,14 @@
  * one-line reason if not), and its command line.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "procinfo.h"
+#include "procmap.h"
 #include "sysent.h"
 #include "xalloc.h"
 
@@ -38,36 +37,17 @@ static bool status_field(const char *status, const char *key, char *buf, size_t 
 	return false;
 }
 
-static char *read_small(const char *path, size_t *ret_len)
-{
-	char *buf = xmalloc(65536);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t n = fd < 0 ? -1 : read(fd, buf, 65535);
-
-	if (fd >= 0)
-		close(fd);
-	if (n < 0) {
-		free(buf);
-		return NULL;
-	}
-	buf[n] = '\0';
-	if (ret_len)
-		*ret_len = (size_t)n;
-	return buf;
-}
-
 /*
  * Whether @uid may have us attach to @pid, and why not: the one-line reasons a user sees.
  * Returns 0 or -errno with *ret_msg set.
  */
 int procinfo_attach_check(pid_t pid, uid_t uid, char **ret_msg)
 {
-	char path[64], state[64], tracer[32], uids[128];
+	char state[64], tracer[32], uids[128], *st = NULL, *stat = NULL;
 	unsigned long long flags = 0;
+	size_t len;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	char *st = read_small(path, NULL);
-	if (!st) {
+	if (proc_read(pid, "status", &st, &len) < 0) {
 		*ret_msg = xasprintf("no process %d", pid);
 		return -ESRCH;
 	}
@@ -75,8 +55,8 @@ int procinfo_attach_check(pid_t pid, uid_t uid, char **ret_msg)
 		  status_field(st, "TracerPid", tracer, sizeof(tracer)) &&
 		  status_field(st, "Uid", uids, sizeof(uids));
 	free(st);
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	char *stat = read_small(path, NULL);
+	if (proc_read(pid, "stat", &stat, &len) < 0)
+		stat = NULL;
 	char *rp = stat ? strrchr(stat, ')') : NULL;
 	/* fields after comm: state ppid pgrp session tty_nr tpgid flags */
 	if (rp)
@@ -110,11 +90,11 @@ int procinfo_attach_check(pid_t pid, uid_t uid, char **ret_msg)
 /* /proc/PID/cmdline as a JSON array, and argv[0] for the program column. */
 char *procinfo_cmdline_json(pid_t pid, char **ret_program)
 {
-	char path[64], *json = NULL;
+	char *json = NULL, *raw = NULL;
 	size_t len = 0, n = 0;
 
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
-	char *raw = read_small(path, &n);
+	if (proc_read(pid, "cmdline", &raw, &n) < 0)
+		raw = NULL;
 	FILE *f = open_memstream(&json, &len);
 	if (!f)
 		die("out of memory");

@@ -56,12 +56,18 @@ int procmap_open(pid_t pid)
 
 int procmap_read(pid_t pid, char **ret, size_t *ret_len)
 {
-	size_t cap = 16384, len = 0;
-	char *buf;
-	int fd = procmap_open(pid);
+	return proc_read(pid, "maps", ret, ret_len);
+}
 
+int proc_read(pid_t pid, const char *what, char **ret, size_t *ret_len)
+{
+	size_t cap = 16384, len = 0;
+	char path[128], *buf;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return fd;
+		return -errno;
 	buf = malloc(cap);
 	if (!buf) {
 		close(fd);

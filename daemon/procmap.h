@@ -43,6 +43,12 @@ int procmap_query_next(int fd, pid_t pid, uint64_t addr, struct procmap_vma *ret
  */
 int procmap_read(pid_t pid, char **ret, size_t *ret_len);
 
+/*
+ * proc_read - all of /proc/@pid/@what ("smaps", "stat", "fdinfo/3"...) into a new
+ * NUL-terminated buffer (caller frees), as procmap_read. 0 or -errno.
+ */
+int proc_read(pid_t pid, const char *what, char **ret, size_t *ret_len);
+
 /* procmap_parse_line - parse one maps line into @ret. 0 or -EINVAL. */
 int procmap_parse_line(const char *line, struct procmap_vma *ret);
 
