@@ -48,6 +48,31 @@ int seccomp_install(void);
 /* parse_pid - a positive pid from @s, or die with a clear message naming @what. */
 pid_t parse_pid(const char *s, const char *what);
 
+/*
+ * A process named on the command line: "PID" is the most recent process with that pid in
+ * the trace, "PID@N" the Nth (from 1, in order of appearance; the kernel reuses pids).
+ */
+struct proc_ref {
+	pid_t pid;
+	unsigned int nth;      /* 0: the most recent */
+};
+#define PROC_REF_NAME_MAX 32
+
+/* parse_proc_ref - "PID" or "PID@N" from @s, or die with a clear message naming @what. */
+void parse_proc_ref(const char *s, const char *what, struct proc_ref *ret);
+
+/* proc_ref_name - @ref as the user wrote it ("1234", "1234@2"), in @buf. */
+const char *proc_ref_name(const struct proc_ref *ref, char buf[PROC_REF_NAME_MAX]);
+
+/*
+ * resolve_process - the process @ref names in @r into @ret; on failure print one line
+ * ("@cmd: no process 1234@3 in 'DB' (...)") and return -1. Strings of @ret are NULL.
+ */
+struct store_ro;
+struct store_proc_info;
+int resolve_process(struct store_ro *r, const char *cmd, const char *db,
+		    const struct proc_ref *ref, struct store_proc_info *ret);
+
 /* parse_seq - an event number (>= 1) from @s, or die naming @what. */
 uint64_t parse_seq(const char *s, const char *what);
 

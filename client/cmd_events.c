@@ -24,7 +24,7 @@ static void usage(FILE *out)
 		"Print the recorded events in order, decoded like strace.\n"
 		"\n"
 		"  -d, --db DB        read DB (default ./%s)\n"
-		"  -p, --pid P        only process P\n"
+		"  -p, --pid P        only process P (PID, or PID@N for the Nth with that pid)\n"
 		"  -t, --tid T        only thread T\n"
 		"      --mm M         only address space M\n"
 		"  -e, --syscall LIST only these syscalls (comma-separated names, or %%memory,\n"
@@ -64,6 +64,7 @@ int cmd_events(int argc, char **argv)
 	const char *db = DB_DEFAULT, *list = NULL;
 	struct store_event_filter f = { 0 };
 	struct print_ctx ctx = { 0 };
+	struct proc_ref pid = { 0 };
 	int c, *nrs = NULL;
 
 	while ((c = getopt_long(argc, argv, "d:p:t:e:h", opts, NULL)) != -1) {
@@ -72,7 +73,7 @@ int cmd_events(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'p':
-			f.pid = parse_pid(optarg, "--pid");
+			parse_proc_ref(optarg, "--pid", &pid);
 			break;
 		case 't':
 			f.tid = parse_pid(optarg, "--tid");
@@ -107,9 +108,15 @@ int cmd_events(int argc, char **argv)
 	}
 
 	struct store_ro *r = open_db_or_die(db);
+	struct store_proc_info p;
 	int err = 0;
-	if (f.pid && store_has_pid(r, f.pid) == 0) {
-		log_error("events: no process %d in '%s'", f.pid, db);
+	if (pid.pid && resolve_process(r, "events", db, &pid, &p) == 0) {
+		/* That process's life only: the pid may have been reused. */
+		f.pid = p.pid;
+		f.min_seq = p.start_seq;
+		f.max_seq = p.end_seq;
+	}
+	if (pid.pid && !f.pid) {
 		err = 1;
 	} else if (f.tid && store_has_tid(r, f.tid) == 0) {
 		log_error("events: no thread %d in '%s'", f.tid, db);

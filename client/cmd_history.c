@@ -27,7 +27,7 @@ static void usage(FILE *out)
 		"ended (-) and the ones it began (+), as /proc/PID/maps lines.\n"
 		"\n"
 		"  -d, --db DB   read DB (default ./%s)\n"
-		"  -p, --pid P   only the address spaces of process P\n"
+		"  -p, --pid P   only the address spaces of process P (PID or PID@N)\n"
 		"  -h, --help    show this help\n",
 		DB_DEFAULT);
 }
@@ -152,7 +152,7 @@ int cmd_history(int argc, char **argv)
 	};
 	const char *db = DB_DEFAULT;
 	struct hist h = { 0 };
-	pid_t pid = 0;
+	struct proc_ref pid = { 0 };
 	int c, err = 0;
 
 	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
@@ -161,7 +161,7 @@ int cmd_history(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'p':
-			pid = parse_pid(optarg, "--pid");
+			parse_proc_ref(optarg, "--pid", &pid);
 			break;
 		case 'h':
 			usage(stdout);
@@ -176,16 +176,13 @@ int cmd_history(int argc, char **argv)
 	uint64_t addr = parse_addr(argv[optind]);
 
 	struct store_ro *r = open_db_or_die(db);
-	if (pid) {
+	if (pid.pid) {
 		struct store_proc_info p;
-		err = store_query_process(r, pid, &p);
-		if (err == -ENOENT) {
-			log_error("history: no process %d in '%s'", pid, db);
+		if (resolve_process(r, "history", db, &pid, &p) < 0) {
 			store_ro_close(r);
 			return 1;
 		}
-		if (!err)
-			err = store_query_process_mms(r, p.id, add_mm, &h);
+		err = store_query_process_mms(r, p.id, add_mm, &h);
 		if (!err && !h.n_mms)
 			h.mms = xcalloc(1, sizeof(*h.mms)); /* filter everything out */
 	}

@@ -24,7 +24,8 @@ static void usage(FILE *out)
 		"/proc/P/maps showed it then.\n"
 		"\n"
 		"  -d, --db DB     read DB (default ./%s)\n"
-		"  -p, --pid P     the process (the most recent one with that pid)\n"
+		"  -p, --pid P     the process: PID (the most recent one with that pid) or\n"
+		"                  PID@N (the Nth, from 1)\n"
 		"  -a, --at SEQ    after event SEQ (see 'vmatrace events')\n"
 		"  -h, --help      show this help\n",
 		DB_DEFAULT);
@@ -74,8 +75,9 @@ int cmd_maps(int argc, char **argv)
 		{}
 	};
 	const char *db = DB_DEFAULT;
-	pid_t pid = 0;
+	struct proc_ref pid = { 0 };
 	uint64_t at = 0, mm, last;
+	char name[PROC_REF_NAME_MAX];
 	struct store_proc_info p;
 	int c, err;
 
@@ -85,7 +87,7 @@ int cmd_maps(int argc, char **argv)
 			db = optarg;
 			break;
 		case 'p':
-			pid = parse_pid(optarg, "--pid");
+			parse_proc_ref(optarg, "--pid", &pid);
 			break;
 		case 'a':
 			at = parse_seq(optarg, "--at");
@@ -100,17 +102,13 @@ int cmd_maps(int argc, char **argv)
 	}
 	if (optind < argc)
 		die("maps: unexpected argument '%s'", argv[optind]);
-	if (!pid)
+	if (!pid.pid)
 		die("maps: --pid is required (see 'vmatrace ps' for the processes)");
 
 	struct store_ro *r = open_db_or_die(db);
-	err = store_query_process(r, pid, &p);
-	if (err == -ENOENT) {
-		log_error("maps: no process %d in '%s'", pid, db);
+	if (resolve_process(r, "maps", db, &pid, &p) < 0)
 		goto error;
-	}
-	if (err == 0)
-		err = store_query_last_seq(r, &last);
+	err = store_query_last_seq(r, &last);
 	if (err < 0) {
 		log_error("maps: cannot read '%s': %s", db, store_ro_errmsg(r));
 		goto error;
@@ -123,12 +121,14 @@ int cmd_maps(int argc, char **argv)
 	/* Default: the last state, the one just before the process's end. */
 	if (!at)
 		at = p.end_seq ? p.end_seq - 1 : last;
-	err = store_query_mm_of(r, pid, at, &mm);
+	err = store_query_mm_of_process(r, p.id, at, &mm);
 	/* mm 0 is the client's own image before the first execve: not recorded. */
-	if (err == -ENOENT || (err == 0 && (!mm || (p.end_seq && at >= p.end_seq)))) {
-		log_error("maps: process %d had no recorded map after event %" PRIu64
+	if (err == -ENOENT || (err == 0 && (!mm || at < p.start_seq ||
+					    (p.end_seq && at >= p.end_seq)))) {
+		log_error("maps: process %s had no recorded map after event %" PRIu64
 			  " (it lived from event %" PRIu64 " to %s)",
-			  pid, at, p.start_seq, p.end_seq ? "its end" : "the end of the trace");
+			  proc_ref_name(&pid, name), at, p.start_seq,
+			  p.end_seq ? "its end" : "the end of the trace");
 		goto error;
 	}
 	if (err == 0)

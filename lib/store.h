@@ -204,10 +204,8 @@ struct store_summary {
 };
 int store_query_summary(struct store_ro *r, struct store_summary *ret);
 
-/* store_has_pid - 1 if @pid appears in the trace, 0 if not, -errno on error. */
-int store_has_pid(struct store_ro *r, pid_t pid);
-
-/* store_has_tid, store_has_mm - likewise for a thread id and an mm id. */
+/* store_has_tid, store_has_mm - 1 if the thread id / mm id appears in the trace, 0 if
+ * not, -errno on error. (Processes: store_count_pid.) */
 int store_has_tid(struct store_ro *r, pid_t tid);
 int store_has_mm(struct store_ro *r, uint64_t mm);
 
@@ -230,14 +228,6 @@ void store_trace_info_release(struct store_trace_info *t);
 
 /* store_query_last_seq - the seq of the last event, 0 if the trace has none. */
 int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq);
-
-/*
- * store_query_mm_of - the mm that process @pid used after event @seq: that of the most
- * recent process with this pid whose life covers @seq (start_seq <= seq <= end_seq), as
- * its last execve at or before @seq left it. Returns 0, or -ENOENT if no process with
- * @pid lived at @seq (the pid is unknown, or @seq is outside its life).
- */
-int store_query_mm_of(struct store_ro *r, pid_t pid, uint64_t seq, uint64_t *ret_mm);
 
 /*
  * store_query_vmas_at - call @fn for every VMA version of @mm alive after event @seq
@@ -290,5 +280,23 @@ int store_query_mm_users(struct store_ro *r, uint64_t mm,
  * store_query_processes for them). 0, or -ENOENT.
  */
 int store_query_process(struct store_ro *r, pid_t pid, struct store_proc_info *ret);
+
+/*
+ * store_query_process_nth - process @pid by order of appearance: @nth 1 is the first
+ * process that had this pid in the trace, 2 the next (pids are reused); 0 the most
+ * recent. Same rules as store_query_process(). 0, or -ENOENT.
+ */
+int store_query_process_nth(struct store_ro *r, pid_t pid, unsigned int nth,
+			    struct store_proc_info *ret);
+
+/* store_count_pid - how many processes had @pid in the trace. */
+int store_count_pid(struct store_ro *r, pid_t pid, uint64_t *ret_count);
+
+/*
+ * store_query_mm_of_process - the mm process row @id (store_proc_info.id) used after event
+ * @seq: that of its last execve at or before @seq, else its mm at birth. The caller checks
+ * that @seq is within the process's life. 0, or -ENOENT for an unknown id.
+ */
+int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uint64_t *ret_mm);
 
 #endif

@@ -155,19 +155,6 @@ int store_query_summary(struct store_ro *r, struct store_summary *ret)
 	return 0;
 }
 
-int store_has_pid(struct store_ro *r, pid_t pid)
-{
-	int64_t arg = pid;
-	uint64_t v = 0;
-	int err;
-
-	err = query_u64(r,
-			"SELECT EXISTS (SELECT 1 FROM process WHERE pid = ?1)"
-			" OR EXISTS (SELECT 1 FROM event WHERE pid = ?1)",
-			1, &arg, &v);
-	return err < 0 ? err : v != 0;
-}
-
 static int has(struct store_ro *r, const char *sql, int64_t arg)
 {
 	uint64_t v = 0;
@@ -189,20 +176,6 @@ int store_has_mm(struct store_ro *r, uint64_t mm)
 int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq)
 {
 	return query_u64(r, "SELECT coalesce(max(seq), 0) FROM event", 0, NULL, ret_seq);
-}
-
-int store_query_mm_of(struct store_ro *r, pid_t pid, uint64_t seq, uint64_t *ret_mm)
-{
-	const int64_t args[2] = { pid, (int64_t)seq };
-
-	/* Most recent process with @pid alive at @seq; its last exec at or before @seq. */
-	return query_u64(r,
-			 "SELECT coalesce((SELECT x.mm FROM exec x WHERE x.process = p.id"
-			 " AND x.seq <= ?2 ORDER BY x.seq DESC LIMIT 1), p.mm)"
-			 " FROM process p WHERE p.pid = ?1 AND p.start_seq <= ?2"
-			 " AND (p.end_seq IS NULL OR p.end_seq >= ?2)"
-			 " ORDER BY p.id DESC LIMIT 1",
-			 2, args, ret_mm);
 }
 
 /* col_strdup - a copy of text column @i, NULL for NULL or '' (false: out of memory). */
@@ -580,11 +553,21 @@ int store_query_processes(struct store_ro *r,
 
 int store_query_process(struct store_ro *r, pid_t pid, struct store_proc_info *ret)
 {
+	return store_query_process_nth(r, pid, 0, ret);
+}
+
+int store_query_process_nth(struct store_ro *r, pid_t pid, unsigned int nth,
+			    struct store_proc_info *ret)
+{
 	struct store_proc_info p;
 	struct proc_walk w = { .out = &p };
-	const int64_t args[1] = { pid };
-	int err = walk(r, "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
-		       " ORDER BY id DESC LIMIT 1", 1, args, proc_row, &w);
+	const int64_t args[2] = { pid, nth ? nth - 1 : 0 };
+	/* nth 0: the most recent; else the nth in order of appearance (index process_pid). */
+	int err = walk(r, nth ? "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
+				" ORDER BY id LIMIT 1 OFFSET ?2"
+			      : "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
+				" ORDER BY id DESC LIMIT 1",
+		       nth ? 2 : 1, args, proc_row, &w);
 
 	if (err < 0)
 		return err;
@@ -592,6 +575,25 @@ int store_query_process(struct store_ro *r, pid_t pid, struct store_proc_info *r
 		return -ENOENT;
 	*ret = p;
 	return 0;
+}
+
+int store_count_pid(struct store_ro *r, pid_t pid, uint64_t *ret_count)
+{
+	const int64_t args[1] = { pid };
+
+	return query_u64(r, "SELECT count(*) FROM process WHERE pid = ?1", 1, args, ret_count);
+}
+
+int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uint64_t *ret_mm)
+{
+	const int64_t args[2] = { (int64_t)id, (int64_t)seq };
+
+	/* Its last exec at or before @seq, else its mm at birth. */
+	return query_u64(r,
+			 "SELECT coalesce((SELECT x.mm FROM exec x WHERE x.process = p.id"
+			 " AND x.seq <= ?2 ORDER BY x.seq DESC LIMIT 1), p.mm)"
+			 " FROM process p WHERE p.id = ?1",
+			 2, args, ret_mm);
 }
 
 struct pair_walk {

@@ -224,7 +224,8 @@ static void test_round_trip(void)
 	struct store_trace_info ti;
 	struct store_summary sum;
 	struct vma_list vl;
-	uint64_t v1, v2, v3 = 0, v4 = 0, mm, seq;
+	struct store_proc_info pi;
+	uint64_t v1, v2, v3 = 0, v4 = 0, mm, seq, n;
 	int err;
 
 	make_events();
@@ -349,28 +350,41 @@ static void test_round_trip(void)
 	check_int(sum.processes, 3);
 	check_int(sum.threads, 3);
 	check_int(sum.mms, 4);
-	check_int(store_has_pid(r, 100), 1);
-	check_int(store_has_pid(r, 200), 1);
-	check_int(store_has_pid(r, 101), 0);
+	check_int(store_count_pid(r, 100, &n), 0);
+	check_int(n, 1);
+	check_int(store_count_pid(r, 200, &n), 0);
+	check_int(n, 2);
+	check_int(store_count_pid(r, 101, &n), 0);
+	check_int(n, 0);
 	check_int(store_query_last_seq(r, &seq), 0);
 	check_int(seq, N_EV);
 
-	/* mm_of: exec changes the mm; pid 200 is reused with another mm. */
+	/* Processes by pid: the most recent, or the nth (pid 200 is reused). */
+	check_int(store_query_process_nth(r, 200, 0, &pi), 0);
+	ok(pi.start_seq == 9 && pi.mm == 4 && !pi.end_seq, "200: the most recent");
+	check_int(store_query_process_nth(r, 200, 1, &pi), 0);
+	ok(pi.start_seq == 5 && pi.mm == 2 && pi.end_seq == 8 && pi.exit_status == 0x100,
+	   "200@1: the first");
+	check_int(store_query_process_nth(r, 200, 2, &pi), 0);
+	check_int(pi.start_seq, 9);
+	check_int(store_query_process_nth(r, 200, 3, &pi), -ENOENT);
+	check_int(store_query_process_nth(r, 4242, 0, &pi), -ENOENT);
+
+	/* mm of a process after an event: exec changes it. */
+	check_int(store_query_process(r, 100, &pi), 0);
 	mm = 99;
-	check_int(store_query_mm_of(r, 100, 0, &mm), 0);
+	check_int(store_query_mm_of_process(r, pi.id, 0, &mm), 0);
 	check_int(mm, 1);
-	check_int(store_query_mm_of(r, 100, 6, &mm), 0);
+	check_int(store_query_mm_of_process(r, pi.id, 6, &mm), 0);
 	check_int(mm, 1);
-	check_int(store_query_mm_of(r, 100, 7, &mm), 0);
+	check_int(store_query_mm_of_process(r, pi.id, 7, &mm), 0);
 	check_int(mm, 3);
-	check_int(store_query_mm_of(r, 200, 6, &mm), 0);
+	check_int(store_query_process_nth(r, 200, 1, &pi), 0);
+	check_int(store_query_mm_of_process(r, pi.id, 6, &mm), 0);
 	check_int(mm, 2);
-	check_int(store_query_mm_of(r, 200, 10, &mm), 0);
-	check_int(mm, 4);
 	mm = 99;
-	check_int(store_query_mm_of(r, 200, 4, &mm), -ENOENT);
+	check_int(store_query_mm_of_process(r, 4242, 4, &mm), -ENOENT);
 	check_int(mm, 99);
-	check_int(store_query_mm_of(r, 4242, 4, &mm), -ENOENT);
 
 	/* vmas_at: address order, [vsyscall] (>= 2^63) last, life boundaries half open. */
 	memset(&vl, 0, sizeof(vl));

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Processes named on the command line. The kernel reuses pids, so one trace may hold
+ * several processes with the same pid: "PID" means the most recent of them, "PID@N" the
+ * Nth in order of appearance (from 1), as `vmatrace ps` numbers them.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client.h"
+#include "log.h"
+#include "store.h"
+
+void parse_proc_ref(const char *s, const char *what, struct proc_ref *ret)
+{
+	const char *at = strchr(s, '@');
+	char pid[32];
+	char *end;
+
+	if (!at) {
+		*ret = (struct proc_ref){ .pid = parse_pid(s, what) };
+		return;
+	}
+	if ((size_t)(at - s) >= sizeof(pid))
+		die("invalid %s '%s': expected PID or PID@N", what, s);
+	memcpy(pid, s, (size_t)(at - s));
+	pid[at - s] = '\0';
+	errno = 0;
+	unsigned long n = strtoul(at + 1, &end, 10);
+	if (errno || end == at + 1 || *end || at[1] == '-' || n == 0 || n > 1000000)
+		die("invalid %s '%s': expected PID or PID@N (N from 1: the Nth process with "
+		    "that pid)", what, s);
+	*ret = (struct proc_ref){ .pid = parse_pid(pid, what), .nth = (unsigned int)n };
+}
+
+const char *proc_ref_name(const struct proc_ref *ref, char buf[PROC_REF_NAME_MAX])
+{
+	if (ref->nth)
+		snprintf(buf, PROC_REF_NAME_MAX, "%d@%u", ref->pid, ref->nth);
+	else
+		snprintf(buf, PROC_REF_NAME_MAX, "%d", ref->pid);
+	return buf;
+}
+
+int resolve_process(struct store_ro *r, const char *cmd, const char *db,
+		    const struct proc_ref *ref, struct store_proc_info *ret)
+{
+	char name[PROC_REF_NAME_MAX];
+	uint64_t count = 0;
+	int err = store_query_process_nth(r, ref->pid, ref->nth, ret);
+
+	if (err == -ENOENT && store_count_pid(r, ref->pid, &count) == 0 && count)
+		log_error("%s: no process %s in '%s' (pid %d was used by %" PRIu64
+			  " process%s: %d@1..%d@%" PRIu64 ")", cmd, proc_ref_name(ref, name), db,
+			  ref->pid, count, count == 1 ? "" : "es", ref->pid, ref->pid, count);
+	else if (err == -ENOENT)
+		log_error("%s: no process %s in '%s' (see 'vmatrace ps')", cmd,
+			  proc_ref_name(ref, name), db);
+	else if (err < 0)
+		log_error("%s: cannot read '%s': %s", cmd, db, store_ro_errmsg(r));
+	return err < 0 ? -1 : 0;
+}
