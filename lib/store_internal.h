@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Helpers shared by the store's writer (store.c) and reader (store_read.c). Private to
- * those two files: nobody else includes sqlite3.h.
+ * Helpers shared by the store's writer (store.c) and reader (store_read*.c). Private to
+ * the store: nobody else includes sqlite3.h.
  */
 #ifndef VMATRACE_STORE_INTERNAL_H
 #define VMATRACE_STORE_INTERNAL_H
@@ -21,5 +21,39 @@ void store_bind_u64(sqlite3_stmt *st, int i, uint64_t v);
 
 /* store_step - run a statement to completion and reset it; DONE and ROW give SQLITE_OK. */
 int store_step(sqlite3_stmt *st);
+
+/* Reader side (store_read.c), for the reader's query files (store_read*.c). -------------- */
+
+struct event;
+struct store_vma;
+
+struct store_ro {
+	sqlite3 *db;
+};
+
+/* store_ro_u64 - run @sql with @n int64 parameters; the first column of row 1 in @ret.
+ * 0, -ENOENT for no row, or -errno. */
+int store_ro_u64(struct store_ro *r, const char *sql, int n, const int64_t *args,
+		 uint64_t *ret);
+
+/* store_ro_walk - call @row for each row of @sql (bound to @n int64 @args); a non-zero
+ * return from @row stops the walk and is returned. 0 or -errno. */
+int store_ro_walk(struct store_ro *r, const char *sql, int n, const int64_t *args,
+		  int (*row)(sqlite3_stmt *st, void *ctx), void *ctx);
+
+/* Events: select EVENT_COLUMNS FROM event e LEFT JOIN file f ON f.id = e.file; then
+ * store_ro_event_row() builds the row's event and passes it to @fn. */
+#define EVENT_COLUMNS                                                                     \
+	"e.seq, e.time_ns, e.pid, e.tid, e.mm, e.kind, e.nr, e.a0, e.a1, e.a2, e.a3, e.a4,"   \
+	" e.a5, e.ret, e.dur_ns, f.path, f.dev, f.ino, e.argv, e.stack_id"
+int store_ro_event_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void *data),
+		       void *data);
+
+/* VMA versions: select VMA_COLUMNS FROM vma v; store_ro_row_vma() reads the row into @v
+ * (name points into SQLite's row), its died_seq (0 for NULL) and returns its id. */
+#define VMA_COLUMNS                                                                       \
+	"v.id, v.mm, v.start, v.end, v.perms, v.offset, v.dev, v.ino, v.name, v.born_seq,"   \
+	" v.died_seq, v.origin_unknown"
+uint64_t store_ro_row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_died);
 
 #endif

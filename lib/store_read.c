@@ -20,10 +20,6 @@
 
 /* Reader. ------------------------------------------------------------------------------- */
 
-struct store_ro {
-	sqlite3 *db;
-};
-
 const char *store_ro_errmsg(struct store_ro *r)
 {
 	return r ? sqlite3_errmsg(r->db) : "no store";
@@ -113,8 +109,8 @@ error_close:
 	return err;
 }
 
-/* query_u64 - run @sql with @n int64 parameters and return the first column of row 1. */
-static int query_u64(struct store_ro *r, const char *sql, int n, const int64_t *args,
+/* store_ro_u64: see store_internal.h. */
+int store_ro_u64(struct store_ro *r, const char *sql, int n, const int64_t *args,
 		     uint64_t *ret)
 {
 	sqlite3_stmt *st;
@@ -144,7 +140,7 @@ int store_query_summary(struct store_ro *r, struct store_summary *ret)
 	int err;
 
 	for (int i = 0; i < 4; i++) {
-		err = query_u64(r, sql[i], 0, NULL, &v[i]);
+		err = store_ro_u64(r, sql[i], 0, NULL, &v[i]);
 		if (err < 0)
 			return err;
 	}
@@ -158,7 +154,7 @@ int store_query_summary(struct store_ro *r, struct store_summary *ret)
 static int has(struct store_ro *r, const char *sql, int64_t arg)
 {
 	uint64_t v = 0;
-	int err = query_u64(r, sql, 1, &arg, &v);
+	int err = store_ro_u64(r, sql, 1, &arg, &v);
 
 	return err < 0 ? err : v != 0;
 }
@@ -175,7 +171,7 @@ int store_has_mm(struct store_ro *r, uint64_t mm)
 
 int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq)
 {
-	return query_u64(r, "SELECT coalesce(max(seq), 0) FROM event", 0, NULL, ret_seq);
+	return store_ro_u64(r, "SELECT coalesce(max(seq), 0) FROM event", 0, NULL, ret_seq);
 }
 
 /* col_strdup - a copy of text column @i, NULL for NULL or '' (false: out of memory). */
@@ -187,12 +183,8 @@ static bool col_strdup(sqlite3_stmt *st, int i, char **ret)
 	return !(t && *t) || *ret;
 }
 
-#define EVENT_COLUMNS                                                                     \
-	"e.seq, e.time_ns, e.pid, e.tid, e.mm, e.kind, e.nr, e.a0, e.a1, e.a2, e.a3, e.a4,"   \
-	" e.a5, e.ret, e.dur_ns, f.path, f.dev, f.ino, e.argv, e.stack_id"
-
-/* Build the event of the current row of an EVENT_COLUMNS statement and pass it to @fn. */
-static int call_with_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void *data),
+/* store_ro_event_row: see store_internal.h. */
+int store_ro_event_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void *data),
 			 void *data)
 {
 	struct event ev = { 0 };
@@ -236,7 +228,7 @@ int store_query_events_at(struct store_ro *r, const uint64_t *seqs, size_t n,
 		store_bind_u64(st, 1, seqs[i]);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
-			err = call_with_row(st, fn, data);
+			err = store_ro_event_row(st, fn, data);
 		else if (rc != SQLITE_DONE)
 			err = store_sqlite_errno(r->db, rc);
 		sqlite3_reset(st);
@@ -303,7 +295,7 @@ int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 		store_bind_u64(st, b++, f->max_seq);
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		err = call_with_row(st, fn, data);
+		err = store_ro_event_row(st, fn, data);
 		if (err)
 			break;
 	}
@@ -313,12 +305,8 @@ int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 	return err;
 }
 
-#define VMA_COLUMNS                                                                       \
-	"v.id, v.mm, v.start, v.end, v.perms, v.offset, v.dev, v.ino, v.name, v.born_seq,"   \
-	" v.died_seq, v.origin_unknown"
-
-/* row_vma - the VMA version of the current row (name points into SQLite's row). */
-static uint64_t row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_died)
+/* store_ro_row_vma: see store_internal.h. */
+uint64_t store_ro_row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_died)
 {
 	const char *perms = (const char *)sqlite3_column_text(st, 4);
 
@@ -378,7 +366,7 @@ static int walk_vmas(struct store_ro *r, sqlite3_stmt *st,
 	int rc, err = 0;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		id = row_vma(st, &v, &died);
+		id = store_ro_row_vma(st, &v, &died);
 		err = fn(&v, id, died, data);
 		if (err)
 			break;
@@ -487,8 +475,8 @@ int store_query_trace(struct store_ro *r, struct store_trace_info *ret)
 	return 0;
 }
 
-/* Walk the rows of @sql (bound to @n int64 @args), calling @row for each. */
-static int walk(struct store_ro *r, const char *sql, int n, const int64_t *args,
+/* store_ro_walk: see store_internal.h. */
+int store_ro_walk(struct store_ro *r, const char *sql, int n, const int64_t *args,
 		int (*row)(sqlite3_stmt *st, void *ctx), void *ctx)
 {
 	sqlite3_stmt *st;
@@ -547,7 +535,7 @@ int store_query_processes(struct store_ro *r,
 {
 	struct proc_walk w = { .fn = fn, .data = data };
 
-	return walk(r, "SELECT " PROC_COLUMNS " FROM process ORDER BY id", 0, NULL, proc_row,
+	return store_ro_walk(r, "SELECT " PROC_COLUMNS " FROM process ORDER BY id", 0, NULL, proc_row,
 		    &w);
 }
 
@@ -563,7 +551,7 @@ int store_query_process_nth(struct store_ro *r, pid_t pid, unsigned int nth,
 	struct proc_walk w = { .out = &p };
 	const int64_t args[2] = { pid, nth ? nth - 1 : 0 };
 	/* nth 0: the most recent; else the nth in order of appearance (index process_pid). */
-	int err = walk(r, nth ? "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
+	int err = store_ro_walk(r, nth ? "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
 				" ORDER BY id LIMIT 1 OFFSET ?2"
 			      : "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
 				" ORDER BY id DESC LIMIT 1",
@@ -581,7 +569,7 @@ int store_count_pid(struct store_ro *r, pid_t pid, uint64_t *ret_count)
 {
 	const int64_t args[1] = { pid };
 
-	return query_u64(r, "SELECT count(*) FROM process WHERE pid = ?1", 1, args, ret_count);
+	return store_ro_u64(r, "SELECT count(*) FROM process WHERE pid = ?1", 1, args, ret_count);
 }
 
 int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uint64_t *ret_mm)
@@ -589,7 +577,7 @@ int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uin
 	const int64_t args[2] = { (int64_t)id, (int64_t)seq };
 
 	/* Its last exec at or before @seq, else its mm at birth. */
-	return query_u64(r,
+	return store_ro_u64(r,
 			 "SELECT coalesce((SELECT x.mm FROM exec x WHERE x.process = p.id"
 			 " AND x.seq <= ?2 ORDER BY x.seq DESC LIMIT 1), p.mm)"
 			 " FROM process p WHERE p.id = ?1",
@@ -620,7 +608,7 @@ int store_query_process_mms(struct store_ro *r, uint64_t id,
 	struct pair_walk w = { .fn_mm = fn, .data = data };
 	const int64_t args[1] = { (int64_t)id };
 
-	return walk(r, "SELECT start_seq, mm, NULL FROM process WHERE id = ?1 UNION ALL"
+	return store_ro_walk(r, "SELECT start_seq, mm, NULL FROM process WHERE id = ?1 UNION ALL"
 		    " SELECT seq, mm, exe FROM (SELECT seq, mm, exe FROM exec WHERE process = ?1"
 		    " ORDER BY seq)", 1, args, pair_row, &w);
 }
@@ -631,6 +619,6 @@ int store_query_mm_users(struct store_ro *r, uint64_t mm,
 	struct pair_walk w = { .fn_users = fn, .data = data };
 	const int64_t args[1] = { (int64_t)mm };
 
-	return walk(r, "SELECT seq, users FROM mm_users WHERE mm = ?1 ORDER BY seq, rowid", 1,
+	return store_ro_walk(r, "SELECT seq, users FROM mm_users WHERE mm = ?1 ORDER BY seq, rowid", 1,
 		    args, pair_row, &w);
 }
