@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "conn.h"
@@ -85,5 +86,14 @@ uint64_t parse_addr(const char *s);
 /* open_db_or_die - open a DB read-only for a query command, or print why and exit 1. */
 struct store_ro;
 struct store_ro *open_db_or_die(const char *path);
+
+/*
+ * vma_format_maps - @v as a /proc/PID/maps line (no newline) in @buf; its length.
+ * vma_print_json - @v as a JSON object: start, end, offset, ino as numbers, perms, dev
+ * ("fe:00"), name, born_seq, origin_unknown (client/vmaout.c).
+ */
+struct store_vma;
+size_t vma_format_maps(const struct store_vma *v, char *buf, size_t size);
+void vma_print_json(const struct store_vma *v, FILE *out);
 
 #endif

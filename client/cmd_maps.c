@@ -31,25 +31,13 @@ static void usage(FILE *out)
 		DB_DEFAULT);
 }
 
-/*
- * One line as fs/proc/task_mmu.c prints it: the fixed columns, then, when there is a
- * name, spaces up to column 72 and one more before the name.
- */
 static int print_vma(const struct store_vma *v, uint64_t id, void *data)
 {
 	char line[8192];
-	int n;
 
 	(void)id;
 	(void)data;
-	n = snprintf(line, sizeof(line), "%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64
-		     " %02x:%02x %" PRIu64 " ", v->start, v->end, v->perms, v->offset,
-		     major(v->dev), minor(v->dev), v->ino);
-	if (v->name && *v->name) {
-		while (n < 72)
-			line[n++] = ' ';
-		snprintf(line + n, sizeof(line) - (size_t)n, " %s", v->name);
-	}
+	vma_format_maps(v, line, sizeof(line));
 	puts(line);
 	return 0;
 }
