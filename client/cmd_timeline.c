@@ -50,8 +50,9 @@ static void usage(FILE *out)
 		"  -o, --output FILE  write FILE; its extension (.svg, .html) says the format\n"
 		"      --seq          x is the event number instead of the time\n"
 		"      --max-rects N  above N rectangles (default %d), merge those narrower\n"
-		"                     than a pixel that share a pixel column, rows and colour,\n"
-		"                     then coarser cells until at most N remain\n"
+		"                     than a pixel that share a pixel column, rows and colour\n"
+		"                     into one; then 2, 4, ... 64-pixel cells while more than\n"
+		"                     N remain (wider rectangles are always drawn)\n"
 		"  -h, --help         show this help\n",
 		DB_DEFAULT, TL_MAX_RECTS);
 }
