@@ -299,7 +299,7 @@ static void make_rects(struct timeline *tl)
 				.h = (float)(y1 - y0 < 1.0 ? 1.0 : y1 - y0),
 				.v = (uint32_t)j, .count = 1,
 				.cls = (uint8_t)(v->kind * TL_NLEVELS + v->level),
-				.panel = (uint16_t)i,
+				.panel = (uint32_t)i,
 			};
 		}
 	}

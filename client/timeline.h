@@ -52,7 +52,7 @@ struct tl_rect {
 	uint32_t v;                 /* index of its (first) version in the panel */
 	uint32_t count;             /* versions merged into it, 1 normally */
 	uint8_t cls;                /* kind * TL_NLEVELS + level */
-	uint16_t panel;
+	uint32_t panel;
 };
 
 /* One mm's panel. */
