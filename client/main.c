@@ -28,6 +28,8 @@ static const struct command commands[] = {
 	{ "events", cmd_events, "print the recorded events, decoded like strace" },
 	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
 	{ "history", cmd_history, "every event that changed the mappings covering an address" },
+	{ "timeline", cmd_timeline, "draw the address spaces over time as SVG or HTML" },
+	{ "export", cmd_export, "write the trace for other tools (--perfetto: ui.perfetto.dev)" },
 	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },
