@@ -5,7 +5,7 @@
  * timeline_svg.c writes the page.
  *
  * The layout. x is the time of the event (or, with --seq, its number), shared by all
- * panels. y is the address, high addresses at the top as in the usual layout drawings,
+ * panels: the whole trace, or with --pid the life of that process's address spaces. y is the address, high addresses at the top as in the usual layout drawings,
  * compressed: the ranges that were ever mapped in the mm merge into occupied bands, each
  * band gets a height that grows with the log of its size (so a 4 KiB band and a 1 TiB one
  * are 16 and 352 pixels high), and the unmapped gaps between bands shrink to thin break
@@ -265,15 +265,20 @@ static double band_y(const struct tl_band *b, uint64_t addr)
 	return b->y + b->h * (double)(b->hi - addr) / (double)(b->hi - b->lo);
 }
 
+/* x of an event: its time, or its seq with --seq. */
+static uint64_t x_of(const struct timeline *tl, uint64_t seq)
+{
+	if (tl->by_seq)
+		return seq;
+	return tl->times[seq < tl->ntimes ? seq : tl->ntimes - 1];
+}
+
 double timeline_x(const struct timeline *tl, uint64_t seq)
 {
-	double v;
+	double v = (double)x_of(tl, seq) - (double)tl->x_start;
 
-	if (tl->by_seq)
-		v = (double)seq;
-	else
-		v = (double)tl->times[seq < tl->ntimes ? seq : tl->ntimes - 1];
-	return tl->plot_x + tl->plot_w * v / (double)(tl->x_end ? tl->x_end : 1);
+	return tl->plot_x + tl->plot_w * v /
+	       (double)(tl->x_end > tl->x_start ? tl->x_end - tl->x_start : 1);
 }
 
 static void make_rects(struct timeline *tl)
@@ -458,6 +463,35 @@ static void timeline_free(struct timeline *tl)
 	free(tl->times);
 }
 
+/*
+ * --pid: the x axis spans the life of the drawn versions only, from the first birth to
+ * the last death (or the end of the trace if one lives on), so that a short-lived process
+ * of a long trace is not a sliver at one side.
+ */
+static void zoom_to_versions(struct timeline *tl)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	bool alive = false;
+
+	for (size_t i = 0; i < tl->npanels; i++) {
+		for (size_t j = 0; j < tl->panels[i].n; j++) {
+			const struct tl_version *v = &tl->panels[i].v[j];
+			uint64_t b = x_of(tl, v->born_seq);
+
+			lo = b < lo ? b : lo;
+			if (!v->died_seq)
+				alive = true;
+			else if (x_of(tl, v->died_seq) > hi)
+				hi = x_of(tl, v->died_seq);
+		}
+	}
+	if (lo == UINT64_MAX)
+		return;
+	tl->x_start = lo;
+	if (!alive && hi > lo)
+		tl->x_end = hi;
+}
+
 /* load - the panels, versions, times and layout of @tl from @r. 0 or -errno. */
 static int load(struct store_ro *r, struct timeline *tl, const struct pid_mms *only)
 {
@@ -490,6 +524,8 @@ static int load(struct store_ro *r, struct timeline *tl, const struct pid_mms *o
 			tl->x_end = info.end_mono_ns - info.start_mono_ns;
 		store_trace_info_release(&info);
 	}
+	if (only)
+		zoom_to_versions(tl);
 	tl->width = TL_WIDTH;
 	tl->plot_x = TL_MARGIN + TL_LABEL_W;
 	tl->plot_w = tl->width - tl->plot_x - TL_MARGIN;

@@ -71,7 +71,7 @@ struct timeline {
 	bool by_seq;                /* x is the event number, not the time */
 	uint64_t *times;            /* event times by seq (store_query_event_times) */
 	uint64_t ntimes;            /* last seq + 1 */
-	uint64_t x_end;             /* the right edge, in ns or seq */
+	uint64_t x_start, x_end;    /* the left and right edges, in ns or seq */
 	struct tl_panel *panels;
 	size_t npanels;
 	struct tl_rect *rects;

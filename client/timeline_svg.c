@@ -185,7 +185,8 @@ static void write_title(const struct timeline *tl, const struct tl_rect *r, FILE
 
 static void write_axis(const struct timeline *tl, FILE *out)
 {
-	double y = tl->height - TL_AXIS + 4, span = (double)tl->x_end;
+	double y = tl->height - TL_AXIS + 4, span = (double)(tl->x_end - tl->x_start);
+	double first;
 	double raw, mag, step;
 
 	if (span <= 0)
@@ -198,8 +199,10 @@ static void write_axis(const struct timeline *tl, FILE *out)
 		step = 1;
 	fprintf(out, "<path class=\"ax\" d=\"M%g %gH%g\"/>\n", tl->plot_x, y,
 		tl->plot_x + tl->plot_w);
-	for (double v = 0; v <= span; v += step) {
-		double x = tl->plot_x + tl->plot_w * v / span;
+	/* Ticks at round values from the left edge (not 0 when zoomed on a process). */
+	first = ceil((double)tl->x_start / step) * step;
+	for (double v = first; v <= (double)tl->x_end; v += step) {
+		double x = tl->plot_x + tl->plot_w * (v - (double)tl->x_start) / span;
 
 		fprintf(out, "<path class=\"ax\" d=\"M%.1f %gv5\"/>", x, y);
 		if (tl->by_seq)
