@@ -7,8 +7,10 @@
  * - a VMA whose start is in both is the same VMA; it "changed" if its end (size), perms,
  *   offset, file or name differ, and is left out if nothing differs.
  * So a split (mprotect of the tail of a VMA) shows as the VMA changed in size plus the new
- * tail added, and a merge as a size change plus the absorbed neighbour removed: the kernel
- * keeps the vm_area_struct at the lower address in both cases, and so do we.
+ * tail added, and a merge into the lower VMA as a size change plus the absorbed neighbour
+ * removed: the kernel keeps the vm_area_struct at the lower address in both cases, and so
+ * do we. A VMA whose start moved (a mapping merged into the VMA above it, which grows
+ * down; mremap) shows as removed and added: matching by overlap would guess.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -33,8 +35,9 @@ static void usage(FILE *out)
 		"VMAs are matched by start address: one with the same start in both maps is the\n"
 		"same VMA, changed if its size, perms, offset, file or name differ. A split shows\n"
 		"as the first part changed (size) and the others added; a merge as a size change\n"
-		"and the absorbed VMAs removed. If P exec'd in between, the two address spaces\n"
-		"are compared all the same, and a '#' line says so.\n"
+		"and the absorbed VMAs removed; a VMA whose start moved as removed and added.\n"
+		"If P exec'd in between, the two address spaces are compared all the same, and\n"
+		"a '#' line says so.\n"
 		"\n"
 		"  -d, --db DB   read DB (default ./%s)\n"
 		"  -p, --pid P   the process: PID or PID@N (see 'vmatrace ps')\n"
@@ -97,6 +100,8 @@ struct diff {
 	uint64_t seq[2], mm[2];
 	bool json;
 	size_t added, removed, changed;
+	int json_kind;          /* the array being printed: 0 added, 1 removed, 2 changed */
+	bool json_first;        /* no element printed in it yet */
 };
 
 static void text_line(const char *mark, const struct store_vma *v)
@@ -158,20 +163,16 @@ static void print_text(struct diff *d, const struct store_vma *a, const struct s
 }
 
 /* JSON: three arrays, filled by three walks (one per kind), so that each is one array. */
-static int json_kind;   /* 0 added, 1 removed, 2 changed */
-static bool json_first;
-
 static void print_json(struct diff *d, const struct store_vma *a, const struct store_vma *b,
 		       unsigned what)
 {
 	int kind = !a ? 0 : !b ? 1 : 2;
 
-	(void)d;
-	if (kind != json_kind)
+	if (kind != d->json_kind)
 		return;
-	if (!json_first)
+	if (!d->json_first)
 		putchar(',');
-	json_first = false;
+	d->json_first = false;
 	if (kind < 2) {
 		vma_print_json(a ? a : b, stdout);
 		return;
@@ -208,9 +209,9 @@ static void output(struct diff *d, const char *name, pid_t pid)
 			       "\"bytes\":%" PRIu64 "}", k ? "to" : "from", d->seq[k], d->mm[k],
 			       k ? d->to.n : d->from.n, k ? d->to.bytes : d->from.bytes);
 		printf(",\"mm_changed\":%s", d->mm[0] != d->mm[1] ? "true" : "false");
-		for (json_kind = 0; json_kind < 3; json_kind++) {
-			printf(",\"%s\":[", kinds[json_kind]);
-			json_first = true;
+		for (d->json_kind = 0; d->json_kind < 3; d->json_kind++) {
+			printf(",\"%s\":[", kinds[d->json_kind]);
+			d->json_first = true;
 			walk(d, print_json);
 			putchar(']');
 		}
