@@ -417,6 +417,23 @@ def check_db_errors(s, q):
                        r"cannot open '.*not-a-db.txt': not a vmatrace DB")
 
 
+def check_arg_errors(q, pid):
+    """Malformed addresses, seqs and pids: one line, exit 1, for every query command."""
+    for args, pat in ((('history', 'zz'), r"invalid address 'zz'"),
+                      (('history', '0x'), r"invalid address '0x'"),
+                      (('history', '--pid', 'abc', '0x1000'), r"invalid --pid 'abc'"),
+                      (('maps', '--pid', pid, '--at', 'abc'), r"invalid --at 'abc'"),
+                      (('maps', '--pid', pid, '--at', '-1'), r"invalid --at '-1'"),
+                      (('maps', '--pid', '%d@x' % pid), r'expected PID or PID@N'),
+                      (('events', '--pid', '%d@2' % pid),
+                       r'no process %d@2 in .*used by 1 process' % pid),
+                      (('history', '--pid', '4000000', '0x1000'), r'no process 4000000 in'),
+                      (('diff', '--pid', pid, '--json', '1', 'x'), r"invalid SEQ2 'x'"),
+                      (('sql',), r'expected one SQL statement')):
+        one_line_error(q.cmd(*args), '%s: %s refused' % (args[0], ' '.join(map(str, args[1:]))),
+                       pat)
+
+
 def main():
     with vtlib.Session(tap) as s:
         db = s.path('memops.db')
@@ -434,6 +451,7 @@ def main():
         check_exec_diff(s)
         check_reuse(s)
         check_readme(q)
+        check_arg_errors(q, pid)
         check_db_errors(s, q)
 
 
