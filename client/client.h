@@ -24,6 +24,8 @@ int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
 int cmd_timeline(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_sql(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 /*
  * prepare_db - the absolute path of the DB to write at @path (relative to the working
@@ -75,6 +77,15 @@ struct store_ro;
 struct store_proc_info;
 int resolve_process(struct store_ro *r, const char *cmd, const char *db,
 		    const struct proc_ref *ref, struct store_proc_info *ret);
+
+/*
+ * process_mm_at - the mm process @p (named @ref) used after event *@at, into @ret_mm; *@at
+ * 0 means its last state (set to that seq). Checks that the event is in the trace and in
+ * the process's life, with a recorded map; else prints one line naming @cmd, returns -1.
+ */
+int process_mm_at(struct store_ro *r, const char *cmd, const char *db,
+		  const struct proc_ref *ref, const struct store_proc_info *p, uint64_t *at,
+		  uint64_t *ret_mm);
 
 /* parse_seq - an event number (>= 1) from @s, or die naming @what. */
 uint64_t parse_seq(const char *s, const char *what);

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,7 +21,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace history [-d DB] [--pid P] ADDR\n"
+		"Usage: vmatrace history [-d DB] [--pid P] [--json] ADDR\n"
 		"\n"
 		"Every event that created, changed or removed a mapping covering ADDR (0x-hex or\n"
 		"decimal), oldest first: the event's seq and the event, then the VMA versions it\n"
@@ -28,6 +29,9 @@ static void usage(FILE *out)
 		"\n"
 		"  -d, --db DB   read DB (default ./%s)\n"
 		"  -p, --pid P   only the address spaces of process P (PID or PID@N)\n"
+		"      --json    JSON Lines, one object per event: seq, event (as events --json\n"
+		"                prints it; null before the trace), ended and began (the VMA\n"
+		"                versions, as maps --json prints them)\n"
 		"  -h, --help    show this help\n",
 		DB_DEFAULT);
 }
@@ -93,6 +97,7 @@ struct walk {
 	size_t *by_born, *by_died; /* indexes into h->vs */
 	size_t nb, nd;             /* next in each order */
 	size_t n_died;             /* versions that died (the others live on) */
+	bool json;
 };
 
 /* The - and + lines of every version that ended or began at or before @seq. */
@@ -104,8 +109,50 @@ static void print_changes(struct walk *w, uint64_t seq)
 		print_line('+', &w->h->vs[w->by_born[w->nb++]].v);
 }
 
+/* The same as JSON: ,"ended":[...],"began":[...]} and the end of the line. */
+static void print_changes_json(struct walk *w, uint64_t seq)
+{
+	printf(",\"ended\":[");
+	for (bool first = true; w->nd < w->n_died && w->h->vs[w->by_died[w->nd]].died_seq <= seq;
+	     first = false) {
+		printf("%s", first ? "" : ",");
+		vma_print_json(&w->h->vs[w->by_died[w->nd++]].v, stdout);
+	}
+	printf("],\"began\":[");
+	for (bool first = true; w->nb < w->h->n && w->h->vs[w->by_born[w->nb]].v.born_seq <= seq;
+	     first = false) {
+		printf("%s", first ? "" : ",");
+		vma_print_json(&w->h->vs[w->by_born[w->nb++]].v, stdout);
+	}
+	printf("]}\n");
+}
+
+/* print_event_json - {"seq":N,"event":{...} (events --json's object, without its newline). */
+static int print_event_json(const struct event *ev, struct walk *w)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return -ENOMEM;
+	event_print_json(ev, f);
+	if (fclose(f) != 0)
+		return -ENOMEM;
+	while (len && buf[len - 1] == '\n')
+		len--;
+	printf("{\"seq\":%" PRIu64 ",\"event\":%.*s", ev->seq, (int)len, buf);
+	free(buf);
+	print_changes_json(w, ev->seq);
+	return 0;
+}
+
 static int print_event(const struct event *ev, void *data)
 {
+	struct walk *w = data;
+
+	if (w->json)
+		return print_event_json(ev, w);
 	printf("%" PRIu64 " ", ev->seq);
 	event_print(ev, stdout);
 	print_changes(data, ev->seq);
@@ -147,12 +194,14 @@ int cmd_history(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *db = DB_DEFAULT;
 	struct hist h = { 0 };
 	struct proc_ref pid = { 0 };
+	bool json = false;
 	int c, err = 0;
 
 	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
@@ -162,6 +211,9 @@ int cmd_history(int argc, char **argv)
 			break;
 		case 'p':
 			parse_proc_ref(optarg, "--pid", &pid);
+			break;
+		case 'J':
+			json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -190,7 +242,7 @@ int cmd_history(int argc, char **argv)
 		err = store_query_vma_history(r, 0, addr, add_version, &h);
 
 	/* The events that began or ended a version, in order, each once. */
-	struct walk w = { .h = &h };
+	struct walk w = { .h = &h, .json = json };
 	w.by_born = xcalloc(h.n + 1, sizeof(size_t));
 	w.by_died = xcalloc(h.n + 1, sizeof(size_t));
 	for (size_t i = 0; i < h.n; i++) {
@@ -212,13 +264,22 @@ int cmd_history(int argc, char **argv)
 		if (!n || seqs[n - 1] != seq)
 			seqs[n++] = seq;
 	}
-	if (!err && n && seqs[0] == 0) {
+	if (!err && n && seqs[0] == 0 && json) {
+		printf("{\"seq\":0,\"event\":null");
+		print_changes_json(&w, 0);
+	} else if (!err && n && seqs[0] == 0) {
 		printf("(before the trace)\n");
 		print_changes(&w, 0);
 	}
 	if (!err)
 		err = store_query_events_at(r, seqs, n, print_event, &w);
-	print_changes(&w, UINT64_MAX); /* versions whose event is not in the DB */
+	/* Versions whose event is not in the DB. */
+	if (json && (w.nd < w.n_died || w.nb < h.n)) {
+		printf("{\"seq\":null,\"event\":null");
+		print_changes_json(&w, UINT64_MAX);
+	} else if (!json) {
+		print_changes(&w, UINT64_MAX);
+	}
 	if (!err && !h.n)
 		fprintf(stderr, "vmatrace: no recorded mapping ever covered 0x%" PRIx64 "\n", addr);
 	if (err < 0)

@@ -22,13 +22,18 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace ps [-d DB]\n"
+		"Usage: vmatrace ps [-d DB] [--json]\n"
 		"\n"
 		"The traced processes as a tree: pid, parent, the events that started and ended\n"
 		"each, its exit status, its address spaces (mm ids; a new one per execve) and its\n"
 		"program; then every address space with its mm_users over time (users@seq).\n"
+		"A pid that several processes had in the trace shows as PID@N, the Nth of them\n"
+		"(from 1), which is how --pid names it in the other commands.\n"
 		"\n"
 		"  -d, --db DB   read DB (default ./%s)\n"
+		"      --json    JSON Lines, one object per process: id, pid, ref (PID or PID@N),\n"
+		"                ppid, start_seq, end_seq, status (wait status), exit, exe, argv,\n"
+		"                mms, mm_users (per mm: every change, as seq and users)\n"
 		"  -h, --help    show this help\n",
 		DB_DEFAULT);
 }
@@ -44,6 +49,7 @@ struct proc {
 	struct exec_at *execs;  /* its execve's, in order */
 	size_t n_execs;
 	size_t parent;          /* index + 1 of the parent in procs, 0 for a root */
+	unsigned nth, of;       /* the nth of the @of processes with this pid (PID@N) */
 	bool printed;
 };
 
@@ -156,10 +162,69 @@ static void program_text(const struct proc *q, char *buf, size_t size)
 		snprintf(buf, size, "%s", q->exe ? q->exe : "?");
 }
 
+/* proc_name - "PID", or "PID@N" when other processes of the trace had the same pid. */
+static const char *proc_name(const struct proc *q, char buf[PROC_REF_NAME_MAX])
+{
+	struct proc_ref ref = { .pid = q->info.pid, .nth = q->of > 1 ? q->nth : 0 };
+
+	return proc_ref_name(&ref, buf);
+}
+
+static int json_users(uint64_t seq, int users, void *data)
+{
+	bool *first = data;
+
+	printf("%s{\"seq\":%" PRIu64 ",\"users\":%d}", *first ? "" : ",", seq, users);
+	*first = false;
+	return 0;
+}
+
+/* print_json - process @q as one JSON object (a line). */
+static int print_json(struct ps *ps, const struct proc *q)
+{
+	char st[48], name[PROC_REF_NAME_MAX];
+	const char *m;
+	int err = 0;
+
+	printf("{\"id\":%" PRIu64 ",\"pid\":%d,\"ref\":\"%s\",\"ppid\":%d,\"start_seq\":%" PRIu64,
+	       q->info.id, q->info.pid, proc_name(q, name), q->info.ppid, q->info.start_seq);
+	if (q->info.end_seq)
+		printf(",\"end_seq\":%" PRIu64, q->info.end_seq);
+	else
+		printf(",\"end_seq\":null");
+	status_text(q->info.exit_status, st, sizeof(st));
+	if (q->info.exit_status >= 0)
+		printf(",\"status\":%d", q->info.exit_status);
+	else
+		printf(",\"status\":null");
+	printf(",\"exit\":\"%s\",\"exe\":", st);
+	if (q->exe)
+		json_print_string(stdout, q->exe);
+	else
+		printf("null");
+	/* argv is stored as a JSON array (sysent.h's json_print_string). */
+	printf(",\"argv\":%s,\"mms\":[%s],\"mm_users\":[", q->argv ? q->argv : "null",
+	       q->mms ? q->mms : "");
+	for (m = q->mms; !err && m && *m;) {
+		char *next;
+		uint64_t mm = strtoull(m, &next, 10);
+		bool first = true;
+
+		if (next == m)
+			break;
+		printf("%s{\"mm\":%" PRIu64 ",\"changes\":[", m == q->mms ? "" : ",", mm);
+		err = store_query_mm_users(ps->r, mm, json_users, &first);
+		printf("]}");
+		m = *next == ',' ? next + 1 : next;
+	}
+	printf("]}\n");
+	return err;
+}
+
 static void print_tree(struct ps *ps, size_t i, int depth)
 {
 	struct proc *q = &ps->procs[i];
-	char st[48], prog[512], end[24];
+	char st[48], prog[512], end[24], pid[PROC_REF_NAME_MAX];
 
 	q->printed = true;
 	status_text(q->info.exit_status, st, sizeof(st));
@@ -168,7 +233,8 @@ static void print_tree(struct ps *ps, size_t i, int depth)
 		snprintf(end, sizeof(end), "%" PRIu64, q->info.end_seq);
 	else
 		snprintf(end, sizeof(end), "-");
-	printf("%7d %7d %7" PRIu64 " %7s %-12s %-10s %*s%s%s\n", q->info.pid, q->info.ppid,
+	proc_name(q, pid);
+	printf("%7s %7d %7" PRIu64 " %7s %-12s %-10s %*s%s%s\n", pid, q->info.ppid,
 	       q->info.start_seq, end, st, q->mms ? q->mms : "-", 2 * depth, "",
 	       depth ? "\\_ " : "", prog);
 	for (size_t j = 0; j < ps->n; j++)
@@ -180,17 +246,22 @@ int cmd_ps(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *db = DB_DEFAULT;
 	struct ps ps = { 0 };
+	bool json = false;
 	int c, err;
 
 	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			db = optarg;
+			break;
+		case 'J':
+			json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -214,6 +285,13 @@ int cmd_ps(int argc, char **argv)
 		err = store_query_process_mms(ps.r, q->info.id, add_mm, &ps);
 		q->mms = ps.buf;
 		ps.buf = NULL;
+		/* PID@N: the processes that had this pid before it, and after. */
+		for (size_t j = 0; j < ps.n; j++) {
+			if (ps.procs[j].info.pid != q->info.pid)
+				continue;
+			q->of++;
+			q->nth += j <= i;
+		}
 		/* The parent: the latest process with ppid's pid that appeared before it. */
 		for (size_t j = i; q->info.ppid && j-- > 0;)
 			if (ps.procs[j].info.pid == q->info.ppid) {
@@ -232,7 +310,9 @@ int cmd_ps(int argc, char **argv)
 			q->argv = same && pp->argv ? xstrdup(pp->argv) : NULL;
 		}
 	}
-	if (!err) {
+	for (size_t i = 0; !err && json && i < ps.n; i++)
+		err = print_json(&ps, &ps.procs[i]);
+	if (!err && !json) {
 		printf("%7s %7s %7s %7s %-12s %-10s %s\n", "PID", "PPID", "START", "END", "STATUS",
 		       "MM", "PROGRAM");
 		for (size_t i = 0; i < ps.n; i++)

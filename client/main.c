@@ -30,6 +30,8 @@ static const struct command commands[] = {
 	{ "history", cmd_history, "every event that changed the mappings covering an address" },
 	{ "timeline", cmd_timeline, "draw the address spaces over time as SVG or HTML" },
 	{ "export", cmd_export, "write the trace for other tools (--perfetto: ui.perfetto.dev)" },
+	{ "diff", cmd_diff, "VMAs added, removed and changed between two events" },
+	{ "sql", cmd_sql, "run a read-only SQL query on a DB" },
 	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },

@@ -299,4 +299,37 @@ int store_count_pid(struct store_ro *r, pid_t pid, uint64_t *ret_count);
  */
 int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uint64_t *ret_mm);
 
+/* Ad-hoc queries (lib/store_query.c). ---------------------------------------------------- */
+
+/*
+ * One result row of store_sql_exec(), valid during the callback only. For each of the
+ * n_cols columns: its name, its type (STORE_SQL_INTEGER...: SQLite's fundamental types, per
+ * value, since a column may mix them), and its value as SQLite's text (a BLOB's raw bytes),
+ * lens[i] bytes long; texts[i] is NULL for NULL.
+ */
+enum {
+	STORE_SQL_INTEGER = 1,
+	STORE_SQL_FLOAT = 2,
+	STORE_SQL_TEXT = 3,
+	STORE_SQL_BLOB = 4,
+	STORE_SQL_NULL = 5,
+};
+struct store_sql_row {
+	int n_cols;
+	const char *const *names;
+	const int *types;
+	const char *const *texts;
+	const int *lens;
+};
+
+/*
+ * store_sql_exec - run one read-only SQL statement @sql on @r, calling @fn for each row (a
+ * non-zero return stops the walk and is returned). Trailing blanks, ';' and comments are
+ * allowed. Errors: -EROFS (the statement would write, or change the connection: ATTACH,
+ * DETACH, a PRAGMA given a value), -ENOTSUP (more than one statement), -ENODATA (no
+ * statement), -EINVAL (an SQL error: store_ro_errmsg() says which), other -errno.
+ */
+int store_sql_exec(struct store_ro *r, const char *sql,
+		   int (*fn)(const struct store_sql_row *row, void *data), void *data);
+
 #endif
