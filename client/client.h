@@ -54,6 +54,20 @@ uint64_t parse_seq(const char *s, const char *what);
 /* parse_addr - an address in 0x-hex or decimal, or die with a clear message. */
 uint64_t parse_addr(const char *s);
 
+/* yama_ptrace_scope - /proc/sys/kernel/yama/ptrace_scope (0..3), -1 without Yama.
+ * yama_meaning - what a value means, in a few words (advice.c). */
+int yama_ptrace_scope(void);
+const char *yama_meaning(int scope);
+
+/*
+ * advise_trace_error - after the daemon refused to trace @pid with errno @err (its line
+ * already printed), one "vmatrace: hint:" line on stderr saying what to do: another
+ * user's process, Yama's ptrace_scope, ptrace forbidden (containers). Nothing for other
+ * errors. advise_seccomp_error - the same when the run child cannot install its filter.
+ */
+void advise_trace_error(int err, pid_t pid, bool attach);
+void advise_seccomp_error(int err);
+
 /* db_default - the default DB path ("vmatrace.db" in the working directory). */
 #define DB_DEFAULT "vmatrace.db"
 
