@@ -41,6 +41,12 @@ int cmd_stop(int argc, char **argv);
  */
 int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid);
 
+/* daemon_binary - the vmatraced that daemon_connect() starts: $VMATRACED, else the one
+ * beside our own binary, else "vmatraced" (from PATH). The caller frees it. */
+char *daemon_binary(void);
+
+int cmd_doctor(int argc, char **argv);
+
 /* seccomp_install - install the filter that stops the recorded syscalls (seccomp.c).
  * Called in the child after the daemon seized it. 0 or -errno. */
 int seccomp_install(void);
