@@ -74,12 +74,32 @@ static bool target_uids(pid_t pid, uid_t *ruid, uid_t *euid, uid_t *owner)
 	return found;
 }
 
+/* A kernel thread has no address space to trace: the daemon's refusal says it all. */
+static bool is_kernel_thread(pid_t pid)
+{
+	char path[64], buf[512];
+	unsigned long long flags = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* comm may hold spaces and parentheses: the fields start after the last ')' */
+	char *p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %llu", &flags) != 1)
+		return false;
+	return flags & 0x00200000; /* PF_KTHREAD */
+}
+
 void advise_trace_error(int err, pid_t pid, bool attach)
 {
 	uid_t me = getuid(), ruid, euid, owner;
 	int scope = yama_ptrace_scope();
 
-	if (err != EPERM && err != EACCES)
+	if ((err != EPERM && err != EACCES) || is_kernel_thread(pid))
 		return;
 	if (attach && me != 0 && target_uids(pid, &ruid, &euid, &owner) &&
 	    (ruid != me || euid != me || owner != me)) {
