@@ -46,6 +46,12 @@ int cmd_stop(int argc, char **argv);
  */
 int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid);
 
+/* daemon_binary - the vmatraced that daemon_connect() starts: $VMATRACED, else the one
+ * beside our own binary, else "vmatraced" (from PATH). The caller frees it. */
+char *daemon_binary(void);
+
+int cmd_doctor(int argc, char **argv);
+
 /* seccomp_install - install the filter that stops the recorded syscalls (seccomp.c).
  * Called in the child after the daemon seized it. 0 or -errno. */
 int seccomp_install(void);
@@ -92,6 +98,20 @@ uint64_t parse_seq(const char *s, const char *what);
 
 /* parse_addr - an address in 0x-hex or decimal, or die with a clear message. */
 uint64_t parse_addr(const char *s);
+
+/* yama_ptrace_scope - /proc/sys/kernel/yama/ptrace_scope (0..3), -1 without Yama.
+ * yama_meaning - what a value means, in a few words (advice.c). */
+int yama_ptrace_scope(void);
+const char *yama_meaning(int scope);
+
+/*
+ * advise_trace_error - after the daemon refused to trace @pid with errno @err (its line
+ * already printed), one "vmatrace: hint:" line on stderr saying what to do: another
+ * user's process, Yama's ptrace_scope, ptrace forbidden (containers). Nothing for other
+ * errors. advise_seccomp_error - the same when the run child cannot install its filter.
+ */
+void advise_trace_error(int err, pid_t pid, bool attach);
+void advise_seccomp_error(int err);
 
 /* db_default - the default DB path ("vmatrace.db" in the working directory). */
 #define DB_DEFAULT "vmatrace.db"

@@ -157,6 +157,8 @@ int cmd_attach(int argc, char **argv)
 	if (reply.type != PROTO_ATTACHED) {
 		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
 							    "unexpected answer from the daemon");
+		if (reply.type == PROTO_ERROR)
+			advise_trace_error((int)reply.u.error.err, pid, true);
 		proto_msg_release(&reply);
 		goto error_close;
 	}

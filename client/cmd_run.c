@@ -166,6 +166,7 @@ static void child(int go_fd, pid_t daemon_pid, const char *prog, char **argv)
 	int r = seccomp_install();
 	if (r < 0) {
 		log_error("cannot install the seccomp filter: %s", strerror(-r));
+		advise_seccomp_error(-r);
 		_exit(126);
 	}
 	execv(prog, argv);
@@ -243,9 +244,10 @@ int cmd_run(int argc, char **argv)
 	if (r < 0 || reply.type != PROTO_ATTACHED) {
 		if (r < 0)
 			log_error("the daemon did not answer: %s", strerror(-r));
-		else if (reply.type == PROTO_ERROR)
+		else if (reply.type == PROTO_ERROR) {
 			log_error("%s", reply.u.error.message);
-		else
+			advise_trace_error((int)reply.u.error.err, pid, false);
+		} else
 			log_error("the daemon answered with an unexpected %s",
 				  proto_type_name(reply.type));
 		if (r == 0)

@@ -42,8 +42,7 @@ static int try_connect(const char *path)
 	return fd;
 }
 
-/* vmatraced: $VMATRACED, else beside our own binary, else from PATH. */
-static char *daemon_binary(void)
+char *daemon_binary(void)
 {
 	const char *env = getenv("VMATRACED");
 	char self[PATH_MAX];

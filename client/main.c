@@ -35,6 +35,7 @@ static const struct command commands[] = {
 	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },
+	{ "doctor", cmd_doctor, "check what tracing needs here, and how to fix what is missing" },
 };
 
 static void usage(FILE *out)

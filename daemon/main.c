@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * vmatraced: the tracing daemon. Thin: options, daemonizing, then the event loop.
- * Started on demand by the client (daemonizes, logs to the runtime directory) or by hand in
- * the foreground with -f (logs to stderr).
+ * Started on demand by the client (daemonizes, logs to the runtime directory), by hand in
+ * the foreground with -f (logs to stderr), or by systemd, which passes the listening socket
+ * (LISTEN_FDS; then it never daemonizes: systemd is its parent and keeps its log).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,7 @@
 #include "tracer.h"
 
 static bool arg_foreground;
-static struct server_config arg_server = { .idle_exit_s = 0 };
+static struct server_config arg_server = { .idle_exit_s = 0, .listen_fd = -1 };
 
 static void usage(FILE *out)
 {
@@ -167,7 +168,15 @@ int main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (!arg_foreground)
+	/* Before daemonize(): LISTEN_PID names this process, not a forked one. */
+	const char *why;
+	int fd = server_activation_fd(&why);
+	if (fd >= 0)
+		arg_server.listen_fd = fd;
+	else if (fd != -ENOENT)
+		die("socket activation: %s", why);
+
+	if (!arg_foreground && fd < 0)
 		ready = daemonize();
 	int r = server_listen(&arg_server, &lock_fd);
 	if (r == -EADDRINUSE) {
@@ -176,7 +185,7 @@ int main(int argc, char **argv)
 			ssize_t w = write(ready, "!", 1);
 			(void)w;
 		}
-		if (arg_foreground)
+		if (arg_foreground || fd >= 0)
 			die("another vmatraced is already running for this user");
 		return 0;
 	}

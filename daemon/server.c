@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,6 +58,7 @@ static struct session *sessions;
 static unsigned n_sessions;
 static bool stopping;
 static char socket_path[4096];
+static bool socket_ours;        /* we bound socket_path: unlink it when we stop */
 static struct server_config cfg;
 
 /*
@@ -404,7 +406,8 @@ static void begin_stop(void)
 		ev_io_stop(loop, &listen_io);
 		close(listen_fd);
 		listen_fd = -1;
-		unlink(socket_path);
+		if (socket_ours)
+			unlink(socket_path);
 	}
 	maybe_exit();
 }
@@ -444,6 +447,76 @@ static void idle_cb(struct ev_loop *l, ev_timer *w, int revents)
 	}
 }
 
+#define SD_LISTEN_FDS_START 3
+
+int server_activation_fd(const char **ret_why)
+{
+	const char *pid_s = getenv("LISTEN_PID"), *fds_s = getenv("LISTEN_FDS");
+	int fd = SD_LISTEN_FDS_START, val;
+	socklen_t len = sizeof(val);
+	char *end;
+
+	*ret_why = NULL;
+	bool ours = pid_s && fds_s && strtol(pid_s, &end, 10) == getpid() && !*end;
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_FDNAMES");
+	if (!ours)
+		return -ENOENT; /* absent, or meant for another process (our parent's) */
+	if (strcmp(fds_s, "1") != 0) {
+		*ret_why = "LISTEN_FDS must be 1: vmatraced serves one socket";
+		return -EINVAL;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &val, &len) < 0) {
+		*ret_why = "fd 3 is not a socket";
+		return errno == EBADF ? -EBADF : -ENOTSOCK;
+	}
+	if (val != AF_UNIX) {
+		*ret_why = "fd 3 is not a Unix socket (ListenStream= must be a path)";
+		return -EPROTOTYPE;
+	}
+	len = sizeof(val);
+	if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &val, &len) < 0 || val != SOCK_STREAM) {
+		*ret_why = "fd 3 is not a stream socket (ListenStream=)";
+		return -EPROTOTYPE;
+	}
+	len = sizeof(val);
+	if (getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &val, &len) < 0 || !val) {
+		*ret_why = "fd 3 is not listening (Accept=no is needed)";
+		return -EINVAL;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		*ret_why = "cannot set fd 3 non-blocking";
+		return -errno;
+	}
+	return fd;
+}
+
+/*
+ * Put the passed socket's path in socket_path (which holds the usual path on entry), for the
+ * log; clients look for it only at the usual path, so a different one is worth a warning.
+ */
+static void activated_path(int fd)
+{
+	struct sockaddr_un sa;
+	socklen_t len = sizeof(sa);
+	char expected[sizeof(socket_path)];
+
+	strcpy(expected, socket_path);
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(fd, (struct sockaddr *)&sa, &len) < 0 || len <= sizeof(sa_family_t) ||
+	    !sa.sun_path[0]) {
+		snprintf(socket_path, sizeof(socket_path), "(socket fd %d)", fd);
+		return;
+	}
+	snprintf(socket_path, sizeof(socket_path), "%.*s",
+		 (int)(len - offsetof(struct sockaddr_un, sun_path)), sa.sun_path);
+	if (strcmp(socket_path, expected) != 0)
+		log_warn("the socket passed by systemd is %s, but clients look for %s",
+			 socket_path, expected);
+}
+
 int server_listen(const struct server_config *config, int *ret_lock_fd)
 {
 	char dir[4000], lock_path[4096];
@@ -469,12 +542,19 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 		close(lock_fd);
 		return r == -EWOULDBLOCK ? -EADDRINUSE : r;
 	}
-	/* We hold the lock: any socket file left is a dead daemon's. */
 	paths_join(socket_path, sizeof(socket_path), dir, PATHS_SOCKET);
+	if (cfg.listen_fd >= 0) {
+		/* Socket activation: systemd owns the socket file, we only accept on it. */
+		activated_path(cfg.listen_fd);
+		listen_fd = cfg.listen_fd;
+		*ret_lock_fd = lock_fd;
+		return 0;
+	}
 	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
 		close(lock_fd);
 		return -ENAMETOOLONG;
 	}
+	/* We hold the lock: any socket file left is a dead daemon's. */
 	unlink(socket_path);
 	strcpy(sa.sun_path, socket_path);
 	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -494,6 +574,7 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 		close(lock_fd);
 		return r;
 	}
+	socket_ours = true;
 	*ret_lock_fd = lock_fd;
 	return 0;
 }
@@ -522,14 +603,16 @@ int server_run(void)
 		ev_timer_init(&idle_timer, idle_cb, cfg.idle_exit_s, cfg.idle_exit_s);
 		ev_timer_start(loop, &idle_timer);
 	}
-	log_info("listening on %s", socket_path);
+	log_info("listening on %s%s", socket_path,
+		 socket_ours ? "" : " (passed by systemd)");
 	ev_run(loop, 0);
 
 	while (sessions)
 		session_free(sessions);
 	if (listen_fd >= 0) {
 		close(listen_fd);
-		unlink(socket_path);
+		if (socket_ours)
+			unlink(socket_path);
 	}
 	ev_loop_destroy(loop);
 	close(signal_fd);
