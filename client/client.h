@@ -22,6 +22,8 @@ int cmd_ps(int argc, char **argv);
 int cmd_history(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 /*
  * prepare_db - the absolute path of the DB to write at @path (relative to the working

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "events", cmd_events, "print the recorded events, decoded like strace" },
 	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
 	{ "history", cmd_history, "every event that changed the mappings covering an address" },
+	{ "replay", cmd_replay, "step through a process's history, event by event" },
 	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },
