@@ -29,6 +29,7 @@ static const struct command commands[] = {
 	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
 	{ "history", cmd_history, "every event that changed the mappings covering an address" },
 	{ "replay", cmd_replay, "step through a process's history, event by event" },
+	{ "stats", cmd_stats, "per process and address space: syscalls, errors, peak size" },
 	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },
