@@ -302,7 +302,9 @@ static int load_versions(struct replay *rp)
 	int err = 0;
 
 	rp->initial_mm = rp->seg_mms[k0];
-	if (before >= rp->segs[0] && rp->initial_mm)
+	/* A vfork or CLONE_VM child starts with its parent's map; a fork child's mm has no
+	 * versions before the fork. */
+	if (rp->initial_mm)
 		err = store_query_vmas_at(rp->r, rp->initial_mm, before, initial_row, rp);
 	for (size_t k = 0; !err && k < rp->n_segs; k++) {
 		struct change_ctx c = { rp, before, rp->to };

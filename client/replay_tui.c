@@ -48,6 +48,7 @@ struct tui {
 };
 
 static struct termios saved_tio;
+static sigset_t saved_mask;     /* the signal mask before; ppoll() waits with it */
 static bool raw_on;
 static volatile sig_atomic_t got_signal, got_winch;
 
@@ -59,6 +60,7 @@ static void restore_terminal(void)
 		return;
 	raw_on = false;
 	tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_tio);
+	sigprocmask(SIG_SETMASK, &saved_mask, NULL);
 	if (write(STDOUT_FILENO, leave, sizeof(leave) - 1) < 0)
 		return; /* nothing more to do on the way out */
 }
@@ -76,7 +78,8 @@ static int enter_raw(void)
 {
 	static const char enter[] = "\033[?1049h\033[?25l";
 	struct termios t;
-	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: read() stops */
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block;
 
 	if (tcgetattr(STDIN_FILENO, &saved_tio) < 0)
 		return -errno;
@@ -90,6 +93,16 @@ static int enter_raw(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
 	sigaction(SIGWINCH, &sa, NULL);
+	/*
+	 * Blocked except inside ppoll(): a signal that arrives while we draw is seen at the
+	 * next wait, never lost between a check of the flags and a blocking read.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigaddset(&block, SIGWINCH);
+	sigprocmask(SIG_BLOCK, &block, &saved_mask);
 	atexit(restore_terminal);
 	if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &t) < 0)
 		return -errno;
@@ -334,8 +347,13 @@ enum { KEY_NONE = -1, KEY_QUIT = -2, KEY_UP = 0x101, KEY_DOWN, KEY_RIGHT, KEY_LE
 static int read_key(void)
 {
 	unsigned char c, seq[3];
-	ssize_t n = read(STDIN_FILENO, &c, 1);
+	struct pollfd in = { .fd = STDIN_FILENO, .events = POLLIN };
 
+	if (got_signal)
+		return KEY_NONE;
+	if (ppoll(&in, 1, NULL, &saved_mask) < 0)
+		return errno == EINTR ? KEY_NONE : KEY_QUIT;
+	ssize_t n = read(STDIN_FILENO, &c, 1);
 	if (n < 0 && errno == EINTR)
 		return KEY_NONE;
 	if (n <= 0)
@@ -605,7 +623,11 @@ int replay_tui(struct replay *rp, const char *who)
 	free(t.out);
 	if (got_signal) {
 		int sig = got_signal;
+		sigset_t one;
 		signal(sig, SIG_DFL);
+		sigemptyset(&one);
+		sigaddset(&one, sig);
+		sigprocmask(SIG_UNBLOCK, &one, NULL);
 		raise(sig);
 		return 128 + sig;
 	}
