@@ -68,7 +68,7 @@ static int plain_step(struct replay *rp, const struct event *ev, const struct rp
 static void print_json_list(struct replay *rp, const char *key, const size_t *idx, size_t n)
 {
 	printf(",\"%s\":[", key);
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; idx && i < n; i++) {
 		if (i)
 			putchar(',');
 		vma_print_json(&rp->vs[idx[i]].v, stdout);

@@ -62,6 +62,13 @@ static int cmp_count(const void *a, const void *b)
 	return x->key < y->key ? -1 : x->key > y->key;
 }
 
+/* sort_counts - by count, most first (qsort must not see NULL, even for 0 elements). */
+static void sort_counts(struct st_count *v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof(*v), cmp_count);
+}
+
 static struct st_mm *mm_get(struct stats *s, uint64_t id)
 {
 	for (size_t i = 0; i < s->n_mms; i++)
@@ -242,7 +249,8 @@ static void run_sweep(struct sweep *w)
 	int64_t vmas = 0;
 	bool final = false;
 
-	qsort(w->d, w->n, sizeof(*w->d), cmp_delta);
+	if (w->n > 1)
+		qsort(w->d, w->n, sizeof(*w->d), cmp_delta);
 	for (size_t i = 0; i < w->n;) {
 		uint64_t seq = w->d[i].seq;
 		if (m->info.end_seq && seq >= m->info.end_seq && !final) {
@@ -267,7 +275,8 @@ static void run_sweep(struct sweep *w)
 		m->final_bytes = (uint64_t)bytes;
 		m->final_vmas = (uint64_t)vmas;
 	}
-	qsort(m->top, m->n_top, sizeof(*m->top), cmp_top);
+	if (m->n_top > 1)
+		qsort(m->top, m->n_top, sizeof(*m->top), cmp_top);
 }
 
 static int users_row(uint64_t seq, int users, void *data)
@@ -324,9 +333,9 @@ static int load(struct store_ro *r, struct stats *s)
 					       &x);
 		if (!err)
 			err = store_query_process_mms(r, p->info.id, mms_row, &x);
-		qsort(p->by_nr, p->n_nr, sizeof(*p->by_nr), cmp_count);
-		qsort(p->by_err, p->n_err, sizeof(*p->by_err), cmp_count);
-		qsort(p->by_tid, p->n_tid, sizeof(*p->by_tid), cmp_count);
+		sort_counts(p->by_nr, p->n_nr);
+		sort_counts(p->by_err, p->n_err);
+		sort_counts(p->by_tid, p->n_tid);
 	}
 	for (size_t i = 0; !err && i < s->n_mms; i++)
 		err = load_mm(r, &s->mms[i]);

@@ -187,6 +187,15 @@ static int cmp_start(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
+/* sort_by_start - @n version indexes by address (qsort must not see NULL, even for 0). */
+static void sort_by_start(const struct replay *rp, size_t *v, size_t n)
+{
+	if (n < 2)
+		return;
+	sort_rp = rp;
+	qsort(v, n, sizeof(*v), cmp_start);
+}
+
 static void push_change(struct replay *rp, size_t v)
 {
 	if (rp->n_changes == rp->cap_changes) {
@@ -261,9 +270,10 @@ static int emit(const struct event *ev, void *data)
 			rp->alive[e[rp->next_entry].v] = true;
 		}
 	st->n_add = rp->n_changes - st->add;
-	sort_rp = rp;
-	qsort(rp->changes + st->del, st->n_del, sizeof(size_t), cmp_start);
-	qsort(rp->changes + st->add, st->n_add, sizeof(size_t), cmp_start);
+	if (rp->n_changes) {
+		sort_by_start(rp, rp->changes + st->del, st->n_del);
+		sort_by_start(rp, rp->changes + st->add, st->n_add);
+	}
 	if (rp->keep)
 		st->line = event_line(ev);
 	return rp->sink(rp, ev, st);
@@ -321,7 +331,8 @@ static int load_versions(struct replay *rp)
 			err = store_query_vmas_at(rp->r, rp->seg_mms[k], rp->segs[k], exec_row, &x);
 		}
 	}
-	qsort(rp->entries, rp->n_entries, sizeof(*rp->entries), cmp_entry);
+	if (rp->n_entries > 1)
+		qsort(rp->entries, rp->n_entries, sizeof(*rp->entries), cmp_entry);
 	return err;
 }
 
@@ -339,8 +350,7 @@ int replay_load(struct replay *rp)
 	rp->alive = xcalloc(rp->n_vs + 1, sizeof(*rp->alive));
 	for (size_t i = 0; i < rp->n_initial; i++)
 		rp->alive[rp->initial[i]] = true;
-	sort_rp = rp;
-	qsort(rp->initial, rp->n_initial, sizeof(size_t), cmp_start);
+	sort_by_start(rp, rp->initial, rp->n_initial);
 	if (rp->begin && (err = rp->begin(rp)))
 		return err;
 

@@ -130,6 +130,8 @@ static void get_size(struct tui *t)
 
 static void put(struct tui *t, const char *s, size_t n)
 {
+	if (!n)
+		return;
 	if (t->len + n > t->cap) {
 		t->cap = 2 * (t->len + n) + 4096;
 		t->out = xrealloc(t->out, t->cap);
@@ -467,6 +469,9 @@ static void cmd_goto(struct tui *t)
 static long covering(const struct tui *t, long i, uint64_t addr)
 {
 	const struct rp_step *st = &t->rp->steps[i];
+
+	if (!t->rp->changes)
+		return -1;
 	const size_t *lists[2] = { t->rp->changes + st->add, t->rp->changes + st->del };
 	const size_t counts[2] = { st->n_add, st->n_del };
 
