@@ -32,6 +32,8 @@ static const struct command commands[] = {
 	{ "export", cmd_export, "write the trace for other tools (--perfetto: ui.perfetto.dev)" },
 	{ "diff", cmd_diff, "VMAs added, removed and changed between two events" },
 	{ "sql", cmd_sql, "run a read-only SQL query on a DB" },
+	{ "replay", cmd_replay, "step through a process's history, event by event" },
+	{ "stats", cmd_stats, "per process and address space: syscalls, errors, peak size" },
 	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
 	{ "status", cmd_status, "list the daemon's live traces" },
 	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },

@@ -19,7 +19,7 @@ static const char mms_sql[] =
 	"SELECT m.id, m.start_seq, coalesce(m.end_seq, 0), coalesce(m.parent, 0),"
 	" coalesce((SELECT x.pid FROM exec x WHERE x.mm = m.id ORDER BY x.seq LIMIT 1),"
 	"  (SELECT p.pid FROM process p WHERE p.mm = m.id ORDER BY p.id LIMIT 1), m.owner),"
-	" (SELECT x.exe FROM exec x WHERE x.mm = m.id ORDER BY x.seq LIMIT 1)"
+	" (SELECT x.exe FROM exec x WHERE x.mm = m.id ORDER BY x.seq LIMIT 1), m.owner"
 	" FROM mm m ORDER BY m.id";
 
 struct walk {
@@ -38,6 +38,7 @@ static int mm_row(sqlite3_stmt *st, void *ctx)
 		.parent = (uint64_t)sqlite3_column_int64(st, 3),
 		.pid = sqlite3_column_int(st, 4),
 		.exe = (const char *)sqlite3_column_text(st, 5),
+		.owner = sqlite3_column_int(st, 6),
 	};
 
 	return fn(&m, w->data);

@@ -22,6 +22,7 @@ struct store_mm_info {
 	uint64_t start_seq;    /* event that created it (fork, exec), 0 for an initial one */
 	uint64_t end_seq;      /* event that dropped its last user, 0 if alive at the end */
 	uint64_t parent;       /* mm it was copied from by fork, 0 if none */
+	pid_t owner;           /* mm.owner: the process that created it (the forking parent) */
 	pid_t pid;             /* the process that used it: the one that exec'ed into it, else
 				  the first one born with it, else its creator: 1234 */
 	const char *exe;       /* the program exec'ed into it ("/usr/bin/python3"); NULL for
