@@ -20,10 +20,6 @@
 
 /* Reader. ------------------------------------------------------------------------------- */
 
-struct store_ro {
-	sqlite3 *db;
-};
-
 const char *store_ro_errmsg(struct store_ro *r)
 {
 	return r ? sqlite3_errmsg(r->db) : "no store";
@@ -33,6 +29,7 @@ void store_ro_close(struct store_ro *r)
 {
 	if (!r)
 		return;
+	sqlite3_finalize(r->stack_st);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -99,6 +96,7 @@ int store_open_ro(const char *path, struct store_ro **ret)
 		err = -EPROTONOSUPPORT;
 		goto error_close;
 	}
+	r->version = version;
 	*ret = r;
 	return 0;
 
