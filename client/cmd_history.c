@@ -20,14 +20,18 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace history [-d DB] [--pid P] ADDR\n"
+		"Usage: vmatrace history [-d DB] [--pid P] [--no-stacks] [--json] ADDR\n"
 		"\n"
 		"Every event that created, changed or removed a mapping covering ADDR (0x-hex or\n"
 		"decimal), oldest first: the event's seq and the event, then the VMA versions it\n"
-		"ended (-) and the ones it began (+), as /proc/PID/maps lines.\n"
+		"ended (-) and the ones it began (+), as /proc/PID/maps lines, and the stack of\n"
+		"the thread that made the event when the trace has stacks (run --stacks).\n"
 		"\n"
 		"  -d, --db DB   read DB (default ./%s)\n"
 		"  -p, --pid P   only the address spaces of process P\n"
+		"      --no-stacks  leave the stacks out\n"
+		"      --json    JSON Lines: each event as 'events --json' prints it, with its\n"
+		"                \"stack\" and the VMA versions it \"ended\" and \"began\"\n"
 		"  -h, --help    show this help\n",
 		DB_DEFAULT);
 }
@@ -87,29 +91,97 @@ static void print_line(char sign, const struct store_vma *v)
 	       v->name[0] ? "  " : "", v->name);
 }
 
+static void print_json_vma(const struct version *o, bool first)
+{
+	const struct store_vma *v = &o->v;
+
+	printf("%s{\"start\":%" PRIu64 ",\"end\":%" PRIu64 ",\"perms\":\"%s\",\"offset\":%" PRIu64
+	       ",\"dev\":\"%02x:%02x\",\"ino\":%" PRIu64 ",\"name\":",
+	       first ? "" : ",", v->start, v->end, v->perms, v->offset, major(v->dev),
+	       minor(v->dev), v->ino);
+	json_print_string(stdout, v->name);
+	printf(",\"born_seq\":%" PRIu64, v->born_seq);
+	if (o->died_seq)
+		printf(",\"died_seq\":%" PRIu64, o->died_seq);
+	putchar('}');
+}
+
 /* Walking the versions in event order: two orders, by birth and by death. */
 struct walk {
 	struct hist *h;
 	size_t *by_born, *by_died; /* indexes into h->vs */
 	size_t nb, nd;             /* next in each order */
 	size_t n_died;             /* versions that died (the others live on) */
+	bool json, stacks;
+	struct store_ro *r;
 };
 
-/* The - and + lines of every version that ended or began at or before @seq. */
+/*
+ * Every version that ended or began at or before @seq: - and + lines, or (--json) the
+ * members "ended" and "began" of the event's object.
+ */
 static void print_changes(struct walk *w, uint64_t seq)
 {
-	while (w->nd < w->n_died && w->h->vs[w->by_died[w->nd]].died_seq <= seq)
-		print_line('-', &w->h->vs[w->by_died[w->nd++]].v);
-	while (w->nb < w->h->n && w->h->vs[w->by_born[w->nb]].v.born_seq <= seq)
-		print_line('+', &w->h->vs[w->by_born[w->nb++]].v);
+	const struct version *vs = w->h->vs;
+
+	if (w->json)
+		fputs(",\"ended\":[", stdout);
+	for (bool first = true; w->nd < w->n_died && vs[w->by_died[w->nd]].died_seq <= seq;
+	     first = false) {
+		if (w->json)
+			print_json_vma(&vs[w->by_died[w->nd++]], first);
+		else
+			print_line('-', &vs[w->by_died[w->nd++]].v);
+	}
+	if (w->json)
+		fputs("],\"began\":[", stdout);
+	for (bool first = true; w->nb < w->h->n && vs[w->by_born[w->nb]].v.born_seq <= seq;
+	     first = false) {
+		if (w->json)
+			print_json_vma(&vs[w->by_born[w->nb++]], first);
+		else
+			print_line('+', &vs[w->by_born[w->nb++]].v);
+	}
+	if (w->json)
+		fputs("]}\n", stdout);
+}
+
+/* --json: the event's object, still open for print_changes(). */
+static int print_event_json(struct walk *w, const struct event *ev)
+{
+	char *line = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&line, &len);
+	int err = 0;
+
+	if (!mem)
+		return -ENOMEM;
+	if (w->stacks)
+		err = event_print_json_stack(w->r, ev, mem);
+	else
+		event_print_json(ev, mem);
+	fclose(mem);
+	if (len >= 2)
+		fwrite(line, 1, len - 2, stdout); /* without "}\n" */
+	free(line);
+	return err;
 }
 
 static int print_event(const struct event *ev, void *data)
 {
-	printf("%" PRIu64 " ", ev->seq);
-	event_print(ev, stdout);
-	print_changes(data, ev->seq);
-	return 0;
+	struct walk *w = data;
+	int err = 0;
+
+	if (w->json) {
+		err = print_event_json(w, ev);
+	} else {
+		printf("%" PRIu64 " ", ev->seq);
+		event_print(ev, stdout);
+		if (w->stacks)
+			err = stack_print_text(w->r, ev->stack_id, stdout);
+	}
+	print_changes(w, ev->seq);
+	return err;
 }
 
 static struct hist *sort_hist;
@@ -147,12 +219,15 @@ int cmd_history(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "db", required_argument, NULL, 'd' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "no-stacks", no_argument, NULL, 'N' },
+		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *db = DB_DEFAULT;
 	struct hist h = { 0 };
 	pid_t pid = 0;
+	bool json = false, stacks = true;
 	int c, err = 0;
 
 	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
@@ -162,6 +237,12 @@ int cmd_history(int argc, char **argv)
 			break;
 		case 'p':
 			pid = parse_pid(optarg, "--pid");
+			break;
+		case 'N':
+			stacks = false;
+			break;
+		case 'J':
+			json = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -193,7 +274,7 @@ int cmd_history(int argc, char **argv)
 		err = store_query_vma_history(r, 0, addr, add_version, &h);
 
 	/* The events that began or ended a version, in order, each once. */
-	struct walk w = { .h = &h };
+	struct walk w = { .h = &h, .json = json, .stacks = stacks, .r = r };
 	w.by_born = xcalloc(h.n + 1, sizeof(size_t));
 	w.by_died = xcalloc(h.n + 1, sizeof(size_t));
 	for (size_t i = 0; i < h.n; i++) {
@@ -216,12 +297,20 @@ int cmd_history(int argc, char **argv)
 			seqs[n++] = seq;
 	}
 	if (!err && n && seqs[0] == 0) {
-		printf("(before the trace)\n");
+		if (json)
+			fputs("{\"seq\":0,\"before_trace\":true", stdout);
+		else
+			printf("(before the trace)\n");
 		print_changes(&w, 0);
 	}
 	if (!err)
 		err = store_query_events_at(r, seqs, n, print_event, &w);
-	print_changes(&w, UINT64_MAX); /* versions whose event is not in the DB */
+	if (w.nb < h.n || w.nd < w.n_died) {
+		/* versions whose event is not in the DB */
+		if (json)
+			fputs("{\"seq\":null", stdout);
+		print_changes(&w, UINT64_MAX);
+	}
 	if (!err && !h.n)
 		fprintf(stderr, "vmatrace: no recorded mapping ever covered 0x%" PRIx64 "\n", addr);
 	if (err < 0)
