@@ -7,6 +7,9 @@
  */
 #include <errno.h>
 #include <libunwind.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/ptrace.h>
 #include <sys/user.h>
@@ -50,6 +53,33 @@ struct capture {
 };
 
 static uint8_t arena[ARENA_SIZE];       /* the tracer is single-threaded */
+static bool in_capture;                 /* see sigprocmask() below */
+
+/*
+ * libunwind, configured with --enable-block-signals as Debian's is, blocks every signal
+ * around each lock of its caches and memory pools: two rt_sigprocmask syscalls each time,
+ * about 30 per capture, which on this kind of VM cost as much as the whole rest of the
+ * unwind (perf: 28% of the daemon's time on a stack-heavy loop). The masking protects
+ * unwinding from signal handlers that unwind too; the daemon has none (its signals arrive
+ * through a signalfd), so while a capture runs on the tracer's thread the calls are skipped:
+ * every lock is taken and released within the capture, and the mask never changes. The
+ * executable exports this symbol (meson.build: --export-dynamic-symbol) so that
+ * libunwind's calls bind here; any other call goes to the real thing.
+ */
+int sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+	if (__atomic_load_n(&in_capture, __ATOMIC_RELAXED)) {
+		if (old)
+			sigemptyset(old);
+		return 0;
+	}
+	int r = pthread_sigmask(how, set, old);
+	if (r) {
+		errno = r;
+		return -1;
+	}
+	return 0;
+}
 static struct procmap_vma scratch;      /* PROCMAP_QUERY answers (no model) */
 
 int unwind_vma(const struct unwind_target *t, uint64_t addr, struct unwind_vma *ret)
@@ -308,12 +338,14 @@ int unwind_capture(struct unwinder *u, const struct unwind_target *t, uint64_t *
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &c.regs) < 0)
 		return 0;
 	pcs[n++] = c.regs.rip;
-	if (unw_init_remote(&cursor, u->as, &c) < 0)
-		return n;
-	while (n < max && unw_step(&cursor) > 0) {
-		if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || !ip)
-			break;
-		pcs[n++] = ip;
+	__atomic_store_n(&in_capture, true, __ATOMIC_RELAXED);
+	if (unw_init_remote(&cursor, u->as, &c) == 0) {
+		while (n < max && unw_step(&cursor) > 0) {
+			if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || !ip)
+				break;
+			pcs[n++] = ip;
+		}
 	}
+	__atomic_store_n(&in_capture, false, __ATOMIC_RELAXED);
 	return n;
 }
