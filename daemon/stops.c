@@ -70,8 +70,11 @@ static void capture_stack(struct task *t)
 	unsigned max = tracer_config.stack_depth;
 	if (max > UNWIND_MAX_DEPTH)
 		max = UNWIND_MAX_DEPTH;
+	uint64_t t0 = now_ns();
 	int n = unwind_capture(mm->unw, &target, pcs, (int)max);
 	t->ev.stack_id = stacks_record(t->trace->stacks, &target, pcs, n);
+	t->trace->stack_captures++;
+	t->trace->stack_ns += now_ns() - t0;
 }
 
 /* A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. */

@@ -381,6 +381,11 @@ static void trace_finish(struct trace *tr)
 	log_info("trace %u of pid %d ended: %" PRIu64 " events, %" PRIu64 " outcomes asked to "
 		 "the kernel -> %s", tr->id, tr->root_pid, tr->events, tr->counts.reconciled,
 		 tr->db_path);
+	/* What --stacks cost the tracer, as bench/ and the README quote it. */
+	if (tr->stack_captures)
+		log_info("trace %u: %" PRIu64 " stacks captured, %.1f us each (unwind, "
+			 "deduplication, symbols of new frames)", tr->id, tr->stack_captures,
+			 (double)tr->stack_ns / 1e3 / (double)tr->stack_captures);
 	if (tr->done)
 		tr->done(&res, tr->ctx);
 	for (struct trace **pp = &traces; *pp; pp = &(*pp)->next)

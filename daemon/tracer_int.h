@@ -77,6 +77,7 @@ struct trace {
 	uint64_t start_mono_ns;
 	struct model_counts counts;
 	struct stack_table *stacks; /* --stacks: deduplicated stacks, NULL without */
+	uint64_t stack_captures, stack_ns; /* ... how many were taken, and the time it took */
 	struct proc *procs;
 	/* (dev, ino) pairs already stored in the file table */
 	uint64_t *files;
