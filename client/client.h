@@ -115,6 +115,21 @@ const char *yama_meaning(int scope);
 void advise_trace_error(int err, pid_t pid, bool attach);
 void advise_seccomp_error(int err);
 
+/*
+ * stack_print_text - the frames of stack @stack_id under an event line, one " > " line
+ * each, as strace -k prints them (stackfmt.c). Nothing for 0. Returns 0 or -errno.
+ */
+struct store_ro;
+struct event;
+int stack_print_text(struct store_ro *r, int64_t stack_id, FILE *out);
+
+/*
+ * event_print_json_stack - @ev as event_print_json() prints it, plus "stack": an array of
+ * {"pc", "module", "build_id", "function", "offset"} (the last three when known),
+ * innermost first, empty without a stack. Returns 0 or -errno.
+ */
+int event_print_json_stack(struct store_ro *r, const struct event *ev, FILE *out);
+
 /* db_default - the default DB path ("vmatrace.db" in the working directory). */
 #define DB_DEFAULT "vmatrace.db"
 

@@ -22,6 +22,7 @@
 #include "proto.h"
 
 static volatile sig_atomic_t interrupted;
+static unsigned attach_flags;   /* enum proto_trace_flags */
 
 static void on_interrupt(int sig)
 {
@@ -32,7 +33,7 @@ static void on_interrupt(int sig)
 static void usage_attach(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace attach [-o DB] PID [PID...]\n"
+		"Usage: vmatrace attach [-o DB] [--stacks] PID [PID...]\n"
 		"\n"
 		"Trace the running process PID (all its threads, and the processes it starts) into\n"
 		"DB (default ./%s; an existing one is kept as DB.old) until it exits or you\n"
@@ -41,6 +42,7 @@ static void usage_attach(FILE *out)
 		"share one address space (CLONE_VM, vfork) get one mm id.\n"
 		"\n"
 		"  -o, --output DB   write the trace to DB\n"
+		"      --stacks      record the user stack of the thread at each event\n"
 		"  -h, --help        show this help\n",
 		DB_DEFAULT);
 }
@@ -82,7 +84,7 @@ static int wait_finished(struct conn *c, pid_t pid, const char *db)
 			break;
 		if (r == 1) {
 			if (m.type == PROTO_FINISHED) {
-				print_summary(&m.u.finished, db, 0);
+				print_summary(&m.u.finished, db, attach_flags);
 				proto_msg_release(&m);
 				return 0;
 			}
@@ -110,6 +112,7 @@ int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "output", required_argument, NULL, 'o' },
+		{ "stacks", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -123,6 +126,9 @@ int cmd_attach(int argc, char **argv)
 		switch (ch) {
 		case 'o':
 			output = optarg;
+			break;
+		case 'S':
+			attach_flags |= PROTO_F_STACKS;
 			break;
 		case 'h':
 			usage_attach(stdout);
@@ -149,7 +155,7 @@ int cmd_attach(int argc, char **argv)
 
 	struct proto_msg m = { .type = PROTO_ATTACH }, reply;
 	m.u.run = (struct proto_run){
-		.pid = (uint32_t)pid, .db_path = db, .cwd = cwd,
+		.pid = (uint32_t)pid, .flags = attach_flags, .db_path = db, .cwd = cwd,
 		.argc = (uint32_t)(argc - optind - 1), .argv = argv + optind + 1,
 	};
 	if (request(&c, &m, &reply) < 0)

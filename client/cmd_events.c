@@ -19,7 +19,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: vmatrace events [-d DB] [--pid P] [--tid T] [--mm M] [--syscall LIST] "
-		"[--json]\n"
+		"[--stacks] [--json]\n"
 		"\n"
 		"Print the recorded events in order, decoded like strace.\n"
 		"\n"
@@ -29,6 +29,9 @@ static void usage(FILE *out)
 		"      --mm M         only address space M\n"
 		"  -e, --syscall LIST only these syscalls (comma-separated names, or %%memory,\n"
 		"                     %%process)\n"
+		"  -k, --stacks       each event's user stack (run --stacks) under it, as strace -k:\n"
+		"                     \" > MODULE(FUNCTION+OFFSET) [ELF ADDRESS]\"; with --json,\n"
+		"                     a \"stack\" array of frames\n"
 		"      --json         JSON Lines: seq, time_ns, pid, tid, mm, syscall, args, ret\n"
 		"  -h, --help         show this help\n",
 		DB_DEFAULT);
@@ -36,16 +39,22 @@ static void usage(FILE *out)
 
 struct print_ctx {
 	bool json;
+	bool stacks;
+	struct store_ro *r;
 };
 
 static int print_one(const struct event *ev, void *data)
 {
 	struct print_ctx *ctx = data;
 
+	if (ctx->json && ctx->stacks)
+		return event_print_json_stack(ctx->r, ev, stdout);
 	if (ctx->json)
 		event_print_json(ev, stdout);
 	else
 		event_print(ev, stdout);
+	if (ctx->stacks && !ctx->json)
+		return stack_print_text(ctx->r, ev->stack_id, stdout);
 	return 0;
 }
 
@@ -58,6 +67,7 @@ int cmd_events(int argc, char **argv)
 		{ "mm", required_argument, NULL, 'M' },
 		{ "syscall", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "stacks", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -67,7 +77,7 @@ int cmd_events(int argc, char **argv)
 	struct proc_ref pid = { 0 };
 	int c, *nrs = NULL;
 
-	while ((c = getopt_long(argc, argv, "d:p:t:e:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "d:p:t:e:kh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			db = optarg;
@@ -86,6 +96,9 @@ int cmd_events(int argc, char **argv)
 			break;
 		case 'J':
 			ctx.json = true;
+			break;
+		case 'k':
+			ctx.stacks = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -110,6 +123,7 @@ int cmd_events(int argc, char **argv)
 	struct store_ro *r = open_db_or_die(db);
 	struct store_proc_info p;
 	int err = 0;
+	ctx.r = r;
 	if (pid.pid && resolve_process(r, "events", db, &pid, &p) == 0) {
 		/* That process's life only: the pid may have been reused. */
 		f.pid = p.pid;

@@ -21,7 +21,7 @@
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace history [-d DB] [--pid P] [--json] ADDR\n"
+		"Usage: vmatrace history [-d DB] [--pid P] [--no-stacks] [--json] ADDR\n"
 		"\n"
 		"Every event that created, changed or removed a mapping covering ADDR (0x-hex or\n"
 		"decimal), oldest first: the event's seq and the event, then the VMA versions it\n"
@@ -29,9 +29,11 @@ static void usage(FILE *out)
 		"\n"
 		"  -d, --db DB   read DB (default ./%s)\n"
 		"  -p, --pid P   only the address spaces of process P (PID or PID@N)\n"
+		"      --no-stacks  leave the stacks out (recorded with run --stacks)\n"
 		"      --json    JSON Lines, one object per event: seq, event (as events --json\n"
-		"                prints it; null before the trace), ended and began (the VMA\n"
-		"                versions, as maps --json prints them)\n"
+		"                prints it, with its \"stack\" when recorded; null before the\n"
+		"                trace), ended and began (the VMA versions, as maps --json\n"
+		"                prints them)\n"
 		"  -h, --help    show this help\n",
 		DB_DEFAULT);
 }
@@ -97,7 +99,8 @@ struct walk {
 	size_t *by_born, *by_died; /* indexes into h->vs */
 	size_t nb, nd;             /* next in each order */
 	size_t n_died;             /* versions that died (the others live on) */
-	bool json;
+	bool json, stacks;
+	struct store_ro *r;
 };
 
 /* The - and + lines of every version that ended or began at or before @seq. */
@@ -133,10 +136,14 @@ static int print_event_json(const struct event *ev, struct walk *w)
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&buf, &len);
+	int err = 0;
 
 	if (!f)
 		return -ENOMEM;
-	event_print_json(ev, f);
+	if (w->stacks && ev->stack_id)
+		err = event_print_json_stack(w->r, ev, f);
+	else
+		event_print_json(ev, f);
 	if (fclose(f) != 0)
 		return -ENOMEM;
 	while (len && buf[len - 1] == '\n')
@@ -144,19 +151,23 @@ static int print_event_json(const struct event *ev, struct walk *w)
 	printf("{\"seq\":%" PRIu64 ",\"event\":%.*s", ev->seq, (int)len, buf);
 	free(buf);
 	print_changes_json(w, ev->seq);
-	return 0;
+	return err;
 }
 
 static int print_event(const struct event *ev, void *data)
 {
 	struct walk *w = data;
 
+	int err = 0;
+
 	if (w->json)
 		return print_event_json(ev, w);
 	printf("%" PRIu64 " ", ev->seq);
 	event_print(ev, stdout);
+	if (w->stacks)
+		err = stack_print_text(w->r, ev->stack_id, stdout);
 	print_changes(data, ev->seq);
-	return 0;
+	return err;
 }
 
 static struct hist *sort_hist;
@@ -195,13 +206,14 @@ int cmd_history(int argc, char **argv)
 		{ "db", required_argument, NULL, 'd' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'J' },
+		{ "no-stacks", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	const char *db = DB_DEFAULT;
 	struct hist h = { 0 };
 	struct proc_ref pid = { 0 };
-	bool json = false;
+	bool json = false, stacks = true;
 	int c, err = 0;
 
 	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
@@ -214,6 +226,9 @@ int cmd_history(int argc, char **argv)
 			break;
 		case 'J':
 			json = true;
+			break;
+		case 'N':
+			stacks = false;
 			break;
 		case 'h':
 			usage(stdout);
@@ -242,7 +257,7 @@ int cmd_history(int argc, char **argv)
 		err = store_query_vma_history(r, 0, addr, add_version, &h);
 
 	/* The events that began or ended a version, in order, each once. */
-	struct walk w = { .h = &h, .json = json };
+	struct walk w = { .h = &h, .json = json, .stacks = stacks, .r = r };
 	w.by_born = xcalloc(h.n + 1, sizeof(size_t));
 	w.by_died = xcalloc(h.n + 1, sizeof(size_t));
 	for (size_t i = 0; i < h.n; i++) {

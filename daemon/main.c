@@ -19,6 +19,7 @@
 #include "paths.h"
 #include "server.h"
 #include "tracer.h"
+#include "unwind.h"
 
 static bool arg_foreground;
 static struct server_config arg_server = { .idle_exit_s = 0, .listen_fd = -1 };
@@ -27,6 +28,7 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: vmatraced [-f] [-v] [--system] [--idle-exit SECS] [--poll-us USEC]\n"
+		"                 [--stack-depth N]\n"
 		"\n"
 		"The vmatrace tracing daemon. The vmatrace client starts it on demand; run it\n"
 		"by hand with -f to watch its log.\n"
@@ -38,9 +40,11 @@ static void usage(FILE *out)
 		"                       every user, each with their own rights\n"
 		"      --poll-us USEC   after a ptrace stop, poll this long for the next one\n"
 		"                       before sleeping (default %u; 0: never poll)\n"
+		"      --stack-depth N  frames kept per stack of a trace with --stacks\n"
+		"                       (default %u, at most %u)\n"
 		"  -h, --help           show this help\n"
 		"  -V, --version        show the version\n",
-		tracer_config.poll_us);
+		tracer_config.poll_us, tracer_config.stack_depth, UNWIND_MAX_DEPTH);
 }
 
 static unsigned parse_uint(const char *s, const char *what)
@@ -61,6 +65,7 @@ static void parse_args(int argc, char **argv)
 		{ "idle-exit", required_argument, NULL, 'I' },
 		{ "poll-us", required_argument, NULL, 'P' },
 		{ "system", no_argument, NULL, 'S' },
+		{ "stack-depth", required_argument, NULL, 'D' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{}
@@ -83,6 +88,11 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 'S':
 			tracer_config.system = true;
+			break;
+		case 'D':
+			tracer_config.stack_depth = parse_uint(optarg, "--stack-depth");
+			if (!tracer_config.stack_depth || tracer_config.stack_depth > UNWIND_MAX_DEPTH)
+				die("--stack-depth: between 1 and %u", UNWIND_MAX_DEPTH);
 			break;
 		case 'h':
 			usage(stdout);

@@ -26,6 +26,7 @@ struct model {
 	uint64_t seq;           /* the event whose changes are being reported */
 	bool verify_owed;       /* a check was deferred while other syscalls were in flight */
 	bool seeding_unknown;   /* births now are VMAs found at attach */
+	bool exec_changed;      /* an executable VMA died since model_exec_changed() */
 };
 
 /* ---- versions to the store ---------------------------------------------------------- */
@@ -54,6 +55,8 @@ static void on_died(void *ctx, struct mm *mm, struct vma *v)
 	(void)mm;
 	if (v->id)
 		store_end_vma(m->store, v->id, m->seq);
+	if (v->flags & VMA_EXEC)
+		m->exec_changed = true;
 }
 
 static const struct mm_ops model_ops = { .vma_born = on_born, .vma_died = on_died };
@@ -256,6 +259,19 @@ void model_free(struct model *m, uint64_t seq)
 	mm_unmap_all(m->mm);
 	mm_free(m->mm);
 	free(m);
+}
+
+const struct vma *model_find(const struct model *m, uint64_t addr)
+{
+	return mm_find(m->mm, addr);
+}
+
+bool model_exec_changed(struct model *m)
+{
+	bool changed = m->exec_changed;
+
+	m->exec_changed = false;
+	return changed;
 }
 
 void model_drop(struct model *m)

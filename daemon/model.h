@@ -66,6 +66,16 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid, struct model
 bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,
 		  struct model_counts *c);
 
+/* model_find - the VMA containing @addr now, NULL if none. Valid until the next event. */
+struct vma;
+const struct vma *model_find(const struct model *m, uint64_t addr);
+
+/*
+ * model_exec_changed - whether an executable VMA died (unmapped, replaced, reprotected)
+ * since the last call: code the unwinder's caches describe may be gone. Clears the flag.
+ */
+bool model_exec_changed(struct model *m);
+
 /* model_vma_count - VMAs in the model now. */
 unsigned long model_vma_count(const struct model *m);
 

@@ -24,9 +24,11 @@
 #include "model.h"
 #include "peek.h"
 #include "procmap.h"
+#include "stacks.h"
 #include "store.h"
 #include "sysent.h"
 #include "tracer_int.h"
+#include "unwind.h"
 #include "xalloc.h"
 
 static uint64_t clone_flags_of(struct task *t, int nr, const uint64_t *args)
@@ -48,6 +50,33 @@ static uint64_t clone_flags_of(struct task *t, int nr, const uint64_t *args)
 	}
 }
 
+/*
+ * --stacks: the thread's user stack, at the entry stop: before the syscall changes the map
+ * that the unwinder reads through (a munmap of the caller's own library, say).
+ */
+static void capture_stack(struct task *t)
+{
+	uint64_t pcs[UNWIND_MAX_DEPTH];
+	struct mmref *mm = t->mm;
+
+	if (!t->trace->stacks || !mm->id)
+		return; /* not asked, or our client's image before its exec */
+	if (!mm->unw && !(mm->unw = unwinder_new()))
+		return;
+	struct unwind_target target = {
+		.tid = t->tid, .pid = t->proc->pid, .model = mm->model,
+		.maps_fd = mm->model ? -1 : proc_maps_fd(t->proc),
+	};
+	unsigned max = tracer_config.stack_depth;
+	if (max > UNWIND_MAX_DEPTH)
+		max = UNWIND_MAX_DEPTH;
+	uint64_t t0 = now_ns();
+	int n = unwind_capture(mm->unw, &target, pcs, (int)max);
+	t->ev.stack_id = stacks_record(t->trace->stacks, &target, pcs, n);
+	t->trace->stack_captures++;
+	t->trace->stack_ns += now_ns() - t0;
+}
+
 /* A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. */
 static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 {
@@ -64,6 +93,7 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	for (int i = 0; i < 6; i++)
 		t->ev.args[i] = args[i];
 	t->seq_taken = false;
+	capture_stack(t);
 
 	switch (t->ev.nr) {
 	case SYS_exit:

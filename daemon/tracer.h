@@ -39,6 +39,7 @@ typedef void (*trace_done_fn)(const struct trace_result *res, void *ctx);
 struct tracer_config {
 	unsigned poll_us;       /* spin on waitpid(WNOHANG) this long after a stop; 0: never */
 	bool system;            /* root daemon serving every user: DBs written as the client */
+	unsigned stack_depth;   /* --stacks: frames kept per stack (at most UNWIND_MAX_DEPTH) */
 };
 extern struct tracer_config tracer_config;
 

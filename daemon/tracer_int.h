@@ -32,6 +32,7 @@ struct mmref {
 	int users;              /* tasks using it (the kernel's mm_users, as we can see it) */
 	int in_flight;          /* its tasks inside a map-changing syscall (for --verify) */
 	struct model *model;    /* the replayable model, NULL if it could not be seeded */
+	struct unwinder *unw;   /* --stacks: libunwind's state for this mm, made on first use */
 };
 
 struct proc {
@@ -75,6 +76,8 @@ struct trace {
 	uint64_t events, processes;
 	uint64_t start_mono_ns;
 	struct model_counts counts;
+	struct stack_table *stacks; /* --stacks: deduplicated stacks, NULL without */
+	uint64_t stack_captures, stack_ns; /* ... how many were taken, and the time it took */
 	struct proc *procs;
 	/* (dev, ino) pairs already stored in the file table */
 	uint64_t *files;
@@ -109,6 +112,7 @@ void note_image_files(struct trace *tr, struct proc *p);
 struct proc *proc_new(struct trace *tr, pid_t pid);
 struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref *mm);
 void flight_end(struct task *t);
+void mmref_free(struct mmref *m);
 void emit(struct task *t);
 void emit_unfinished(struct task *t);
 void task_end(struct task *t, int status);

@@ -63,6 +63,8 @@ enum rec_type {
 	REC_VMA,
 	REC_VMA_END,
 	REC_MAX_PAGES,
+	REC_FRAME,
+	REC_STACK,
 };
 
 /*
@@ -114,6 +116,12 @@ struct rec {
 		struct {
 			uint64_t id, seq;
 		} vma_end;
+		struct store_frame frame; /* strings owned (cast away const) */
+		struct {
+			uint64_t id;
+			uint64_t *frames;
+			unsigned n;
+		} stack;
 		int max_pages;
 	};
 };
@@ -218,6 +226,7 @@ struct store {
 	pthread_t thread;
 	sqlite3 *db;
 	sqlite3_stmt *st[N_ST];
+	struct store_stack_writer stack_st; /* store_stack.c */
 	bool in_txn;
 	uint64_t txn_start_ms;
 	uint64_t txn_recs;            /* records in the open transaction */
@@ -387,6 +396,14 @@ static void rec_free(struct rec *r)
 		break;
 	case REC_VMA:
 		free(r->vma.name);
+		break;
+	case REC_FRAME:
+		free((char *)r->frame.path);
+		free((char *)r->frame.build_id);
+		free((char *)r->frame.function);
+		break;
+	case REC_STACK:
+		free(r->stack.frames);
 		break;
 	default:
 		break;
@@ -563,6 +580,29 @@ void store_add_file(struct store *s, const struct store_file *f)
 	r.file.ino = f->ino;
 	ok = dup_str(&r.file.path, f->path ? f->path : "") & dup_str(&r.file.build_id, f->build_id);
 	enqueue(s, &r, ok);
+}
+
+void store_add_frame(struct store *s, const struct store_frame *f)
+{
+	struct rec r = { .type = REC_FRAME, .frame = *f };
+	char *path, *build_id, *function;
+	bool ok = dup_str(&path, f->path) & dup_str(&build_id, f->build_id) &
+		  dup_str(&function, f->function);
+
+	r.frame.path = path;
+	r.frame.build_id = build_id;
+	r.frame.function = function;
+	enqueue(s, &r, ok);
+}
+
+void store_add_stack(struct store *s, uint64_t id, const uint64_t *frames, unsigned n)
+{
+	struct rec r = { .type = REC_STACK, .stack = { .id = id, .n = n } };
+
+	r.stack.frames = malloc((n ? n : 1) * sizeof(*frames));
+	if (r.stack.frames)
+		memcpy(r.stack.frames, frames, n * sizeof(*frames));
+	enqueue(s, &r, r.stack.frames != NULL);
 }
 
 void store_add_mm(struct store *s, const struct store_mm *mm)
@@ -880,6 +920,11 @@ static int insert(struct store *s, const struct rec *r)
 	case REC_MAX_PAGES:
 		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", r->max_pages);
 		return sqlite3_exec(s->db, sql, NULL, NULL, NULL);
+	case REC_FRAME:
+		return store_stack_insert_frame(&s->stack_st, &r->frame);
+	case REC_STACK:
+		return store_stack_insert_stack(&s->stack_st, r->stack.id, r->stack.frames,
+						r->stack.n);
 	}
 	assert(!"unknown record type");
 	return SQLITE_MISUSE;
@@ -955,6 +1000,7 @@ static void writer_finish(struct store *s)
 		sqlite3_finalize(s->st[i]);
 		s->st[i] = NULL;
 	}
+	store_stack_finalize(&s->stack_st);
 	/* Also after an error: what was committed is worth a self-contained file. */
 	sqlite3_exec(s->db, "PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
 	sqlite3_exec(s->db, "PRAGMA journal_mode = DELETE", NULL, NULL, NULL);
@@ -1117,7 +1163,7 @@ static int open_writer_db(const char *path, struct store *s)
 			return rc;
 		}
 	}
-	return SQLITE_OK;
+	return store_stack_prepare(s->db, &s->stack_st);
 }
 
 static void store_free(struct store *s)
@@ -1126,6 +1172,7 @@ static void store_free(struct store *s)
 
 	for (int i = 0; i < N_ST; i++)
 		sqlite3_finalize(s->st[i]);
+	store_stack_finalize(&s->stack_st);
 	sqlite3_close(s->db);
 	while ((c = s->spare)) {
 		s->spare = c->next;

@@ -27,7 +27,7 @@
 
 #define STORE_COMMIT_MS 200
 #define STORE_APPLICATION_ID 0x564d4154 /* "VMAT" */
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2 /* 2: stacks; readers still open 1 */
 
 struct store;
 
@@ -122,6 +122,26 @@ uint64_t store_add_vma(struct store *s, const struct store_vma *v);
 void store_end_vma(struct store *s, uint64_t id, uint64_t died_seq);
 
 /*
+ * A distinct stack frame (run --stacks), once per trace: its id is the daemon's. The
+ * module is the file (dev, ino, path, build-id) it lies in, or a pseudo file (dev = ino =
+ * 0, path "[vdso]", "[anon]"...). @function is NULL when no symbol covers @rel_pc.
+ * Strings are copied.
+ */
+struct store_frame {
+	uint64_t id;
+	uint64_t dev, ino;
+	const char *path;
+	const char *build_id;  /* NULL if none */
+	uint64_t rel_pc;       /* ELF virtual address in the module */
+	const char *function;
+	uint64_t func_off;
+};
+void store_add_frame(struct store *s, const struct store_frame *f);
+
+/* A distinct stack @id: @n frame ids, innermost first (copied). Events name it by id. */
+void store_add_stack(struct store *s, uint64_t id, const uint64_t *frames, unsigned n);
+
+/*
  * store_add_syscall_names - fill the DB's syscall table (nr -> name, used by the views)
  * from @name, called on this thread for 0 <= nr <= @max_nr (NULL: no such syscall).
  * Call once, early. Returns 0 or -errno (the sticky error, -ENOMEM).
@@ -203,6 +223,36 @@ struct store_summary {
 	uint64_t mms;
 };
 int store_query_summary(struct store_ro *r, struct store_summary *ret);
+
+/* One frame of a stored stack, as store_query_stack() reads it back. */
+struct store_frame_info {
+	unsigned depth;         /* 0 = innermost */
+	uint64_t rel_pc;        /* ELF virtual address in the module */
+	const char *module;     /* path, "[vdso]"... */
+	const char *build_id;   /* NULL if unknown */
+	const char *function;   /* NULL if no symbol covers rel_pc */
+	uint64_t func_off;
+};
+
+/*
+ * store_query_stack - call @fn for each frame of stack @id, innermost first (same rules for
+ * @fn as store_query_events). A DB of schema version 1 has no stacks: nothing is called.
+ * Returns 0 or -errno.
+ */
+int store_query_stack(struct store_ro *r, int64_t id,
+		      int (*fn)(const struct store_frame_info *f, void *data), void *data);
+
+/*
+ * What stacks cost in a trace: distinct stacks and frames, events that have one, and the
+ * bytes they take (the pages of the frame, stack and stack_frame tables, from SQLite's
+ * dbstat table when it is built in, else estimated from the rows, plus the stack_id
+ * values in event rows).
+ */
+struct store_stack_summary {
+	uint64_t stacks, frames, events, events_with_stack;
+	uint64_t bytes;
+};
+int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *ret);
 
 /* store_has_tid, store_has_mm - 1 if the thread id / mm id appears in the trace, 0 if
  * not, -errno on error. (Processes: store_count_pid.) */

@@ -29,6 +29,7 @@ void store_ro_close(struct store_ro *r)
 {
 	if (!r)
 		return;
+	sqlite3_finalize(r->stack_st);
 	sqlite3_close(r->db);
 	free(r);
 }
@@ -95,6 +96,7 @@ int store_open_ro(const char *path, struct store_ro **ret)
 		err = -EPROTONOSUPPORT;
 		goto error_close;
 	}
+	r->version = version;
 	*ret = r;
 	return 0;
 

@@ -1,13 +1,13 @@
 -- SPDX-License-Identifier: MIT
 --
--- vmatrace trace database, schema version 1.
+-- vmatrace trace database, schema version 2 (2: user stacks, see sql/0002-stacks.sql).
 --
 -- This file is a public interface: users open a trace with `sqlite3 vmatrace.db` and query
 -- these tables and views directly. lib/store.c runs it (embedded at build time as the C
 -- string `schema_sql`) when it creates a new trace, then marks the file as ours:
 --
 --   PRAGMA application_id = 1447903572;  -- 0x564d4154, "VMAT" (STORE_APPLICATION_ID)
---   PRAGMA user_version = 1;              -- this schema's version (STORE_SCHEMA_VERSION)
+--   PRAGMA user_version = 2;              -- this schema's version (STORE_SCHEMA_VERSION)
 --
 -- Any change to this file bumps user_version and comes with a migration (sql/NNNN-*.sql);
 -- readers refuse a version newer than they know.
@@ -141,7 +141,8 @@ CREATE TABLE event (
 	file INTEGER,               -- file.id: the file an mmap/shmat mapped, execve's
 	                            -- filename; NULL if none
 	argv TEXT,                  -- execve argv, JSON array; NULL otherwise
-	stack_id INTEGER            -- deduplicated user stack (--stacks), NULL if none
+	stack_id INTEGER            -- stack.id: the thread's user stack at the syscall's entry
+	                            -- (run --stacks), NULL if not recorded
 );
 -- events --pid / --tid. Each orders its rows by seq (the rowid), so a filtered walk needs
 -- no sort. Their keys come in runs (few tasks), not at random, yet each costs: 500k events
@@ -184,6 +185,37 @@ CREATE TABLE vma (
 CREATE INDEX vma_life ON vma (mm, life_class, born_seq, died_seq);
 -- "versions covering address A" (history); see above.
 CREATE INDEX vma_addr ON vma (size_class, start);
+
+-- User stacks (run --stacks, schema version 2). Deduplicated twice: a frame is one
+-- (file, rel_pc) whatever the process and its load address, a stack one sequence of frames;
+-- event.stack_id points at it. The daemon assigns both ids (no lookup while writing).
+-- Names are resolved when the frame is first seen, from the ELF symbol table of the file
+-- (.symtab, its debug file by build-id under /usr/lib/debug, or .dynsym), so a DB copied to
+-- another machine still shows them; file.build_id says which build they came from.
+CREATE TABLE frame (
+	id INTEGER PRIMARY KEY,     -- frame id (stack_frame.frame)
+	file INTEGER NOT NULL,      -- file.id of the module: a mapped file, or a pseudo file
+	                            -- (dev = ino = 0) named "[vdso]", "[anon]"...
+	rel_pc INTEGER NOT NULL,    -- the pc as an ELF virtual address of the module (what
+	                            -- addr2line -e MODULE takes); offset in the VMA if not an ELF
+	function TEXT,              -- the function containing it ([st_value, +st_size)), NULL
+	                            -- if no symbol covers it (no nearest-symbol guess)
+	func_off INTEGER            -- rel_pc - the function's address, NULL without a function
+);
+
+-- A distinct stack: depth frames, innermost (the syscall's caller) at depth 0.
+CREATE TABLE stack (
+	id INTEGER PRIMARY KEY,     -- event.stack_id
+	depth INTEGER NOT NULL      -- number of frames
+);
+
+-- The frames of each stack, in order.
+CREATE TABLE stack_frame (
+	stack INTEGER NOT NULL,     -- stack.id
+	depth INTEGER NOT NULL,     -- 0 = innermost: the pc at the syscall instruction
+	frame INTEGER NOT NULL,     -- frame.id
+	PRIMARY KEY (stack, depth)
+) WITHOUT ROWID;
 
 -- Views for the sqlite3 shell. ------------------------------------------------------------
 
@@ -230,3 +262,14 @@ SELECT id, pid, ppid, start_seq, end_seq,
 	     ELSE 'killed by ' || (exit_status & 0x7f) END AS exit,
 	exe, argv, mm
 FROM process;
+
+-- Stacks frame by frame, like `strace -k` prints them:
+--   stack|depth|module|build_id|function|offset|pc
+--   3|0|/usr/lib/x86_64-linux-gnu/libc.so.6|8f3c...|mmap64|38|0xfb0e6
+-- The stack of event 12:
+--   SELECT depth, module, function, offset, pc FROM stacks_v
+--   WHERE stack = (SELECT stack_id FROM event WHERE seq = 12) ORDER BY depth;
+CREATE VIEW stacks_v AS
+SELECT sf.stack, sf.depth, f.path AS module, f.build_id, fr.function, fr.func_off AS offset,
+	printf('0x%x', fr.rel_pc) AS pc
+FROM stack_frame sf JOIN frame fr ON fr.id = sf.frame JOIN file f ON f.id = fr.file;
