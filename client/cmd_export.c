@@ -58,6 +58,7 @@ struct export {
 
 /* The formats. Adding one: its writer, a row here, a line in usage(). */
 static int write_perfetto(struct export *x);
+static int write_folded(struct export *x);
 
 static const struct format {
 	const char *name;
@@ -65,14 +66,13 @@ static const struct format {
 	const char *why_not;        /* a format we know but cannot write (yet) */
 } formats[] = {
 	{ "perfetto", write_perfetto, NULL },
-	{ "folded", NULL, "folded stacks need the stacks of the trace, which this vmatrace does "
-			  "not record yet (see 'vmatrace run --stacks' once it exists)" },
+	{ "folded", write_folded, NULL },
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace export [-d DB] [--pid P] --perfetto -o FILE\n"
+		"Usage: vmatrace export [-d DB] [--pid P] --perfetto|--folded -o FILE\n"
 		"\n"
 		"Write the trace in another tool's format.\n"
 		"\n"
@@ -81,13 +81,154 @@ static void usage(FILE *out)
 		"                     thread, flows from fork/clone to the child, and per address\n"
 		"                     space counters (virtual, anonymous, file-backed, PROT_NONE\n"
 		"                     bytes, VMA count) and the VMA versions as async slices\n"
-		"  --folded           folded stacks for flame graphs (not yet: needs stacks)\n"
+		"  --folded           folded stacks for flame graphs (flamegraph.pl, speedscope,\n"
+		"                     inferno): one line per stack, 'program;outer;...;inner\n"
+		"                     BYTES', the bytes its events added to their address space\n"
+		"                     (a trace recorded with run --stacks)\n"
 		"  -d, --db DB        read DB (default ./%s)\n"
 		"  -p, --pid P        only process P (PID or PID@N): its events, threads and\n"
 		"                     address spaces\n"
 		"  -o, --output FILE  write FILE ('-': standard output)\n"
 		"  -h, --help         show this help\n",
 		DB_DEFAULT);
+}
+
+/* --folded. ----------------------------------------------------------------------------- */
+
+/* A folded line being built: its frames, root first, and its count. */
+struct folded_line {
+	char *key;
+	uint64_t bytes;
+};
+
+struct folded {
+	struct export *x;
+	char **prog;                /* by mm id: the program's basename */
+	uint64_t nprog;
+	struct folded_line *lines;
+	size_t n, cap;
+	char **frames;              /* one stack's frames, innermost first */
+	size_t nframes, capframes;
+};
+
+static const char *base_name(const char *path)
+{
+	const char *s = path ? strrchr(path, '/') : NULL;
+
+	return s && s[1] ? s + 1 : path;
+}
+
+/* An mm's program: its exec's, else (a fork's copy) its parent's. mms come in id order. */
+static int folded_mm(const struct store_mm_info *m, void *data)
+{
+	struct folded *f = data;
+	const char *name = m->exe ? base_name(m->exe) : NULL;
+
+	if (m->id >= f->nprog) {
+		uint64_t n = m->id + 1 > 2 * f->nprog ? m->id + 1 : 2 * f->nprog;
+		f->prog = xrealloc(f->prog, n * sizeof(*f->prog));
+		memset(f->prog + f->nprog, 0, (n - f->nprog) * sizeof(*f->prog));
+		f->nprog = n;
+	}
+	if (!name && m->parent < m->id && f->prog[m->parent])
+		name = f->prog[m->parent];
+	f->prog[m->id] = xstrdup(name ? name : "?");
+	return 0;
+}
+
+static int folded_frame(const struct store_frame_info *fr, void *data)
+{
+	struct folded *f = data;
+	char *s;
+
+	if (fr->function)
+		s = xstrdup(fr->function);
+	else
+		s = xasprintf("%s+0x%" PRIx64, *fr->module ? base_name(fr->module) : "[unknown]",
+			      fr->rel_pc);
+	/* ';' separates frames and a newline ends the line: neither may appear in a name. */
+	for (char *p = s; *p; p++)
+		if (*p == ';' || *p == '\n')
+			*p = ':';
+	if (f->nframes == f->capframes) {
+		f->capframes = f->capframes ? 2 * f->capframes : 32;
+		f->frames = xrealloc(f->frames, f->capframes * sizeof(*f->frames));
+	}
+	f->frames[f->nframes++] = s;
+	return 0;
+}
+
+static int folded_stack(int64_t stack_id, uint64_t mm, uint64_t bytes, void *data)
+{
+	struct folded *f = data;
+	char *key = NULL;
+	size_t len = 0;
+	FILE *mem;
+	int err;
+
+	f->nframes = 0;
+	err = store_query_stack(f->x->r, stack_id, folded_frame, f);
+	mem = open_memstream(&key, &len);
+	if (!mem)
+		err = err ? err : -ENOMEM;
+	else {
+		fputs(mm < f->nprog && f->prog[mm] ? f->prog[mm] : "?", mem);
+		for (size_t i = f->nframes; i-- > 0;)
+			fprintf(mem, ";%s", f->frames[i]);
+		if (fclose(mem) != 0)
+			err = err ? err : -ENOMEM;
+	}
+	for (size_t i = 0; i < f->nframes; i++)
+		free(f->frames[i]);
+	if (err) {
+		free(key);
+		return err;
+	}
+	if (f->n == f->cap) {
+		f->cap = f->cap ? 2 * f->cap : 64;
+		f->lines = xrealloc(f->lines, f->cap * sizeof(*f->lines));
+	}
+	f->lines[f->n++] = (struct folded_line){ key, bytes };
+	return 0;
+}
+
+static int cmp_line(const void *a, const void *b)
+{
+	return strcmp(((const struct folded_line *)a)->key, ((const struct folded_line *)b)->key);
+}
+
+/*
+ * Folded stacks, as flamegraph.pl reads them: "prog;outermost;...;innermost BYTES", one
+ * line per distinct stack (of the program whose address space it grew), sorted; equal
+ * lines from several address spaces of one program are summed.
+ */
+static int write_folded(struct export *x)
+{
+	struct folded f = { .x = x };
+	int err = store_query_mms(x->r, folded_mm, &f);
+
+	if (!err)
+		err = store_query_mapped_by_stack(x->r, x->have_pid ? x->proc.pid : 0,
+						  x->proc.start_seq, x->proc.end_seq,
+						  folded_stack, &f);
+	if (!err && f.n)
+		qsort(f.lines, f.n, sizeof(*f.lines), cmp_line);
+	for (size_t i = 0; i < f.n; i++) {
+		uint64_t bytes = f.lines[i].bytes;
+
+		while (i + 1 < f.n && !strcmp(f.lines[i].key, f.lines[i + 1].key))
+			bytes += f.lines[++i].bytes;
+		if (!err)
+			fprintf(x->out, "%s %" PRIu64 "\n", f.lines[i].key, bytes);
+	}
+	for (size_t i = 0; i < f.n; i++)
+		free(f.lines[i].key);
+	for (uint64_t i = 0; i < f.nprog; i++)
+		free(f.prog[i]);
+	free(f.lines);
+	free(f.frames);
+	free(f.prog);
+	return err;
 }
 
 /* Output helpers. ----------------------------------------------------------------------- */
@@ -108,13 +249,6 @@ static void put_str(struct export *x, const char *key, const char *s)
 {
 	fprintf(x->out, ",\"%s\":", key);
 	json_print_string(x->out, s);
-}
-
-static const char *base_name(const char *path)
-{
-	const char *s = path ? strrchr(path, '/') : NULL;
-
-	return s && s[1] ? s + 1 : path;
 }
 
 static uint64_t seq_time(const struct export *x, uint64_t seq)
@@ -612,7 +746,7 @@ int cmd_export(int argc, char **argv)
 	if (optind < argc)
 		die("export: unexpected argument '%s'", argv[optind]);
 	if (!fmt)
-		die("export: say which format: --perfetto (see 'vmatrace export --help')");
+		die("export: say which format: --perfetto or --folded (see 'vmatrace export --help')");
 	if (!fmt->write)
 		die("export --%s: %s", fmt->name, fmt->why_not);
 	if (!out)
@@ -623,6 +757,13 @@ int cmd_export(int argc, char **argv)
 		if (resolve_process(x.r, "export", x.db, &pid, &x.proc) < 0)
 			goto error;
 		x.have_pid = true;
+	}
+	struct store_stack_summary ss;
+	if (fmt->write == write_folded &&
+	    (store_query_stack_summary(x.r, &ss) < 0 || !ss.stacks)) {
+		log_error("export --folded: '%s' has no stacks (record with 'vmatrace run --stacks')",
+			  x.db);
+		goto error;
 	}
 	err = write_to(&x, fmt, out);
 	free(x.times);

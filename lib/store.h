@@ -243,6 +243,20 @@ int store_query_stack(struct store_ro *r, int64_t id,
 		      int (*fn)(const struct store_frame_info *f, void *data), void *data);
 
 /*
+ * store_query_mapped_by_stack - the bytes mapped from each recorded stack: for every
+ * (stack, mm), the sum over its events of what each event added to that mm's mapped size
+ * (versions born at the event minus those that died at it, when positive; munmap and
+ * mprotect add nothing). @pid non-zero: only that process's events in [@min_seq,
+ * @max_seq] (@max_seq 0: to the end). Rows in no particular order. A version-1 DB has no
+ * stacks: nothing is called. Same rules for @fn as store_query_events.
+ */
+int store_query_mapped_by_stack(struct store_ro *r, pid_t pid, uint64_t min_seq,
+				uint64_t max_seq,
+				int (*fn)(int64_t stack_id, uint64_t mm, uint64_t bytes,
+					  void *data),
+				void *data);
+
+/*
  * What stacks cost in a trace: distinct stacks and frames, events that have one, and the
  * bytes they take (the pages of the frame, stack and stack_frame tables, from SQLite's
  * dbstat table when it is built in, else estimated from the rows, plus the stack_id

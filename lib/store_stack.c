@@ -220,3 +220,47 @@ int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *re
 	*ret = s;
 	return 0;
 }
+
+/*
+ * Bytes each event added to its own mm: the sizes of the VMA versions born at the event
+ * minus those that died at it, in the event's mm (a fork's copy and an exec's new image
+ * belong to other mms and are not counted). mprotect or a merge nets zero, munmap is
+ * negative and left out. One pass over vma and event, grouped by (stack, mm).
+ */
+static const char mapped_sql[] =
+	"SELECT e.stack_id, e.mm, sum(g.n) FROM ("
+	"  SELECT seq, mm, sum(n) AS n FROM ("
+	"   SELECT born_seq AS seq, mm, \"end\" - start AS n FROM vma"
+	"   UNION ALL SELECT died_seq, mm, start - \"end\" FROM vma WHERE died_seq IS NOT NULL)"
+	"  GROUP BY seq, mm) g"
+	" JOIN event e ON e.seq = g.seq AND e.mm = g.mm"
+	" WHERE g.n > 0 AND e.stack_id IS NOT NULL"
+	"  AND (?1 = 0 OR (e.pid = ?1 AND e.seq >= ?2 AND e.seq <= ?3))"
+	" GROUP BY e.stack_id, e.mm";
+
+struct mapped_walk {
+	int (*fn)(int64_t stack_id, uint64_t mm, uint64_t bytes, void *data);
+	void *data;
+};
+
+static int mapped_row(sqlite3_stmt *st, void *ctx)
+{
+	struct mapped_walk *w = ctx;
+
+	return w->fn(sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+		     (uint64_t)sqlite3_column_int64(st, 2), w->data);
+}
+
+int store_query_mapped_by_stack(struct store_ro *r, pid_t pid, uint64_t min_seq,
+				uint64_t max_seq,
+				int (*fn)(int64_t stack_id, uint64_t mm, uint64_t bytes,
+					  void *data),
+				void *data)
+{
+	struct mapped_walk w = { fn, data };
+	const int64_t args[3] = { pid, (int64_t)min_seq, max_seq ? (int64_t)max_seq : INT64_MAX };
+
+	if (r->version < 2)
+		return 0;
+	return store_ro_walk(r, mapped_sql, 3, args, mapped_row, &w);
+}

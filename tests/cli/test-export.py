@@ -7,7 +7,8 @@
 - Counters ("C", one series per mm) are in time order, and at a known event (memops'
   markers) the mm's virtual_bytes and vmas equal the sum and count of `vmatrace maps --at`.
 - A flow leaves each fork/clone/vfork that made a task and enters that task's first event.
-- --pid keeps one process; --folded is refused with one line; bad input exits 1.
+- --pid keeps one process; --folded on a trace without stacks is refused with one line
+  (test-stacks checks its output); bad input exits 1.
 """
 
 import json
@@ -138,12 +139,12 @@ def main():
                 check_counter_value(s, db, cs, evs)
         # Refusals: one line, exit 1, nothing written.
         for args, what, msg in (
-                (['--folded', '-o', s.path('x.folded')], '--folded', 'stacks'),
+                (['--folded', '-o', s.path('x.folded')], '--folded without stacks', 'no stacks'),
                 (['--perfetto', '--pid', '999999', '-o', s.path('x.json')], 'unknown process',
                  'no process'),
                 (['--perfetto', '-o', '/nonexistent-dir/x.json'], 'unwritable output',
                  'cannot write'),
-                (['-o', s.path('x.json')], 'no format', '--perfetto'),
+                (['-o', s.path('x.json')], 'no format', '--perfetto or --folded'),
                 (['--perfetto', '-d', s.path('missing.db'), '-o', s.path('x.json')],
                  'missing DB', 'no such file')):
             r = s.cmd('export', '-d', db, *args) if '-d' not in args else s.cmd('export', *args)

@@ -10,6 +10,7 @@ of the program must give the same frames as module+offset; `history ADDR` of a p
 buffer must name glibc's allocator; a schema-1 DB must still be readable.
 """
 import json
+import re
 import os
 import shutil
 import sqlite3
@@ -112,7 +113,46 @@ def check_program(s):
     tap.ok(rows >= 1, 'stacks_v names vt_leaf_gamma in the stacks module', rows)
     tap.eq(dup, 0, 'a frame is stored once per (file, rel_pc)')
     tap.ok(0 < nstack < nev, 'stacks are deduplicated (%d stacks for %d events)' % (nstack, nev))
+    check_folded(s, db, where)
     return evs, where
+
+
+def folded_chains(text):
+    """{(caller of chains(), outermost function of the chain): bytes} of folded lines."""
+    got = {}
+    for l in text.splitlines():
+        key, n = l.rsplit(' ', 1)
+        frames = key.split(';')
+        for caller in ('main', 'thread_body'):
+            for chain in (EXE_CHAIN, LIB_CHAIN):
+                tail = [caller, 'chains'] + chain[::-1]
+                if frames[-len(tail) - 1:-1] == tail and 'mmap' in frames[-1]:
+                    got[(caller, chain[-1])] = got.get((caller, chain[-1]), 0) + int(n)
+    return got
+
+
+def check_folded(s, db, where):
+    """export --folded: per stack, the bytes its events mapped. The chains' mmaps are the
+    only mappings of their lengths; main and the forked child run one program with the
+    same stack, so their line sums both lengths."""
+    r = s.cmd('export', '-d', db, '--folded', '-o', '-')
+    lines = r.text.splitlines() if r.rc == 0 else []
+    tap.ok(lines and all(re.fullmatch(r'stacks(;[^;]+)+ \d+', l) for l in lines),
+           'export --folded: "stacks;outer;...;inner BYTES" lines', r.text[:600])
+    tap.eq(lines, sorted(set(lines)), 'export --folded: sorted, one line per stack')
+    n = {w: v[0] for w, v in where.items()}
+    tap.eq(folded_chains(r.text),
+           {('main', 'vt_outer_alpha'): n['main'] + n['child'],
+            ('main', 'vtlib_deep_one'): n['main-lib'] + n['child-lib'],
+            ('thread_body', 'vt_outer_alpha'): n['thread'],
+            ('thread_body', 'vtlib_deep_one'): n['thread-lib']},
+           'export --folded: each chain counts the bytes its mmaps mapped')
+    r = s.cmd('export', '-d', db, '--folded', '--pid', str(where['main'][1]), '-o', '-')
+    tap.eq(folded_chains(r.text) if r.rc == 0 else r.errtext,
+           {('main', 'vt_outer_alpha'): n['main'], ('main', 'vtlib_deep_one'): n['main-lib'],
+            ('thread_body', 'vt_outer_alpha'): n['thread'],
+            ('thread_body', 'vtlib_deep_one'): n['thread-lib']},
+           'export --folded --pid: that process only (not its forked child)')
 
 
 def check_stripped(s, evs, where):
