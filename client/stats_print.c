@@ -151,9 +151,11 @@ void stats_print_text(const struct stats *s, FILE *out)
 
 	fprintf(out, "%-18s %s%s%s\n", "trace", t->cmdline ? t->cmdline : "?",
 		t->mode ? ", " : "", t->mode ? t->mode : "");
-	fprintf(out, "%-18s %" PRIu64 " events, %" PRIu64 " processes, %" PRIu64
-		" threads, %" PRIu64 " address spaces\n", "recorded", s->summary.events,
-		s->summary.processes, s->summary.threads, s->summary.mms);
+	fprintf(out, "%-18s %" PRIu64 " event%s, %" PRIu64 " process%s, %" PRIu64
+		" thread%s, %" PRIu64 " address space%s\n", "recorded", s->summary.events,
+		s->summary.events == 1 ? "" : "s", s->summary.processes,
+		s->summary.processes == 1 ? "" : "es", s->summary.threads,
+		s->summary.threads == 1 ? "" : "s", s->summary.mms, s->summary.mms == 1 ? "" : "s");
 	if (t->end_mono_ns && t->end_mono_ns >= t->start_mono_ns)
 		fprintf(out, "%-18s %.3f s\n", "duration",
 			(double)(t->end_mono_ns - t->start_mono_ns) / 1e9);
