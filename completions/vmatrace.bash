@@ -5,7 +5,8 @@
 #
 # Adding a subcommand: add its name to _vmatrace_commands and a line to _vmatrace_opts.
 
-_vmatrace_commands='run attach detach events maps history ps status stop doctor'
+_vmatrace_commands='run attach detach events maps history timeline export diff sql replay stats
+	ps status stop doctor'
 
 # _vmatrace_opts CMD - the options of subcommand CMD.
 _vmatrace_opts()
@@ -15,9 +16,15 @@ _vmatrace_opts()
 	attach)  echo '-o --output -h --help' ;;
 	detach)  echo '-h --help' ;;
 	events)  echo '-d --db -p --pid -t --tid --mm -e --syscall --json -h --help' ;;
-	maps)    echo '-d --db -p --pid -a --at -h --help' ;;
-	history) echo '-d --db -p --pid -h --help' ;;
-	ps)      echo '-d --db -h --help' ;;
+	maps)    echo '-d --db -p --pid -a --at -x --extended -A --range --json -h --help' ;;
+	history) echo '-d --db -p --pid --json -h --help' ;;
+	timeline) echo '-d --db -p --pid -o --output --seq --max-rects -h --help' ;;
+	export)  echo '-d --db -p --pid --perfetto -o --output -h --help' ;;
+	diff)    echo '-d --db -p --pid --json -h --help' ;;
+	sql)     echo '-d --db -l --list --json -h --help' ;;
+	replay)  echo '-d --db -p --pid -f --from -t --to -j --json --plain -h --help' ;;
+	stats)   echo '-d --db -p --pid -j --json -h --help' ;;
+	ps)      echo '-d --db --json -h --help' ;;
 	status)  echo '-h --help' ;;
 	stop)    echo '-h --help' ;;
 	doctor)  echo '-d --db -h --help' ;;
@@ -57,6 +64,22 @@ _vmatrace()
 		return
 	fi
 
+	# Options whose argument depends on the command: timeline and export write other
+	# files than DBs, and replay's -t is --to (a seq), not --tid.
+	case $cmd:$prev in
+	timeline:-o|timeline:--output)
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -f -X '!*.svg' -- "$cur") $(compgen -f -X '!*.html' -- "$cur")
+			$(compgen -d -- "$cur"))
+		return ;;
+	export:-o|export:--output)
+		compopt -o filenames 2>/dev/null
+		COMPREPLY=($(compgen -f -- "$cur"))
+		return ;;
+	replay:-f|replay:--from|replay:-t|replay:--to)
+		return ;;
+	esac
+
 	case $prev in
 	-o|--output|-d|--db)
 		_vmatrace_dbs "$cur"
@@ -69,7 +92,7 @@ _vmatrace()
 			mlock munlock mlockall munlockall shmat shmdt clone clone3 fork vfork execve
 			exit exit_group prctl' -- "$cur"))
 		return ;;
-	--mm|-a|--at)
+	--mm|-a|--at|-A|--range|--max-rects)
 		return ;;
 	esac
 
