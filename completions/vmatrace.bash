@@ -12,14 +12,14 @@ _vmatrace_commands='run attach detach events maps history timeline export diff s
 _vmatrace_opts()
 {
 	case $1 in
-	run)     echo '-o --output --verify -h --help' ;;
-	attach)  echo '-o --output -h --help' ;;
+	run)     echo '-o --output --stacks --verify -h --help' ;;
+	attach)  echo '-o --output --stacks -h --help' ;;
 	detach)  echo '-h --help' ;;
-	events)  echo '-d --db -p --pid -t --tid --mm -e --syscall --json -h --help' ;;
+	events)  echo '-d --db -p --pid -t --tid --mm -e --syscall -k --stacks --json -h --help' ;;
 	maps)    echo '-d --db -p --pid -a --at -x --extended -A --range --json -h --help' ;;
-	history) echo '-d --db -p --pid --json -h --help' ;;
+	history) echo '-d --db -p --pid --no-stacks --json -h --help' ;;
 	timeline) echo '-d --db -p --pid -o --output --seq --max-rects -h --help' ;;
-	export)  echo '-d --db -p --pid --perfetto -o --output -h --help' ;;
+	export)  echo '-d --db -p --pid --perfetto --folded -o --output -h --help' ;;
 	diff)    echo '-d --db -p --pid --json -h --help' ;;
 	sql)     echo '-d --db -l --list --json -h --help' ;;
 	replay)  echo '-d --db -p --pid -f --from -t --to -j --json --plain -h --help' ;;
@@ -138,11 +138,11 @@ _vmatraced()
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
 
 	case $prev in
-	--idle-exit|--poll-us)
+	--idle-exit|--poll-us|--stack-depth)
 		return ;;
 	esac
 	COMPREPLY=($(compgen -W '-f --foreground -v --verbose --idle-exit --system --poll-us
-		-h --help -V --version' -- "$cur"))
+		--stack-depth -h --help -V --version' -- "$cur"))
 }
 
 complete -F _vmatrace vmatrace
