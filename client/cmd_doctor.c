@@ -46,7 +46,7 @@ static void report(enum verdict v, const char *check, const char *fmt, ...)
 	static const char *const names[] = { "ok", "warn", "FAIL" };
 	va_list ap;
 
-	printf("%-4s  %-22s ", names[v], check);
+	printf("%-4s  %-23s ", names[v], check);
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
@@ -334,9 +334,12 @@ static void check_db(const char *db, bool named)
 	}
 	int r = store_open_ro(db, &ro);
 	if (r == 0) {
+		int version = store_ro_version(ro);
+
 		store_ro_close(ro);
 		report(OK, "DB", "%s opens: a vmatrace trace (application_id 0x%x, schema "
-		       "version %d or older)", db, STORE_APPLICATION_ID, STORE_SCHEMA_VERSION);
+		       "version %d%s)", db, STORE_APPLICATION_ID, version,
+		       version < 2 ? ": no stack tables" : "");
 	} else {
 		report(named ? FAIL : WARN, "DB", "%s: %s", db,
 		       r == -ENOENT         ? "no such file" :

@@ -185,6 +185,9 @@ struct store_ro;
 int store_open_ro(const char *path, struct store_ro **ret);
 void store_ro_close(struct store_ro *r);
 
+/* store_ro_version - the schema version of @r's DB (PRAGMA user_version). */
+int store_ro_version(const struct store_ro *r);
+
 /* store_ro_errmsg - SQLite's last error message for @r (valid until the next call). */
 const char *store_ro_errmsg(struct store_ro *r);
 

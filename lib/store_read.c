@@ -20,6 +20,11 @@
 
 /* Reader. ------------------------------------------------------------------------------- */
 
+int store_ro_version(const struct store_ro *r)
+{
+	return (int)r->version;
+}
+
 const char *store_ro_errmsg(struct store_ro *r)
 {
 	return r ? sqlite3_errmsg(r->db) : "no store";
