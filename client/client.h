@@ -54,6 +54,9 @@ char *daemon_binary(void);
 
 int cmd_doctor(int argc, char **argv);
 
+/* daemon_socket_connect - a connected socket to @path (a daemon's Unix socket), or -errno. */
+int daemon_socket_connect(const char *path);
+
 /* seccomp_install - install the filter that stops the recorded syscalls (seccomp.c).
  * Called in the child after the daemon seized it. 0 or -errno. */
 int seccomp_install(void);

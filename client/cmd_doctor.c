@@ -248,23 +248,17 @@ static void check_libunwind(void)
 /* Who listens at @path: 0 with the daemon's pid and uid, or -errno. */
 static int probe_socket(const char *path, pid_t *ret_pid, uid_t *ret_uid)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	int fd = daemon_socket_connect(path), err = 0;
 
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
+		return fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		err = -errno;
 	close(fd);
+	if (err)
+		return err;
 	*ret_pid = cred.pid;
 	*ret_uid = cred.uid;
 	return 0;

@@ -24,7 +24,7 @@
 #include "proto.h"
 #include "xalloc.h"
 
-static int try_connect(const char *path)
+int daemon_socket_connect(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
@@ -95,10 +95,10 @@ int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid)
 		log_error("the runtime directory path is too long");
 		return -ENAMETOOLONG;
 	}
-	fd = try_connect(path);
+	fd = daemon_socket_connect(path);
 	/* No daemon of our own: a system daemon (vmatraced --system) serves us as well. */
 	if (fd < 0 && !getenv("VMATRACE_SOCKET_DIR")) {
-		int sfd = try_connect(PATHS_SYSTEM_DIR "/" PATHS_SOCKET);
+		int sfd = daemon_socket_connect(PATHS_SYSTEM_DIR "/" PATHS_SOCKET);
 		if (sfd >= 0)
 			fd = sfd;
 	}
@@ -110,7 +110,7 @@ int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid)
 				  PATHS_LOG);
 			return r;
 		}
-		fd = try_connect(path);
+		fd = daemon_socket_connect(path);
 	}
 	if (fd < 0) {
 		if (fd == -ENOENT || fd == -ECONNREFUSED)

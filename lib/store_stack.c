@@ -159,22 +159,6 @@ int store_query_stack(struct store_ro *r, int64_t id,
 	return ret;
 }
 
-static int count(struct store_ro *r, const char *sql, uint64_t *ret)
-{
-	sqlite3_stmt *st;
-	int rc = sqlite3_prepare_v2(r->db, sql, -1, &st, NULL);
-
-	if (rc != SQLITE_OK)
-		return rc;
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		*ret = (uint64_t)sqlite3_column_int64(st, 0);
-		rc = SQLITE_OK;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *ret)
 {
 	struct store_stack_summary s = { 0 };
@@ -202,18 +186,19 @@ int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *re
 		}
 		sqlite3_finalize(st);
 	}
-	if (rc == SQLITE_OK)
-		rc = count(r, "SELECT count(*) FROM stack", &s.stacks);
-	if (rc == SQLITE_OK)
-		rc = count(r, "SELECT count(*) FROM frame", &s.frames);
-	if (rc != SQLITE_OK)
-		return store_sqlite_errno(r->db, rc);
+	int err = rc == SQLITE_OK ? 0 : store_sqlite_errno(r->db, rc);
+	if (!err)
+		err = store_ro_u64(r, "SELECT count(*) FROM stack", 0, NULL, &s.stacks);
+	if (!err)
+		err = store_ro_u64(r, "SELECT count(*) FROM frame", 0, NULL, &s.frames);
+	if (err)
+		return err;
 	/* dbstat is compiled into Debian's SQLite; elsewhere, estimate from the rows. */
-	if (count(r, "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN"
-		     " ('frame', 'stack', 'stack_frame', 'sqlite_autoindex_stack_frame_1')",
-		  &s.bytes) != SQLITE_OK) {
+	if (store_ro_u64(r, "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name IN"
+			 " ('frame', 'stack', 'stack_frame', 'sqlite_autoindex_stack_frame_1')",
+			 0, NULL, &s.bytes) < 0) {
 		uint64_t sf = 0;
-		count(r, "SELECT count(*) FROM stack_frame", &sf);
+		store_ro_u64(r, "SELECT count(*) FROM stack_frame", 0, NULL, &sf);
 		s.bytes = s.frames * 40 + s.stacks * 8 + sf * 12;
 	}
 	s.bytes += id_bytes;
