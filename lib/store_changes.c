@@ -16,20 +16,6 @@
 #include "store_changes.h"
 #include "store_internal.h"
 
-struct version_walk {
-	int (*fn)(const struct store_vma *v, uint64_t id, uint64_t died_seq, void *data);
-	void *data;
-};
-
-static int version_row(sqlite3_stmt *st, void *ctx)
-{
-	struct version_walk *w = ctx;
-	struct store_vma v;
-	uint64_t died, id = store_ro_row_vma(st, &v, &died);
-
-	return w->fn(&v, id, died, w->data);
-}
-
 /*
  * Versions of mm ?1 born or ended in (?2, ?3], from index vma_life. A version that died at
  * D > ?2 with life class c was born after D - 2^(c+1) > ?2 - 2^(c+1), so per class one
@@ -48,13 +34,12 @@ int store_query_vma_changes(struct store_ro *r, uint64_t mm, uint64_t after, uin
 				      void *data),
 			    void *data)
 {
-	struct version_walk w = { fn, data };
 	const int64_t args[3] = { (int64_t)mm, (int64_t)after, (int64_t)upto };
 
 	/* Keeps ?2 - (2 << 47) far from int64 overflow, as store_query_vmas_at does. */
 	if (after > INT64_MAX / 2 || upto > INT64_MAX / 2)
 		return -EINVAL;
-	return store_ro_walk(r, changes_sql, 3, args, version_row, &w);
+	return store_ro_walk_versions(r, changes_sql, 3, args, fn, data);
 }
 
 static int mm_row(sqlite3_stmt *st, void *ctx)

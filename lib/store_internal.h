@@ -77,4 +77,11 @@ int store_ro_event_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void 
 	" v.died_seq, v.origin_unknown"
 uint64_t store_ro_row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_died);
 
+/* store_ro_walk_versions - call @fn for the VMA version of each row of @sql (VMA_COLUMNS,
+ * bound to @n int64 @args), with its died_seq (0: alive at the end). As store_ro_walk. */
+typedef int store_version_fn(const struct store_vma *v, uint64_t id, uint64_t died_seq,
+			     void *data);
+int store_ro_walk_versions(struct store_ro *r, const char *sql, int n, const int64_t *args,
+			   store_version_fn *fn, void *data);
+
 #endif

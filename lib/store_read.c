@@ -362,29 +362,29 @@ static const char vma_history_sql[] =
 	"  AND v.end > ?1 AND (?2 = 0 OR v.mm = ?2)"
 	" ORDER BY v.born_seq, v.id";
 
-/* walk_vmas - run @st, calling @fn for each row. Finalizes @st. */
-static int walk_vmas(struct store_ro *r, sqlite3_stmt *st,
-		     int (*fn)(const struct store_vma *v, uint64_t id, uint64_t died_seq,
-			       void *data),
-		     void *data)
-{
-	struct store_vma v;
-	uint64_t id, died;
-	int rc, err = 0;
+struct versions_walk {
+	store_version_fn *fn;
+	void *data;
+};
 
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		id = store_ro_row_vma(st, &v, &died);
-		err = fn(&v, id, died, data);
-		if (err)
-			break;
-	}
-	if (!err && rc != SQLITE_DONE)
-		err = store_sqlite_errno(r->db, rc);
-	sqlite3_finalize(st);
-	return err;
+static int version_row(sqlite3_stmt *st, void *ctx)
+{
+	struct versions_walk *w = ctx;
+	struct store_vma v;
+	uint64_t died, id = store_ro_row_vma(st, &v, &died);
+
+	return w->fn(&v, id, died, w->data);
 }
 
-/* store_query_vmas_at()'s callback, called through walk_vmas(). */
+int store_ro_walk_versions(struct store_ro *r, const char *sql, int n, const int64_t *args,
+			   store_version_fn *fn, void *data)
+{
+	struct versions_walk w = { fn, data };
+
+	return store_ro_walk(r, sql, n, args, version_row, &w);
+}
+
+/* store_query_vmas_at()'s callback, called through store_ro_walk_versions(). */
 struct vmas_at_ctx {
 	int (*fn)(const struct store_vma *v, uint64_t id, void *data);
 	void *data;
@@ -402,18 +402,12 @@ int store_query_vmas_at(struct store_ro *r, uint64_t mm, uint64_t seq,
 			int (*fn)(const struct store_vma *v, uint64_t id, void *data), void *data)
 {
 	struct vmas_at_ctx c = { fn, data };
-	sqlite3_stmt *st;
-	int rc;
+	const int64_t args[2] = { (int64_t)mm, (int64_t)seq };
 
 	/* Keeps ?2 - (2 << 47) far from int64 overflow (seqs are far below 2^62). */
 	if (seq > INT64_MAX / 2)
 		return -EINVAL;
-	rc = sqlite3_prepare_v2(r->db, vmas_at_sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return store_sqlite_errno(r->db, rc);
-	store_bind_u64(st, 1, mm);
-	store_bind_u64(st, 2, seq);
-	return walk_vmas(r, st, vmas_at_row, &c);
+	return store_ro_walk_versions(r, vmas_at_sql, 2, args, vmas_at_row, &c);
 }
 
 int store_query_vma_history(struct store_ro *r, uint64_t mm, uint64_t addr,
@@ -421,15 +415,9 @@ int store_query_vma_history(struct store_ro *r, uint64_t mm, uint64_t addr,
 				      void *data),
 			    void *data)
 {
-	sqlite3_stmt *st;
-	int rc;
+	const int64_t args[2] = { (int64_t)addr, (int64_t)mm };
 
-	rc = sqlite3_prepare_v2(r->db, vma_history_sql, -1, &st, NULL);
-	if (rc != SQLITE_OK)
-		return store_sqlite_errno(r->db, rc);
-	store_bind_u64(st, 1, addr);
-	store_bind_u64(st, 2, mm);
-	return walk_vmas(r, st, fn, data);
+	return store_ro_walk_versions(r, vma_history_sql, 2, args, fn, data);
 }
 
 void store_trace_info_release(struct store_trace_info *t)

@@ -52,30 +52,19 @@ int store_query_mms(struct store_ro *r, int (*fn)(const struct store_mm_info *m,
 	return store_ro_walk(r, mms_sql, 0, NULL, mm_row, &w);
 }
 
-static int version_row(sqlite3_stmt *st, void *ctx)
-{
-	struct walk *w = ctx;
-	int (*fn)(const struct store_vma *, uint64_t, uint64_t, void *) = w->fn;
-	struct store_vma v;
-	uint64_t died, id = store_ro_row_vma(st, &v, &died);
-
-	return fn(&v, id, died, w->data);
-}
-
 int store_query_mm_versions(struct store_ro *r, uint64_t mm,
 			    int (*fn)(const struct store_vma *v, uint64_t id, uint64_t died_seq,
 				      void *data),
 			    void *data)
 {
-	struct walk w = { (void *)fn, data };
 	const int64_t args[1] = { (int64_t)mm };
 
 	/* One mm: index vma_life's first column, then a sort of that mm's rows only. */
 	if (mm)
-		return store_ro_walk(r, "SELECT " VMA_COLUMNS " FROM vma v WHERE v.mm = ?1"
-				     " ORDER BY v.id", 1, args, version_row, &w);
-	return store_ro_walk(r, "SELECT " VMA_COLUMNS " FROM vma v ORDER BY v.mm, v.id", 0, NULL,
-			     version_row, &w);
+		return store_ro_walk_versions(r, "SELECT " VMA_COLUMNS " FROM vma v WHERE"
+					      " v.mm = ?1 ORDER BY v.id", 1, args, fn, data);
+	return store_ro_walk_versions(r, "SELECT " VMA_COLUMNS " FROM vma v ORDER BY v.mm, v.id",
+				      0, NULL, fn, data);
 }
 
 static int thread_row(sqlite3_stmt *st, void *ctx)
