@@ -290,7 +290,24 @@ unsigned long model_vma_count(const struct model *m)
 
 /* ---- events -------------------------------------------------------------------------- */
 
-int model_apply(struct model *m, const struct event *ev, pid_t pid, struct model_counts *c)
+void model_facts_read(const struct event *ev, pid_t pid, struct model_facts *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (event_is_error(ev) || ev->ret == EVENT_RET_UNFINISHED)
+		return;
+	if (ev->nr == SYS_mmap && (ev->path || ev->ino) && !(ev->args[3] & MAP_ANONYMOUS) &&
+	    (ev->args[3] & MAP_TYPE) != MAP_PRIVATE)
+		ret->file_flags = fd_mode(pid, (int)ev->args[4]);
+	if (ev->nr == SYS_shmat && (ev->path || ev->ino)) {
+		/* shmdt needs the segment size: the kernel mapped it whole at ret. */
+		struct procmap_vma pv;
+		if (procmap_query(-1, pid, (uint64_t)ev->ret, 0, &pv) == 0)
+			ret->shm_size = pv.end - pv.start;
+	}
+}
+
+int model_apply(struct model *m, const struct event *ev, pid_t pid,
+		const struct model_facts *facts, struct model_counts *c)
 {
 	struct mm_file file = { 0 }, *fp = NULL;
 	const char *name = NULL;
@@ -306,26 +323,42 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid, struct model
 			file.dev = ev->dev;
 			file.ino = ev->ino;
 			file.path = ev->path;
+			file.flags = facts->file_flags;
+			file.size = facts->shm_size;
 			fp = &file;
 		}
-		if (fp && ev->nr == SYS_mmap && !(ev->args[3] & MAP_ANONYMOUS) &&
-		    (ev->args[3] & MAP_TYPE) != MAP_PRIVATE && !event_is_error(ev))
-			file.flags = fd_mode(pid, (int)ev->args[4]);
 		break;
 	case SYS_prctl:
 		name = ev->path;
 		break;
 	}
-	if (ev->nr == SYS_shmat && fp && !event_is_error(ev)) {
-		/* shmdt needs the segment size: the kernel mapped it whole at ret. */
-		struct procmap_vma pv;
-		if (procmap_query(-1, pid, (uint64_t)ev->ret, 0, &pv) == 0)
-			file.size = pv.end - pv.start;
-	}
 	int r = mm_apply(m->mm, ev->nr, ev->args, ev->ret, fp, name);
 	if (r == MM_UNCERTAIN)
 		r = reconcile(m, pid, c);
 	return r < 0 ? r : 0;
+}
+
+bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi)
+{
+	const struct vma *v = mm_find_next(m->mm, lo);
+
+	return v && v->start < hi;
+}
+
+int model_resync(struct model *m, pid_t pid, struct model_counts *c)
+{
+	struct vma_desc *d;
+	struct procmap_vma *raw;
+	size_t n;
+
+	int r = kernel_range(pid, 0, UINT64_MAX, &d, &raw, &n);
+	if (r < 0)
+		return r;
+	r = mm_reconcile(m->mm, 0, UINT64_MAX, d, n);
+	c->reconciled++;
+	free(d);
+	free(raw);
+	return r;
 }
 
 bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,

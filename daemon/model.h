@@ -51,12 +51,36 @@ void model_free(struct model *m, uint64_t seq);
 void model_drop(struct model *m);
 
 /*
- * model_apply - apply the completed syscall @ev (ev->seq set, ret known) made by @pid.
- * @file_vma_* describe the mapping an mmap/shmat created, when the tracer asked the kernel.
- * Reconciles with the kernel when the outcome was uncertain. Returns 0 or -errno (logged
- * by the caller).
+ * What the kernel knows at a syscall's exit stop and no longer later (the fd an mmap used
+ * may be closed, the segment gone by the time a held event is applied).
  */
-int model_apply(struct model *m, const struct event *ev, pid_t pid, struct model_counts *c);
+struct model_facts {
+	unsigned int file_flags; /* MM_FILE_* of a MAP_SHARED file mmap's fd */
+	uint64_t shm_size;       /* shmat: the segment's size as mapped */
+};
+
+/* model_facts_read - fill @ret for the completed syscall @ev of @pid, at its exit stop. */
+void model_facts_read(const struct event *ev, pid_t pid, struct model_facts *ret);
+
+/*
+ * model_apply - apply the completed syscall @ev (ev->seq set, ret known) made by @pid,
+ * with @facts read at its exit stop. ev->path/dev/ino describe the mapping an mmap/shmat
+ * created, when the tracer asked the kernel. Reconciles with the kernel when the outcome
+ * was uncertain. Returns 0 or -errno (logged by the caller).
+ */
+int model_apply(struct model *m, const struct event *ev, pid_t pid,
+		const struct model_facts *facts, struct model_counts *c);
+
+/* model_range_mapped - whether any VMA of the model overlaps [lo, hi). */
+bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi);
+
+/*
+ * model_resync - replace the whole model by the kernel's view of @pid's address space
+ * (PROCMAP_QUERY), keeping the hidden state the kernel does not show. For a fork child
+ * that has not run yet, when other threads of the parent changed the map during the fork.
+ * Returns 0 or -errno.
+ */
+int model_resync(struct model *m, pid_t pid, struct model_counts *c);
 
 /*
  * model_verify - compare the model with /proc/@pid/maps after event @seq; @quiet_mm says

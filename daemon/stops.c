@@ -82,6 +82,11 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 {
 	struct proc *p = t->proc;
 
+	if ((nr == SYS_exit || nr == SYS_exit_group) && t->n_held) {
+		/* its seq must follow the thread's own map changes, still held */
+		order_park(t, t->park_status);
+		return;
+	}
 	emit_unfinished(t); /* should not happen: a new entry while one is in flight */
 	memset(&t->ev, 0, sizeof(t->ev));
 	t->ev.kind = EVENT_SYSCALL;
@@ -135,8 +140,7 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	case SYS_execveat:
 		break; /* they change no map of this mm (exec makes a new one) */
 	default:
-		t->counted = true;
-		t->mm->in_flight++;
+		flight_begin(t);
 	}
 	resume(t, PTRACE_SYSCALL, 0);
 }
@@ -193,22 +197,6 @@ static void note_mapping(struct task *t)
 		note_file(t->trace, t->proc, &v);
 }
 
-/* The model follows the completed event; --verify checks it against the kernel. */
-static void model_follow(struct task *t)
-{
-	struct trace *tr = t->trace;
-	struct mmref *mm = t->mm;
-
-	if (!mm->model)
-		return;
-	int r = model_apply(mm->model, &t->ev, t->proc->pid, &tr->counts);
-	if (r < 0)
-		log_warn("trace %u: the model of mm %" PRIu64 " could not follow event %" PRIu64
-			 ": %s", tr->id, mm->id, t->ev.seq, strerror(-r));
-	if (tr->flags & PROTO_F_VERIFY)
-		model_verify(mm->model, t->proc->pid, t->ev.seq, mm->in_flight == 0, &tr->counts);
-}
-
 /* A syscall stop: an exit (both modes) or, without a filter (attach), an entry. */
 static void on_syscall_stop(struct task *t)
 {
@@ -235,14 +223,15 @@ static void on_syscall_stop(struct task *t)
 	if (si.op == PTRACE_SYSCALL_INFO_EXIT)
 		t->ev.ret = si.exit.rval;
 	t->ev.dur_ns = now_ns() - t->ev.time_ns;
-	note_mapping(t);
-	flight_end(t);
-	if (!t->seq_taken) {
-		t->ev.seq = take_seq(t->trace);
-		t->seq_taken = true;
+	if (t->counted) {
+		/* A map change: its place in the mm's order is order.c's to give. */
+		struct model_facts facts;
+		note_mapping(t);
+		model_facts_read(&t->ev, t->proc->pid, &facts);
+		order_complete(t, &facts);
+	} else {
+		emit(t); /* clone, exec: their seq was taken at their event stop */
 	}
-	model_follow(t);
-	emit(t);
 	resume_next(t, 0);
 }
 
@@ -281,6 +270,9 @@ static void on_clone_event(struct task *t, int event)
 	uint64_t seq = take_seq(tr);
 	t->ev.seq = seq;
 	t->seq_taken = true;
+	/* The result the parent will see: kept even if its exit stop never comes (a thread
+	 * of it execs first, and the kernel kills it). */
+	t->ev.ret = child;
 
 	struct proc *p;
 	struct mmref *mm;
@@ -289,6 +281,16 @@ static void on_clone_event(struct task *t, int event)
 		mm_get(tr, mm, seq);
 	} else {
 		mm = mm_new_ref(tr, seq, t->mm, t->proc->pid);
+		/*
+		 * Other threads of the parent changed its map while it forked: which of their
+		 * changes the copy got, the child (stopped before its first instruction) says.
+		 */
+		if (mm->model && order_concurrent(t->mm)) {
+			int r = model_resync(mm->model, child, &tr->counts);
+			if (r < 0)
+				log_warn("trace %u: cannot read the map of the new pid %d: %s", tr->id,
+					 child, strerror(-r));
+		}
 	}
 	if (flags & CLONE_THREAD) {
 		p = t->proc;
@@ -330,6 +332,8 @@ static void exec_takes_leader_tid(pid_t tid, pid_t old_tid)
 	if (leader)
 		task_end(leader, 0); /* never the last task: the execer lives */
 	struct trace *tr = execer->trace;
+	/* The other threads are dead: what they held is released now, in the order known. */
+	order_release(tr, execer->mm, true);
 	uint64_t seq = tr->next_seq; /* the exec event's seq, taken next */
 	task_hash_del(execer);
 	store_end_thread(tr->store, old_tid, seq, 0);
@@ -443,6 +447,17 @@ void tracer_dispatch(pid_t tid, int status)
 		}
 		return;
 	}
+	t->park_status = status;
+	if (order_stop_waits(t, status)) {
+		order_park(t, status);
+		return;
+	}
+	stop_redispatch(t, status);
+}
+
+void stop_redispatch(struct task *t, int status)
+{
+	t->park_status = status;
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		task_end(t, status);
 		return;

@@ -115,6 +115,7 @@ struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, p
 
 	m->id = tr->next_mm++;
 	m->users = 1;
+	m->held_tail = &m->held_head;
 	store_add_mm(tr->store, &(struct store_mm){
 		.id = m->id, .start_seq = seq, .parent = parent ? parent->id : 0, .owner = owner });
 	store_mm_users(tr->store, m->id, seq, 1);
@@ -136,6 +137,7 @@ static struct mmref *mm_new_pre_exec(void)
 	struct mmref *m = xcalloc(1, sizeof(*m));
 
 	m->users = 1;
+	m->held_tail = &m->held_head;
 	return m;
 }
 
@@ -151,12 +153,15 @@ void mm_put(struct trace *tr, struct mmref *m, uint64_t seq)
 {
 	m->users--;
 	if (!m->id) {
-		if (m->users == 0)
+		if (m->users == 0) {
+			order_release(tr, m, true);
 			free(m);
+		}
 		return;
 	}
 	store_mm_users(tr->store, m->id, seq, m->users);
 	if (m->users == 0) {
+		order_release(tr, m, true); /* nothing is in flight in it any more */
 		model_free(m->model, seq);
 		store_end_mm(tr->store, m->id, seq);
 		mmref_free(m);
@@ -268,19 +273,10 @@ struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref 
 
 static void trace_finish(struct trace *tr);
 
-void flight_end(struct task *t)
-{
-	if (t->counted) {
-		t->mm->in_flight--;
-		t->counted = false;
-	}
-}
-
 void emit(struct task *t)
 {
 	struct trace *tr = t->trace;
 
-	flight_end(t);
 	if (!t->seq_taken)
 		t->ev.seq = take_seq(tr);
 	tr->events++;
@@ -297,7 +293,11 @@ void emit_unfinished(struct task *t)
 		return;
 	if (!t->seq_taken)
 		t->ev.ret = EVENT_RET_UNFINISHED;
+	bool was_counted = t->counted;
+	flight_end(t);
 	emit(t);
+	if (was_counted)
+		order_release(t->trace, t->mm, false); /* it held nobody back any more */
 }
 
 /*
@@ -346,6 +346,7 @@ static void task_detached(struct task *t)
 	struct mmref *mm = t->mm;
 
 	emit_unfinished(t);
+	order_release(tr, mm, true); /* no more results come: the rest in the order known */
 	if (--mm->users == 0) {
 		model_drop(mm->model);
 		mmref_free(mm);
@@ -381,6 +382,11 @@ static void trace_finish(struct trace *tr)
 	log_info("trace %u of pid %d ended: %" PRIu64 " events, %" PRIu64 " outcomes asked to "
 		 "the kernel -> %s", tr->id, tr->root_pid, tr->events, tr->counts.reconciled,
 		 tr->db_path);
+	/* How often threads of one mm raced (order.c). */
+	if (tr->held)
+		log_info("trace %u: %" PRIu64 " events waited for concurrent ones, %" PRIu64
+			 " were placed before an earlier-reported one", tr->id, tr->held,
+			 tr->reordered);
 	/* What --stacks cost the tracer, as bench/ and the README quote it. */
 	if (tr->stack_captures)
 		log_info("trace %u: %" PRIu64 " stacks captured, %.1f us each (unwind, "

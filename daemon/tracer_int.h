@@ -30,7 +30,10 @@
 struct mmref {
 	uint64_t id;            /* trace-wide address-space id, from 1; 0: not recorded */
 	int users;              /* tasks using it (the kernel's mm_users, as we can see it) */
-	int in_flight;          /* its tasks inside a map-changing syscall (for --verify) */
+	/* order.c: its tasks inside a map-changing syscall, in entry order, and the events
+	 * that completed but wait for their place (in exit order) */
+	struct task *flight_head, *flight_tail;
+	struct held *held_head, **held_tail;
 	struct model *model;    /* the replayable model, NULL if it could not be seeded */
 	struct unwinder *unw;   /* --stacks: libunwind's state for this mm, made on first use */
 };
@@ -51,10 +54,16 @@ struct task {
 	bool startup;           /* auto-attached: expecting the initial PTRACE_EVENT_STOP */
 	bool in_syscall;        /* between seccomp stop and syscall-exit stop */
 	bool seq_taken;         /* ev.seq already assigned (clone/exec event stop) */
-	bool counted;           /* counted in mm->in_flight */
+	bool counted;           /* inside a map-changing syscall: on mm's flight list */
 	bool skipping;          /* attach mode: inside a syscall we do not record */
 	bool detaching;         /* detach at the next stop instead of resuming */
+	bool parked;            /* its stop (park_status) waits for its held events */
 	uint64_t clone_flags;   /* flags of the clone/clone3/fork/vfork in flight */
+	uint64_t entry_stamp;   /* order.c: when the map-changing syscall in flight entered */
+	unsigned n_held;        /* its completed events still held by order.c */
+	int park_status;        /* the parked stop's wait status */
+	struct task *fl_prev, *fl_next; /* mm's flight list */
+	struct task *park_next; /* order.c's parked list */
 	struct event ev;        /* the syscall in flight */
 	struct task *hnext;
 };
@@ -72,6 +81,8 @@ struct trace {
 	const char *end_status; /* "done", or "detached" */
 	uint64_t next_seq;
 	uint64_t next_mm;
+	uint64_t next_stamp;    /* order.c: entry and exit stops of map-changing syscalls */
+	uint64_t held, reordered; /* events order.c held back, and moved before another */
 	unsigned tasks;         /* live tasks */
 	uint64_t events, processes;
 	uint64_t start_mono_ns;
@@ -85,6 +96,15 @@ struct trace {
 	trace_done_fn done;
 	void *ctx;
 	struct trace *next;
+};
+
+/* A completed map-changing syscall waiting for its place in its mm's order (order.c). */
+struct held {
+	struct event ev;          /* complete but for its seq */
+	struct model_facts facts; /* what the kernel said at its exit stop */
+	struct task *task;        /* whose it is (alive until it is released) */
+	uint64_t entry_stamp, exit_stamp;
+	struct held *next;
 };
 
 /* A stop of a tid we do not know yet: a new child whose parent's event is still queued. */
@@ -111,7 +131,18 @@ void note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v);
 void note_image_files(struct trace *tr, struct proc *p);
 struct proc *proc_new(struct trace *tr, pid_t pid);
 struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref *mm);
-void flight_end(struct task *t);
+
+/* order.c: see the comment at its top. */
+void flight_begin(struct task *t);                 /* a map-changing syscall entered */
+void flight_end(struct task *t);                   /* ... left the kernel (or its task died) */
+void order_complete(struct task *t, const struct model_facts *facts); /* consumes t->ev */
+void order_release(struct trace *tr, struct mmref *mm, bool force);
+bool order_concurrent(const struct mmref *mm);     /* others in flight or held */
+bool order_stop_waits(const struct task *t, int status);
+void order_park(struct task *t, int status);       /* handled later by stop_redispatch */
+void order_forget(struct task *t);
+/* stops.c: handle a stop (or a task's end) that order.c parked. */
+void stop_redispatch(struct task *t, int status);
 void mmref_free(struct mmref *m);
 void emit(struct task *t);
 void emit_unfinished(struct task *t);

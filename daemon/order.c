@@ -1,0 +1,353 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The order of map-changing events of one address space, when several threads (or
+ * CLONE_VM processes) of it are inside map-changing syscalls at once.
+ *
+ * The problem. The kernel serialises the syscalls that change one mm (mmap_lock taken for
+ * writing), so there is one true order in which their effects happened. The tracer sees
+ * each syscall as an interval: its entry stop, then its exit stop. The effect happened
+ * somewhere inside; the exit stops of two overlapping syscalls can be reported in either
+ * order. Taking a seq at the exit stop, as a single-threaded program allows, goes wrong:
+ * thread A's munmap(X) completes in the kernel, thread B's mmap(NULL) reuses X, and B's exit
+ * stop is reported before A's; applied in that order the model maps B over a live VMA and
+ * then A's late munmap punches a hole in B's new mapping. Replays then differ from the
+ * kernel for ever after.
+ *
+ * The rule. Each map-changing syscall of a traced mm gets a stamp at its entry stop and one
+ * at its exit stop (one trace-wide counter: the order in which the daemon saw the stops).
+ * Event E is "definitely before" F when E's exit stamp is below F's entry stamp: E's
+ * effect was done before F entered the kernel. Two syscalls whose intervals overlap are
+ * concurrent: either order is possible a priori. So:
+ *
+ *  1. A completed event is held (not given a seq, not applied to the model) while some
+ *     syscall of its mm that entered before its exit is still in flight: that one may have
+ *     to go first. When none is left, it is released. Events are released in exit order,
+ *     which is right unless the results say otherwise:
+ *  2. An mmap/mremap/shmat whose result lands on addresses the model still has mapped
+ *     cannot have happened before the syscall that freed them. Among the held events
+ *     concurrent with it (entered before its exit), one that unmaps that range (munmap,
+ *     mremap's old range, shmdt) is released first. Such a candidate has no earlier held
+ *     event of its own thread (those exited before it entered, hence before our event's
+ *     exit, and are already released), so moving it forward keeps every thread's program
+ *     order and every "definitely before" relation.
+ *  3. What the results cannot decide (two concurrent syscalls on overlapping ranges whose
+ *     both orders are legal) keeps exit order; the model's own contradiction check then
+ *     asks the kernel (PROCMAP_QUERY) for the range, as for any uncertain outcome.
+ *
+ * So the stored order of one mm's map changes is one the kernel could have applied them
+ * in, and seq order is replay order. Threads are never delayed by a held map event: the
+ * thread runs on, only its record waits. What cannot wait is a stop that is ordered
+ * against the map by its own seq (a clone, fork or exec event, exit or exit_group, a
+ * signal, a thread's end): while its thread has held events, that stop is parked, the
+ * thread left stopped, and handled when they are released (within microseconds: they
+ * wait only for other threads to leave the kernel). A fork copies the parent's model; if
+ * other threads of the parent were inside map-changing syscalls during the fork, the
+ * child's copy is reconciled with the kernel's view of the child, which has not run yet.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include "log.h"
+#include "model.h"
+#include "store.h"
+#include "tracer_int.h"
+#include "xalloc.h"
+
+#define PAGE_ALIGN(x) (((x) + 4095ULL) & ~4095ULL)
+
+/* Tasks whose current stop waits for their held events (see order_park). */
+static struct task *parked;
+
+/* ---- the in-flight list --------------------------------------------------------------- */
+
+void flight_begin(struct task *t)
+{
+	struct mmref *mm = t->mm;
+
+	t->entry_stamp = t->trace->next_stamp++;
+	t->counted = true;
+	t->fl_next = NULL;
+	t->fl_prev = mm->flight_tail;
+	if (mm->flight_tail)
+		mm->flight_tail->fl_next = t;
+	else
+		mm->flight_head = t;
+	mm->flight_tail = t;
+}
+
+void flight_end(struct task *t)
+{
+	struct mmref *mm = t->mm;
+
+	if (!t->counted)
+		return;
+	if (t->fl_prev)
+		t->fl_prev->fl_next = t->fl_next;
+	else
+		mm->flight_head = t->fl_next;
+	if (t->fl_next)
+		t->fl_next->fl_prev = t->fl_prev;
+	else
+		mm->flight_tail = t->fl_prev;
+	t->fl_prev = t->fl_next = NULL;
+	t->counted = false;
+}
+
+/* ---- what results say about order ------------------------------------------------------ */
+
+/* The range a successful @h must have found unmapped, if its result says where it went. */
+static bool needs_free(const struct held *h, uint64_t *lo, uint64_t *hi)
+{
+	const struct event *ev = &h->ev;
+	uint64_t ret = (uint64_t)ev->ret;
+
+	if (event_is_error(ev) || ev->ret == EVENT_RET_UNFINISHED)
+		return false;
+	switch (ev->nr) {
+	case SYS_mmap:
+		if (ev->args[3] & MAP_FIXED)
+			return false; /* replaces whatever was there */
+		*lo = ret;
+		*hi = ret + PAGE_ALIGN(ev->args[1]);
+		return true;
+	case SYS_mremap:
+		if (ev->args[3] & MREMAP_FIXED)
+			return false;
+		if (ret == ev->args[0]) {
+			/* grown in place: the pages above the old end were free */
+			*lo = ret + PAGE_ALIGN(ev->args[1]);
+			*hi = ret + PAGE_ALIGN(ev->args[2]);
+			return *hi > *lo;
+		}
+		*lo = ret;
+		*hi = ret + PAGE_ALIGN(ev->args[2]);
+		return true;
+	case SYS_shmat:
+		if (!h->facts.shm_size || (ev->args[1] && (ev->args[2] & SHM_REMAP)))
+			return false;
+		*lo = ret;
+		*hi = ret + h->facts.shm_size;
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* Does the successful @h unmap part of [lo, hi)? */
+static bool frees(const struct held *h, uint64_t lo, uint64_t hi)
+{
+	const struct event *ev = &h->ev;
+	uint64_t a = ev->args[0], end;
+
+	if (ev->ret != 0 && !(ev->nr == SYS_mremap && !event_is_error(ev)))
+		return false;
+	switch (ev->nr) {
+	case SYS_munmap:
+		end = a + PAGE_ALIGN(ev->args[1]);
+		break;
+	case SYS_mremap:
+		/* moved (the old range goes) or shrunk (its tail goes) */
+		if ((uint64_t)ev->ret == a && ev->args[2] >= ev->args[1])
+			return false;
+		end = a + PAGE_ALIGN(ev->args[1]);
+		if ((uint64_t)ev->ret == a)
+			a += PAGE_ALIGN(ev->args[2]);
+		break;
+	case SYS_shmdt:
+		end = UINT64_MAX; /* the segment's fragments from a on */
+		break;
+	default:
+		return false;
+	}
+	return a < hi && end > lo;
+}
+
+/*
+ * Which held event goes next: the first in exit order, unless its result lands on memory
+ * the model has mapped and a concurrent held event unmaps it (rule 2).
+ */
+static struct held **pick(struct trace *tr, struct mmref *mm)
+{
+	struct held **hp = &mm->held_head, *h = *hp;
+	uint64_t lo, hi;
+
+	if (!mm->model || !needs_free(h, &lo, &hi) || !model_range_mapped(mm->model, lo, hi))
+		return hp;
+	for (struct held **fp = &h->next; *fp; fp = &(*fp)->next) {
+		struct held *f = *fp;
+		if (f->entry_stamp < h->exit_stamp && f->task != h->task && frees(f, lo, hi)) {
+			tr->reordered++;
+			return fp;
+		}
+	}
+	return hp;
+}
+
+/* ---- giving events their place ---------------------------------------------------------- */
+
+/*
+ * @ev (of @t's thread, in @mm) takes the next seq, changes the model, is checked by
+ * --verify, and goes to the store (which takes its strings).
+ */
+static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
+		   const struct model_facts *facts, pid_t pid)
+{
+	ev->seq = take_seq(tr);
+	if (mm->model) {
+		int r = model_apply(mm->model, ev, pid, facts, &tr->counts);
+		if (r < 0)
+			log_warn("trace %u: the model of mm %" PRIu64 " could not follow event %" PRIu64
+				 ": %s", tr->id, mm->id, ev->seq, strerror(-r));
+		if (tr->flags & PROTO_F_VERIFY)
+			model_verify(mm->model, pid, ev->seq,
+				     !mm->flight_head && !mm->held_head, &tr->counts);
+	}
+	tr->events++;
+	store_add_event(tr->store, ev);
+}
+
+/* Release what rule 1 allows (all of it with @force), in the order of rule 2. Never
+ * handles a stop: the mm stays valid throughout. */
+static void release_mm(struct trace *tr, struct mmref *mm, bool force)
+{
+	while (mm->held_head) {
+		struct held *h = mm->held_head;
+		if (!force && mm->flight_head && mm->flight_head->entry_stamp < h->exit_stamp)
+			break;
+		struct held **hp = pick(tr, mm);
+		h = *hp;
+		*hp = h->next;
+		if (!h->next)
+			mm->held_tail = hp;
+		/* the held task is alive (its end waits for this) and answers kernel questions */
+		commit(tr, mm, &h->ev, &h->facts, h->task->proc->pid);
+		h->task->n_held--;
+		free(h);
+	}
+}
+
+static void unpark_ready(void);
+static bool unparking, unpark_owed;
+
+void order_release(struct trace *tr, struct mmref *mm, bool force)
+{
+	release_mm(tr, mm, force);
+	if (!parked)
+		return;
+	if (unparking) {
+		/* called from a stop being unparked below: the outer loop looks again */
+		unpark_owed = true;
+		return;
+	}
+	unparking = true;
+	do {
+		unpark_owed = false;
+		unpark_ready();
+	} while (unpark_owed);
+	unparking = false;
+}
+
+void order_complete(struct task *t, const struct model_facts *facts)
+{
+	struct trace *tr = t->trace;
+	struct mmref *mm = t->mm;
+	uint64_t exit_stamp = tr->next_stamp++;
+
+	flight_end(t);
+	if (!mm->held_head && (!mm->flight_head || mm->flight_head->entry_stamp > exit_stamp)) {
+		/* Nothing in flight could have gone first: the common, single-threaded case. */
+		commit(tr, mm, &t->ev, facts, t->proc->pid);
+	} else {
+		struct held *h = xcalloc(1, sizeof(*h));
+		event_move(&h->ev, &t->ev);
+		h->facts = *facts;
+		h->task = t;
+		h->entry_stamp = t->entry_stamp;
+		h->exit_stamp = exit_stamp;
+		*mm->held_tail = h;
+		mm->held_tail = &h->next;
+		t->n_held++;
+		tr->held++;
+	}
+	memset(&t->ev, 0, sizeof(t->ev));
+	t->seq_taken = false;
+	t->in_syscall = false;
+	order_release(tr, mm, false);
+}
+
+bool order_concurrent(const struct mmref *mm)
+{
+	return mm->flight_head || mm->held_head;
+}
+
+/* ---- parked stops ---------------------------------------------------------------------- */
+
+bool order_stop_waits(const struct task *t, int status)
+{
+	if (!t->n_held)
+		return false;
+	if (WIFEXITED(status) || WIFSIGNALED(status))
+		return true;
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) == (SIGTRAP | 0x80))
+		return false; /* syscall stops: the map syscall path orders itself */
+	switch ((unsigned)status >> 16) {
+	case 0: /* a signal */
+	case PTRACE_EVENT_CLONE:
+	case PTRACE_EVENT_FORK:
+	case PTRACE_EVENT_VFORK:
+	case PTRACE_EVENT_EXEC:
+		return true;
+	default:
+		return false; /* seccomp stops say for themselves (exit, exit_group) */
+	}
+}
+
+void order_park(struct task *t, int status)
+{
+	t->park_status = status;
+	t->parked = true;
+	t->park_next = parked;
+	parked = t;
+	/* A dead task is in no syscall any more: it must not hold back others. */
+	if (WIFEXITED(status) || WIFSIGNALED(status)) {
+		bool was = t->counted;
+		flight_end(t);
+		if (was)
+			order_release(t->trace, t->mm, false);
+	}
+}
+
+static void unpark_ready(void)
+{
+	bool progress = true;
+
+	while (progress) {
+		progress = false;
+		for (struct task **tp = &parked; *tp; tp = &(*tp)->park_next) {
+			struct task *t = *tp;
+			if (t->n_held)
+				continue;
+			*tp = t->park_next;
+			t->parked = false;
+			stop_redispatch(t, t->park_status);
+			progress = true;
+			break; /* the list may have changed */
+		}
+	}
+}
+
+void order_forget(struct task *t)
+{
+	for (struct task **tp = &parked; *tp; tp = &(*tp)->park_next)
+		if (*tp == t) {
+			*tp = t->park_next;
+			break;
+		}
+	t->parked = false;
+}
