@@ -453,10 +453,11 @@ int mm_shmdt(struct mm *mm, uint64_t addr, int64_t ret)
 	mm_begin(mm);
 	if (ret != 0)
 		return mm_end(mm);
-	/* ksys_shmdt(): the first shm VMA at or after addr whose offset fits addr gives
-	 * the segment; then every fragment of it within its size goes (unsigned
-	 * arithmetic as in the kernel) */
-	for (v = mm_find(mm, addr); v; v = next) {
+	/* ksys_shmdt(): the first shm VMA at or after addr (a VMA iterator from addr: the
+	 * one containing it or the next, so a segment whose first pages were unmapped is
+	 * still found by its attach address) whose offset fits addr gives the segment; then
+	 * every fragment of it within its size goes (unsigned arithmetic as in the kernel) */
+	for (v = mm_find_next(mm, addr); v; v = next) {
 		next = v->next;
 		if (v->kind == VMA_SYSV && (v->start - addr) / MM_PAGE_SIZE == v->pgoff) {
 			size = mm_page_align(v->shm_size);

@@ -1035,6 +1035,17 @@ static void test_real(void)
 		     mm_munmap(real, A(712), P, ret));
 		STEP("shmdt", shmdt((void *)A(700)), mm_shmdt(real, A(700), ret));
 		STEP("shmdt of a split attach", shmdt((void *)A(710)), mm_shmdt(real, A(710), ret));
+		/* the attach address itself unmapped: shmdt still finds the rest from there */
+		r = sc((long)shmat(shmid, (void *)A(720), SHM_REMAP));
+		id = ident_at(A(720));
+		id.size = 3 * P;
+		if (mm_shmat(real, shmid, A(720), SHM_REMAP, r, &id) == MM_UNCERTAIN)
+			settle_step("shmat again");
+		check_real("shmat again", r);
+		STEP("shm: munmap the first page", munmap((void *)A(720), P),
+		     mm_munmap(real, A(720), P, ret));
+		STEP("shmdt of the attach address, first page gone", shmdt((void *)A(720)),
+		     mm_shmdt(real, A(720), ret));
 		shmctl(shmid, IPC_RMID, NULL);
 	}
 	STEP("PR_SET_VMA_ANON_NAME", prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, A(60), P, "x"),
