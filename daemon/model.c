@@ -11,6 +11,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
 
 #include "log.h"
 #include "mm.h"
@@ -19,15 +21,68 @@
 #include "store.h"
 #include "xalloc.h"
 
+/* A few address ranges, merged when they overlap or touch; past its size: everything. */
+#define RANGES_MAX 16
+struct ranges {
+	uint64_t r[RANGES_MAX][2];
+	unsigned n;
+	bool all;
+};
+
 struct model {
 	struct mm *mm;
 	struct store *store;
 	uint64_t mm_id;
 	uint64_t seq;           /* the event whose changes are being reported */
-	bool verify_owed;       /* a check was deferred while other syscalls were in flight */
 	bool seeding_unknown;   /* births now are VMAs found at attach */
 	bool exec_changed;      /* an executable VMA died since model_exec_changed() */
+	struct ranges event;    /* what the event being applied touched (its VMAs, its range) */
+	/* Ranges touched while other syscalls of the mm were in flight or held: their merges
+	 * depended on an order and on page faults no tracer sees, and the kernel was already
+	 * ahead, so they are asked at the next quiet point (model_settle). */
+	struct ranges suspect;
+	struct ranges unverified; /* --verify: touched since the last check */
+	uint64_t full_at_ns;    /* --verify: when the last whole-map compare ended */
+	uint64_t full_cost_ns;  /* ... and what it cost */
 };
+
+static void ranges_add(struct ranges *s, uint64_t lo, uint64_t hi)
+{
+	if (s->all || lo >= hi)
+		return;
+	for (unsigned i = 0; i < s->n; i++)
+		if (lo <= s->r[i][1] && hi >= s->r[i][0]) {
+			if (lo < s->r[i][0])
+				s->r[i][0] = lo;
+			if (hi > s->r[i][1])
+				s->r[i][1] = hi;
+			return;
+		}
+	if (s->n == RANGES_MAX) {
+		s->all = true;
+		return;
+	}
+	s->r[s->n][0] = lo;
+	s->r[s->n][1] = hi;
+	s->n++;
+}
+
+/* Add @from to @to, each range widened by a page on both sides: merges reach neighbours. */
+static void ranges_merge(struct ranges *to, const struct ranges *from)
+{
+	if (from->all)
+		to->all = true;
+	for (unsigned i = 0; i < from->n; i++)
+		ranges_add(to, from->r[i][0] > MM_PAGE_SIZE ? from->r[i][0] - MM_PAGE_SIZE : 0,
+			   from->r[i][1] + MM_PAGE_SIZE < from->r[i][1] ? UINT64_MAX :
+			   from->r[i][1] + MM_PAGE_SIZE);
+}
+
+static void ranges_clear(struct ranges *s)
+{
+	s->n = 0;
+	s->all = false;
+}
 
 /* ---- versions to the store ---------------------------------------------------------- */
 
@@ -40,6 +95,7 @@ static void on_born(void *ctx, struct mm *mm, struct vma *v)
 		.born_seq = m->seq, .origin_unknown = m->seeding_unknown,
 	};
 
+	ranges_add(&m->event, v->start, v->end);
 	vma_perms(v, sv.perms);
 	/* /proc shows the file offset only for VMAs with a file (shmem and SysV have one). */
 	if (v->kind == VMA_FILE || v->kind == VMA_SHMEM || v->kind == VMA_SYSV)
@@ -53,6 +109,7 @@ static void on_died(void *ctx, struct mm *mm, struct vma *v)
 	struct model *m = ctx;
 
 	(void)mm;
+	ranges_add(&m->event, v->start, v->end);
 	if (v->id)
 		store_end_vma(m->store, v->id, m->seq);
 	if (v->flags & VMA_EXEC)
@@ -60,6 +117,14 @@ static void on_died(void *ctx, struct mm *mm, struct vma *v)
 }
 
 static const struct mm_ops model_ops = { .vma_born = on_born, .vma_died = on_died };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- asking the kernel --------------------------------------------------------------- */
 
@@ -306,8 +371,69 @@ void model_facts_read(const struct event *ev, pid_t pid, struct model_facts *ret
 	}
 }
 
+/* The addresses @ev names, whatever the model made of it (a check must look there too). */
+static void event_range(struct model *m, const struct event *ev)
+{
+	const uint64_t *a = ev->args;
+	uint64_t len = (a[1] + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+
+	switch (ev->nr) {
+	case SYS_mmap:
+		if (!event_is_error(ev))
+			ranges_add(&m->event, (uint64_t)ev->ret, (uint64_t)ev->ret + len);
+		break;
+	case SYS_mremap:
+		if (!event_is_error(ev))
+			ranges_add(&m->event, (uint64_t)ev->ret, (uint64_t)ev->ret + a[2]);
+		/* and the old range */
+		/* fall through */
+	case SYS_munmap:
+	case SYS_mprotect:
+	case SYS_pkey_mprotect:
+	case SYS_madvise:
+	case SYS_mlock:
+	case SYS_mlock2:
+	case SYS_munlock:
+	case 462: /* mseal */
+		ranges_add(&m->event, a[0], a[0] + len);
+		break;
+	case SYS_shmdt:
+		ranges_add(&m->event, a[0], a[0] + MM_PAGE_SIZE);
+		break;
+	case SYS_prctl:
+		ranges_add(&m->event, a[2], a[2] + ((a[3] + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1)));
+		break;
+	}
+}
+
+int model_settle(struct model *m, pid_t pid, struct model_counts *c)
+{
+	int r = 0;
+
+	if (m->suspect.all) {
+		r = model_resync(m, pid, c);
+	} else {
+		for (unsigned i = 0; i < m->suspect.n && r >= 0; i++) {
+			struct vma_desc *d;
+			struct procmap_vma *raw;
+			size_t n;
+			uint64_t lo = m->suspect.r[i][0], hi = m->suspect.r[i][1];
+
+			r = kernel_range(pid, lo, hi, &d, &raw, &n);
+			if (r < 0)
+				break;
+			r = mm_reconcile(m->mm, lo, hi, d, n);
+			c->reconciled++;
+			free(d);
+			free(raw);
+		}
+	}
+	ranges_clear(&m->suspect);
+	return r == -ESRCH || r == -ENOENT ? 0 : r;
+}
+
 int model_apply(struct model *m, const struct event *ev, pid_t pid,
-		const struct model_facts *facts, struct model_counts *c)
+		const struct model_facts *facts, bool quiet, struct model_counts *c)
 {
 	struct mm_file file = { 0 }, *fp = NULL;
 	const char *name = NULL;
@@ -332,9 +458,20 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid,
 		name = ev->path;
 		break;
 	}
+	ranges_clear(&m->event);
+	event_range(m, ev);
 	int r = mm_apply(m->mm, ev->nr, ev->args, ev->ret, fp, name);
-	if (r == MM_UNCERTAIN)
+	if (!quiet) {
+		/* The kernel has already applied later changes of other threads: asked now, it
+		 * would answer for a later moment than this event's. Keep the guess until the
+		 * mm is quiet; what the event touched is then asked too (see struct model). */
+		mm_flush(m->mm);
+		ranges_merge(&m->suspect, &m->event);
+		r = r == MM_UNCERTAIN ? 0 : r;
+	} else if (r == MM_UNCERTAIN) {
 		r = reconcile(m, pid, c);
+	}
+	ranges_merge(&m->unverified, &m->event);
 	return r < 0 ? r : 0;
 }
 
@@ -361,25 +498,131 @@ int model_resync(struct model *m, pid_t pid, struct model_counts *c)
 	return r;
 }
 
+/* One kernel VMA in /proc/PID/maps form, for a report. */
+static void print_kernel_vma(FILE *f, const struct procmap_vma *v)
+{
+	fprintf(f, "%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " %02x:%02x %" PRIu64 " %s\n",
+		v->start, v->end, v->perms, v->offset, major(v->dev), minor(v->dev), v->ino,
+		v->name);
+}
+
+/*
+ * Compare the model with the kernel's VMAs (PROCMAP_QUERY) that overlap [lo, hi), field by
+ * field. Returns the number of differing VMAs, reporting the first one to @report; -errno
+ * if the kernel could not be asked.
+ */
+static int compare_range(struct model *m, pid_t pid, uint64_t lo, uint64_t hi, FILE *report)
+{
+	struct vma_desc *d;
+	struct procmap_vma *raw;
+	size_t n, k = 0;
+	int diff = 0;
+	char name[4200], perms[5], line[4400];
+
+	int r = kernel_range(pid, lo, hi, &d, &raw, &n);
+	if (r < 0)
+		return r;
+	const struct vma *v = mm_find_next(m->mm, lo);
+	while ((v && v->start < hi) || k < n) {
+		const struct procmap_vma *kv = k < n ? &raw[k] : NULL;
+		bool same = false;
+
+		if (v && v->start >= hi)
+			v = NULL;
+		if (v && kv) {
+			bool stack = !strcmp(kv->name, "[stack]");
+			bool file = v->kind == VMA_FILE || v->kind == VMA_SHMEM ||
+				    v->kind == VMA_SYSV;
+			vma_perms(v, perms);
+			mm_vma_name(m->mm, v, name, sizeof(name));
+			same = (v->start == kv->start || stack) && v->end == kv->end &&
+			       !strcmp(perms, kv->perms) && v->dev == kv->dev && v->ino == kv->ino &&
+			       (file ? v->pgoff << MM_PAGE_SHIFT : 0) == kv->offset &&
+			       !strcmp(name, kv->name);
+		}
+		if (!same) {
+			if (!diff++ && report) {
+				fprintf(report, "first divergence at 0x%" PRIx64 ":\n  kernel: ",
+					v && (!kv || v->start < kv->start) ? v->start : kv->start);
+				if (kv)
+					print_kernel_vma(report, kv);
+				else
+					fputs("(none)\n", report);
+				fputs("  model:  ", report);
+				if (v)
+					fwrite(line, 1, mm_format_vma(m->mm, v, line, sizeof(line)), report);
+				else
+					fputs("(none)\n", report);
+			}
+		}
+		/* step past whichever starts first, both when they start together */
+		uint64_t vs = v ? v->start : UINT64_MAX, ks = kv ? kv->start : UINT64_MAX;
+		if (same || vs == ks || (kv && !strcmp(kv->name, "[stack]") && v && v->end == kv->end)) {
+			v = v ? v->next : NULL;
+			k++;
+		} else if (vs < ks) {
+			v = v->next;
+		} else {
+			k++;
+		}
+	}
+	free(d);
+	free(raw);
+	return diff;
+}
+
+/* The whole map against /proc/PID/maps. */
+static int compare_full(struct model *m, pid_t pid, FILE *report)
+{
+	char *text;
+	size_t len;
+
+	int r = proc_read(pid, "maps", &text, &len);
+	if (r < 0)
+		return r;
+	/* Normalised: [stack] grows on page faults, and a file unlinked after it was mapped
+	 * gains " (deleted)" at the unlink, which is not a memory syscall. */
+	r = mm_compare_maps(m->mm, text, len, MM_CMP_STACK_END | MM_CMP_IGNORE_DELETED, report);
+	free(text);
+	return r;
+}
+
 bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,
 		  struct model_counts *c)
 {
-	char *text, *report = NULL;
-	size_t len, rlen;
+	char *report = NULL;
+	size_t rlen;
+	int diff = 0;
 
-	if (!quiet_mm) {
-		m->verify_owed = true;
-		return true;
-	}
-	m->verify_owed = false;
-	if (proc_read(pid, "maps", &text, &len) < 0)
-		return true; /* the task is gone: nothing to compare with */
+	if (!quiet_mm)
+		return true; /* what was touched waits in m->unverified */
 	FILE *rf = open_memstream(&report, &rlen);
-	/* Normalised: [stack] grows on page faults, and a file unlinked after it was mapped
-	 * gains " (deleted)" at the unlink, which is not a memory syscall. */
-	int diff = mm_compare_maps(m->mm, text, len, MM_CMP_STACK_END | MM_CMP_IGNORE_DELETED, rf);
+	uint64_t t0 = now_ns();
+	/*
+	 * What the events since the last check touched (with their neighbours), asked with
+	 * PROCMAP_QUERY: a microsecond per VMA, whatever the map's size. The whole map, read
+	 * from /proc/PID/maps, when the touched ranges are too many, and otherwise whenever
+	 * the last whole compare is ten of its own durations old: at most a tenth of the
+	 * time goes there, and a difference the ranges miss is found soon after.
+	 */
+	bool full = m->unverified.all || t0 - m->full_at_ns >= 10 * m->full_cost_ns;
+	if (full) {
+		diff = compare_full(m, pid, rf);
+		m->full_cost_ns = now_ns() - t0;
+		m->full_at_ns = now_ns();
+	} else {
+		for (unsigned i = 0; i < m->unverified.n && diff >= 0; i++) {
+			int d = compare_range(m, pid, m->unverified.r[i][0], m->unverified.r[i][1],
+					      diff ? NULL : rf);
+			diff = d < 0 ? d : diff + d;
+		}
+	}
+	ranges_clear(&m->unverified);
 	fclose(rf);
-	free(text);
+	if (diff < 0) {
+		free(report);
+		return true; /* the task is gone: nothing to compare with */
+	}
 	c->verified++;
 	if (diff > 0) {
 		c->diverged++;
@@ -390,5 +633,5 @@ bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,
 			  report);
 	}
 	free(report);
-	return diff <= 0;
+	return diff == 0;
 }

@@ -69,7 +69,14 @@ void model_facts_read(const struct event *ev, pid_t pid, struct model_facts *ret
  * was uncertain. Returns 0 or -errno (logged by the caller).
  */
 int model_apply(struct model *m, const struct event *ev, pid_t pid,
-		const struct model_facts *facts, struct model_counts *c);
+		const struct model_facts *facts, bool quiet, struct model_counts *c);
+
+/*
+ * model_settle - at a quiet point (no other syscall of the mm in flight or held), ask the
+ * kernel for the ranges model_apply() could not ask about when @quiet was false. The
+ * kernel's truth is installed at the model's current seq. 0 or -errno.
+ */
+int model_settle(struct model *m, pid_t pid, struct model_counts *c);
 
 /* model_range_mapped - whether any VMA of the model overlaps [lo, hi). */
 bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi);

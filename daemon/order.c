@@ -198,15 +198,18 @@ static struct held **pick(struct trace *tr, struct mmref *mm)
 static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
 		   const struct model_facts *facts, pid_t pid)
 {
+	bool quiet = !mm->flight_head && !mm->held_head;
+
 	ev->seq = take_seq(tr);
 	if (mm->model) {
-		int r = model_apply(mm->model, ev, pid, facts, &tr->counts);
+		int r = model_apply(mm->model, ev, pid, facts, quiet, &tr->counts);
+		if (r >= 0 && quiet)
+			r = model_settle(mm->model, pid, &tr->counts);
 		if (r < 0)
 			log_warn("trace %u: the model of mm %" PRIu64 " could not follow event %" PRIu64
 				 ": %s", tr->id, mm->id, ev->seq, strerror(-r));
 		if (tr->flags & PROTO_F_VERIFY)
-			model_verify(mm->model, pid, ev->seq,
-				     !mm->flight_head && !mm->held_head, &tr->counts);
+			model_verify(mm->model, pid, ev->seq, quiet, &tr->counts);
 	}
 	tr->events++;
 	store_add_event(tr->store, ev);
