@@ -18,7 +18,10 @@
  *
  *   RACE threads=4 rounds=12500 forks=10 failures=0
  *
- * Usage: race [NITER [NTHREADS [FORKS]]]     (defaults 12500, 4, 0)
+ * With a fifth argument "wait", it prints READY and waits for a byte on stdin before it
+ * starts the threads (a test attaches meanwhile).
+ *
+ * Usage: race [NITER [NTHREADS [FORKS [wait]]]]     (defaults 12500, 4, 0)
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -121,6 +124,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	pg = sysconf(_SC_PAGESIZE);
+	if (argc > 4 && !strcmp(argv[4], "wait")) {
+		char c;
+		printf("READY\n");
+		fflush(stdout);
+		if (read(0, &c, 1) != 1)
+			return 1;
+	}
 	pthread_barrier_init(&barrier, NULL, (unsigned)nthreads + 1);
 	atomic_store(&running, nthreads);
 	for (int i = 0; i < nthreads; i++)
