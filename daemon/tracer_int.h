@@ -56,6 +56,8 @@ struct task {
 	bool detaching;         /* detach at the next stop instead of resuming */
 	uint64_t clone_flags;   /* flags of the clone/clone3/fork/vfork in flight */
 	struct event ev;        /* the syscall in flight */
+	uint64_t fault_seq;     /* its last +signal, whose outcome its next stop tells; 0 none */
+	int fault_sig;          /* ... and that signal */
 	struct task *hnext;
 };
 
