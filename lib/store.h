@@ -200,7 +200,8 @@ struct store_event_filter {
 	uint64_t mm;
 	const int *nrs;        /* syscall numbers to keep */
 	int n_nrs;
-	bool syscalls_only;    /* leave out EVENT_TASK_EXIT */
+	bool syscalls_only;    /* leave out EVENT_TASK_EXIT and EVENT_SIGNAL */
+	bool signals_only;     /* only EVENT_SIGNAL (index event_signal, schema 3) */
 	uint64_t min_seq, max_seq; /* inclusive bounds, 0 = none */
 };
 

@@ -160,10 +160,16 @@ static void case_handled(void)
 	exit(0);
 }
 
+static int go[2];
+
+/* Waits for the main thread's buffer, released by then, and writes to it. */
 static void *worker(void *arg)
 {
-	char *p = arg;
+	char *p;
 
+	(void)arg;
+	if (read(go[0], &p, sizeof(p)) != sizeof(p))
+		exit(18);
 	say("thread", p + 0x60);
 	*(volatile char *)(p + 0x60) = 2;
 	return NULL;
@@ -171,12 +177,15 @@ static void *worker(void *arg)
 
 static void case_thread(void)
 {
-	char *p = acquire(BUF_LEN);
 	pthread_t t;
 
-	release(p, BUF_LEN);
-	if (pthread_create(&t, NULL, worker, p) != 0)
+	/* The thread (and its stack) first, so that the released range stays a hole. */
+	if (pipe(go) < 0 || pthread_create(&t, NULL, worker, NULL) != 0)
 		exit(17);
+	char *p = acquire(BUF_LEN);
+	release(p, BUF_LEN);
+	if (write(go[1], &p, sizeof(p)) != sizeof(p))
+		exit(19);
 	pthread_join(t, NULL);
 }
 
