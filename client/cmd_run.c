@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "proto.h"
 #include "store.h"
+#include "sysent.h"
 #include "xalloc.h"
 
 static const char *arg_output = DB_DEFAULT;
@@ -208,6 +210,50 @@ static void print_stack_summary(const char *db)
 	store_ro_close(r);
 }
 
+static int last_fatal_row(const struct event *ev, void *data)
+{
+	struct event *last = data;
+
+	if (ev->ret == EVENT_SIG_FATAL) {
+		last->args[EVENT_SIG_SIGNO] = ev->args[EVENT_SIG_SIGNO];
+		last->args[EVENT_SIG_CODE] = ev->args[EVENT_SIG_CODE];
+		last->args[EVENT_SIG_ADDR] = ev->args[EVENT_SIG_ADDR];
+		last->seq = ev->seq;
+	}
+	return 0;
+}
+
+/*
+ * The program died of a fault signal: one line pointing at `vmatrace why`, with the
+ * address the DB recorded (the signal-delivery stop came before the death).
+ */
+static void print_why_hint(const char *db, pid_t pid)
+{
+	struct store_event_filter f = { .pid = pid, .signals_only = true };
+	struct event last = { 0 };
+	struct store_ro *r;
+
+	if (store_open_ro(db, &r) < 0)
+		return;
+	if (store_query_events(r, &f, last_fatal_row, &last) == 0 && last.seq) {
+		int sig = (int)last.args[EVENT_SIG_SIGNO], code = (int)last.args[EVENT_SIG_CODE];
+		const char *name = signal_name(sig), *cname = signal_code_name(sig, code);
+		char where[64];
+
+		if (signal_code_has_addr(sig, code))
+			snprintf(where, sizeof(where), " at %#" PRIx64, last.args[EVENT_SIG_ADDR]);
+		else
+			snprintf(where, sizeof(where), " (%s)", cname ? cname : "sent");
+		if (!strcmp(db, DB_DEFAULT))
+			fprintf(stderr, "vmatrace: hint: 'vmatrace why' explains the %s%s\n",
+				name ? name : "signal", where);
+		else
+			fprintf(stderr, "vmatrace: hint: 'vmatrace why -d %s' explains the %s%s\n",
+				db, name ? name : "signal", where);
+	}
+	store_ro_close(r);
+}
+
 void print_summary(const struct proto_finished *f, const char *db, unsigned flags)
 {
 	fprintf(stderr, "vmatrace: %llu event%s, %llu process%s, %llu address space%s -> %s\n",
@@ -310,6 +356,8 @@ int cmd_run(int argc, char **argv)
 	} else if (reply.type == PROTO_FINISHED) {
 		print_summary(&reply.u.finished, arg_output, arg_flags);
 		proto_msg_release(&reply);
+		if (WIFSIGNALED(status) && signal_is_fault(WTERMSIG(status)))
+			print_why_hint(arg_output, pid);
 	} else {
 		log_error("the daemon answered with an unexpected %s", proto_type_name(reply.type));
 		proto_msg_release(&reply);
