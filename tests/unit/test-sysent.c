@@ -594,9 +594,10 @@ static void test_signals(void)
 	ev.args[1] = (uint64_t)(int64_t)-6;
 	check_text(ev, "[1234] --- SIGSEGV {si_signo=SIGSEGV, si_code=SI_TKILL} "
 		       "pc=0x55d0c4a1e1e9 ---\n");
-	ok(strstr(render(event_print_json, &ev), "\"si_code\":-6,\"code\":\"SI_TKILL\"") &&
-	   strstr(render(event_print_json, &ev), "\"outcome\":\"unknown\""),
-	   "JSON: a negative si_code, outcome unknown");
+	char *json = render(event_print_json, &ev);
+	ok(strstr(json, "\"si_code\":-6,\"code\":\"SI_TKILL\"") &&
+	   strstr(json, "\"outcome\":\"unknown\""), "JSON: a negative si_code, outcome unknown");
+	free(json);
 }
 
 static void test_json_escaping(void)
