@@ -425,8 +425,9 @@ static void on_fault_signal(struct task *t, int sig)
 /*
  * What came of @t's last +signal, told by its next wait status @status: the thread died
  * of that signal (fatal), or it stopped again for anything else (a syscall, another
- * signal, the end of a handler's _exit): it went on (handled). The PTRACE_EVENT_EXIT stop
- * says neither: the exit status that follows does.
+ * signal) or ended otherwise (exit, another signal): it went on (handled). The
+ * PTRACE_EVENT_EXIT stop says neither: the exit status that follows does. A task that is
+ * detached before it stops again leaves the outcome unknown.
  */
 static void fault_outcome(struct task *t, int status)
 {
