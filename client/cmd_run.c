@@ -210,15 +210,24 @@ static void print_stack_summary(const char *db)
 	store_ro_close(r);
 }
 
+/* The last fatal +signal in [0], the last fault the kernel raised in [1]. */
 static int last_fatal_row(const struct event *ev, void *data)
 {
 	struct event *last = data;
+	int sig = (int)ev->args[EVENT_SIG_SIGNO], code = (int)ev->args[EVENT_SIG_CODE];
 
 	if (ev->ret == EVENT_SIG_FATAL) {
-		last->args[EVENT_SIG_SIGNO] = ev->args[EVENT_SIG_SIGNO];
-		last->args[EVENT_SIG_CODE] = ev->args[EVENT_SIG_CODE];
-		last->args[EVENT_SIG_ADDR] = ev->args[EVENT_SIG_ADDR];
-		last->seq = ev->seq;
+		/* A crash handler's re-raise of the fault it took: name that fault (as why). */
+		if (code <= 0 && last[1].seq && last[1].tid == ev->tid &&
+		    last[1].args[EVENT_SIG_SIGNO] == (uint64_t)sig)
+			last[0] = last[1];
+		else
+			last[0] = *ev;
+		last[0].path = last[0].argv = NULL;
+	}
+	if (signal_code_has_addr(sig, code)) {
+		last[1] = *ev;
+		last[1].path = last[1].argv = NULL;
 	}
 	return 0;
 }
@@ -230,12 +239,13 @@ static int last_fatal_row(const struct event *ev, void *data)
 static void print_why_hint(const char *db, pid_t pid)
 {
 	struct store_event_filter f = { .pid = pid, .signals_only = true };
-	struct event last = { 0 };
+	struct event found[2] = { { 0 } }, last;
 	struct store_ro *r;
 
 	if (store_open_ro(db, &r) < 0)
 		return;
-	if (store_query_events(r, &f, last_fatal_row, &last) == 0 && last.seq) {
+	if (store_query_events(r, &f, last_fatal_row, found) == 0 && found[0].seq) {
+		last = found[0];
 		int sig = (int)last.args[EVENT_SIG_SIGNO], code = (int)last.args[EVENT_SIG_CODE];
 		const char *name = signal_name(sig), *cname = signal_code_name(sig, code);
 		char where[64];

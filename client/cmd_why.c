@@ -31,7 +31,8 @@ static void usage(FILE *out)
 		"Usage: vmatrace why [-d DB] [--pid P] [--no-stacks] [--json] [SEQ]\n"
 		"\n"
 		"Explain the fault signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS) of\n"
-		"event SEQ, by default the last one that killed a process: the signal and its\n"
+		"event SEQ, by default the last one that killed a process (or the fault a crash\n"
+		"handler took before it re-raised the signal): the signal and its\n"
 		"address, the VMA that covered the address at that moment (or the nearest ones\n"
 		"on each side, and the gap), the address's history up to the signal, and a\n"
 		"one-line verdict naming the event that made the access fail.\n"
@@ -40,17 +41,26 @@ static void usage(FILE *out)
 		"  -d, --db DB   read DB (default ./%s)\n"
 		"  -p, --pid P   the last fatal signal of process P (PID or PID@N)\n"
 		"      --no-stacks  leave the stacks out (recorded with run --stacks)\n"
-		"      --json    one JSON object: signal, mm, vma, below, above, history, verdict,\n"
-		"                verdict_seq\n"
+		"      --json    one JSON object: signal, exe, mm, reraised_seq (when a handler\n"
+		"                re-raised it), vma, below, above, history, verdict, verdict_seq\n"
 		"  -h, --help    show this help\n",
 		DB_DEFAULT);
 }
 
 /* ---- picking the signal ----------------------------------------------------------------- */
 
+/*
+ * Crash handlers (Python's faulthandler, crash reporters) take the fault, report, then
+ * re-raise the signal with its default action: the fatal +signal is then a sent one
+ * (SI_TKILL) without an address, right after the real fault of the same thread, which
+ * the handler "handled". The real fault is the one to explain: last_fault tracks the last
+ * fault the kernel raised, and origin is set when the last fatal signal re-raised it.
+ */
 struct pick {
 	const struct store_proc_info *p; /* --pid: only this process's signals */
 	struct event last_fatal, last_any;
+	struct event last_fault, origin;
+	bool has_origin;
 	uint64_t fatal, handled, total;
 };
 
@@ -70,12 +80,19 @@ static int pick_row(const struct event *ev, void *data)
 		return 0;
 	k->total++;
 	copy_into(&k->last_any, ev);
+	int sig = (int)ev->args[EVENT_SIG_SIGNO], code = (int)ev->args[EVENT_SIG_CODE];
 	if (ev->ret == EVENT_SIG_FATAL) {
 		k->fatal++;
 		copy_into(&k->last_fatal, ev);
+		k->has_origin = code <= 0 && k->last_fault.seq && k->last_fault.tid == ev->tid &&
+				k->last_fault.args[EVENT_SIG_SIGNO] == (uint64_t)sig;
+		if (k->has_origin)
+			copy_into(&k->origin, &k->last_fault);
 	} else if (ev->ret == EVENT_SIG_HANDLED) {
 		k->handled++;
 	}
+	if (signal_code_has_addr(sig, code))
+		copy_into(&k->last_fault, ev);
 	return 0;
 }
 
@@ -373,6 +390,8 @@ static int explain(struct why *w, const char *db, bool json, bool stacks)
 		else
 			printf("null");
 		printf(",\"mm\":%" PRIu64, ev->mm);
+		if (w->reraised_seq)
+			printf(",\"reraised_seq\":%" PRIu64, w->reraised_seq);
 		print_vma_json("vma", w->has_at, &w->at);
 		print_vma_json("below", !w->has_at && w->has_below, &w->below);
 		print_vma_json("above", !w->has_at && w->has_above, &w->above);
@@ -396,10 +415,15 @@ static int explain(struct why *w, const char *db, bool json, bool stacks)
 		printf(" in pid %d", (int)ev->pid);
 		if (ev->tid != ev->pid)
 			printf(" thread %d", (int)ev->tid);
-		printf(" (%s), %s\n", x.exe ? x.exe : "?",
-		       ev->ret == EVENT_SIG_FATAL	? "fatal: the process died of it" :
-		       ev->ret == EVENT_SIG_HANDLED ? "handled: the thread went on" :
-						      "outcome unknown (the trace ended first)");
+		if (w->reraised_seq)
+			printf(" (%s), taken by a handler that re-raised it: the process died of "
+			       "the %s of event %" PRIu64 "\n", x.exe ? x.exe : "?",
+			       sig ? sig : "signal", w->reraised_seq);
+		else
+			printf(" (%s), %s\n", x.exe ? x.exe : "?",
+			       ev->ret == EVENT_SIG_FATAL	  ? "fatal: the process died of it" :
+			       ev->ret == EVENT_SIG_HANDLED ? "handled: the thread went on" :
+							      "outcome unknown (the trace ended first)");
 		printf("  pc %#" PRIx64, w->pc);
 		if (ev->path)
 			printf(" (%s+%#" PRIx64 ")", ev->path, ev->args[EVENT_SIG_MODOFF]);
@@ -569,13 +593,19 @@ int cmd_why(int argc, char **argv)
 			store_ro_close(r);
 			return 1;
 		}
-		if (!err) {
+		if (!err && k.has_origin) {
+			w.sig = k.origin;
+			w.reraised_seq = k.last_fatal.seq;
+			k.origin.path = NULL;
+		} else if (!err) {
 			w.sig = k.last_fatal;
 			k.last_fatal.path = NULL;
 		}
 	}
 	event_release(&k.last_fatal);
 	event_release(&k.last_any);
+	event_release(&k.last_fault);
+	event_release(&k.origin);
 	if (err < 0) {
 		log_error("why: cannot read '%s': %s", db, store_ro_errmsg(r));
 		store_ro_close(r);

@@ -25,6 +25,7 @@ struct why_vma {
 struct why {
 	struct store_ro *r;
 	struct event sig;              /* the +signal explained (path owned) */
+	uint64_t reraised_seq;         /* the fatal +signal a crash handler re-raised it as */
 	uint64_t addr, pc, sp;         /* its si_addr, pc and stack pointer */
 	int signo, code;
 	/* The map of the signal's mm at the signal: the VMA covering addr, or the nearest

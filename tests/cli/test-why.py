@@ -15,7 +15,8 @@ truncated file, a fault in a second thread) is run with --stacks under a real da
 - `events`, `history` of the address, `replay`, `stats`, `timeline` and the Perfetto
   export show the signal.
 A handled SIGSEGV (siglongjmp) is recorded as handled and the program exits 0; `why` then
-says in one line that nothing was fatal, and `why SEQ` explains it. A trace without a
+says in one line that nothing was fatal, and `why SEQ` explains it. A crash handler that
+re-raises the fault (SI_TKILL): `why` explains the fault it took. A trace without a
 fault: one line, exit 1. Bad input (unknown pid, a seq past the end, an event that is not
 a signal, a foreign or missing DB): one line on stderr, exit 1. A schema-2 DB still reads,
 and sql/0003-signals.sql migrates one.
@@ -231,6 +232,38 @@ def check_handled(s):
            'handled: why SEQ explains it (PROT_NONE, made by the mmap)', r)
 
 
+def check_reraise(s):
+    """A crash handler takes the fault, reports and re-raises it: why explains the fault."""
+    db = s.path('reraise.db')
+    r = s.cmd('run', '--stacks', '-o', db, '--', vtlib.prog('faults'), 'reraise')
+    addr = fault_addr(r.text, 'reraise')
+    tap.ok(r.rc == 128 + SIGSEGV and 'REPORTED' in r.text and addr and
+           ("explains the SIGSEGV at %#x" % addr) in r.errtext,
+           'reraise: the handler reports, the process dies of SIGSEGV; the hint names the '
+           'fault\'s address', r)
+    evs = s.events(db)
+    sigs = [e for e in evs if e['syscall'] == '+signal']
+    tap.ok(len(sigs) == 2 and sigs[0].get('code') == 'SEGV_MAPERR' and
+           sigs[0]['outcome'] == 'handled' and sigs[1].get('code') == 'SI_TKILL' and
+           sigs[1]['outcome'] == 'fatal', 'reraise: the fault (handled) and the re-raise '
+           '(SI_TKILL, fatal)', sigs)
+    cause = cause_munmap(evs, addr or 0)
+    r = s.cmd('why', '-d', db, '--json')
+    try:
+        j = json.loads(r.text)
+    except ValueError:
+        j = {}
+    tap.ok(len(sigs) == 2 and cause and j.get('signal', {}).get('seq') == sigs[0]['seq'] and
+           j.get('reraised_seq') == sigs[1]['seq'] and j.get('verdict_seq') == cause['seq'] and
+           j.get('verdict', '').startswith('use after munmap: ') and
+           ' in release() <- case_reraise() <- main()' in j.get('verdict', ''),
+           'reraise: why explains the fault the handler took, not the re-raise', r)
+    r = s.cmd('why', '-d', db, str(sigs[-1]['seq']) if sigs else '1')
+    tap.ok(r.rc == 0 and (verdict_line(r.text) or '').startswith('not a fault: SIGSEGV was '
+                                                                   'sent (SI_TKILL'),
+           'reraise: why SEQ of the re-raise says it was sent, not a fault', r)
+
+
 def check_errors(s, db, sig_seq):
     plain = s.path('plain.db')
     r = s.cmd('run', '-o', plain, '--', vtlib.prog('memops'))
@@ -290,6 +323,7 @@ def main():
             check_shown(s, *first)
             check_errors(s, first[0], first[1]['seq'])
         check_handled(s)
+        check_reraise(s)
     tap.done()
 
 

@@ -12,6 +12,8 @@
  *   sigbus    read a shared file mapping past the end of its file, truncated by shrink()
  *   handled   touch a PROT_NONE page, recover in a SIGSEGV handler (siglongjmp), exit 0
  *   thread    a second thread writes to a buffer the main thread released
+ *   reraise   use after munmap, taken by a crash handler that reports and re-raises the
+ *             signal with its default action (as Python's faulthandler does)
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -160,6 +162,27 @@ static void case_handled(void)
 	exit(0);
 }
 
+static void on_segv_report(int sig)
+{
+	static const char msg[] = "REPORTED\n";
+
+	if (write(1, msg, sizeof(msg) - 1) < 0)
+		_exit(20);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void case_reraise(void)
+{
+	struct sigaction sa = { .sa_handler = on_segv_report };
+	char *p = acquire(BUF_LEN);
+
+	sigaction(SIGSEGV, &sa, NULL);
+	release(p, BUF_LEN);
+	say("reraise", p + 0x70);
+	*(volatile char *)(p + 0x70) = 2;
+}
+
 static int go[2];
 
 /* Waits for the main thread's buffer, released by then, and writes to it. */
@@ -197,7 +220,7 @@ int main(int argc, char **argv)
 	} cases[] = {
 		{ "munmap", case_munmap }, { "mprotect", case_mprotect }, { "stack", case_stack },
 		{ "mremap", case_mremap }, { "sigbus", case_sigbus }, { "handled", case_handled },
-		{ "thread", case_thread },
+		{ "thread", case_thread }, { "reraise", case_reraise },
 	};
 
 	for (size_t i = 0; argc > 1 && i < sizeof(cases) / sizeof(cases[0]); i++) {
