@@ -211,16 +211,43 @@ static char *unmapped(const struct why *w, uint64_t *ret_seq)
 			 "%#" PRIx64, w->addr);
 }
 
+/*
+ * The event that gave the address the perms it had at the signal: the birth of the first
+ * of the versions covering it that followed each other with those perms. A later split
+ * (an mprotect of the neighbouring pages, as pthread_create makes a stack and leaves its
+ * guard page) makes a new version without changing what this address was.
+ */
+static uint64_t perms_since(const struct why *w)
+{
+	uint64_t born = w->at.v.born_seq;
+
+	for (bool again = true; again;) {
+		again = false;
+		for (size_t i = 0; i < w->n_vs; i++) {
+			const struct why_vma *v = &w->vs[i];
+			if (v->died_seq == born && born && !strcmp(v->v.perms, w->at.v.perms) &&
+			    v->v.ino == w->at.v.ino) {
+				born = v->v.born_seq;
+				again = true;
+				break;
+			}
+		}
+	}
+	return born;
+}
+
 /* A VMA covers the address at the signal: why did the access fail there? */
 static char *mapped(const struct why *w, uint64_t *ret_seq)
 {
 	const struct why_vma *at = &w->at;
+	uint64_t since = perms_since(w);
 	struct event ev;
-	char *by = by_event(w, at->v.born_seq, &ev), *s;
-	const char *what = ev.kind == EVENT_SYSCALL && ev.nr == SYS_mprotect ? "was made"
-										: "lies in a mapping";
+	char *by = by_event(w, since, &ev), *s;
+	const char *what = ev.kind == EVENT_SYSCALL && ev.nr == SYS_mprotect
+				   ? "was made"
+				   : "lies in a mapping made";
 
-	*ret_seq = at->v.born_seq;
+	*ret_seq = since;
 	if (w->signo == SIGBUS && at->v.ino && w->code == 2 /* BUS_ADRERR */) {
 		s = xasprintf("access past the end of a file: %#" PRIx64 " is at offset %#" PRIx64
 			      " of %s, mapped %s; the file is shorter than that now (truncated "

@@ -4,7 +4,8 @@
 
 Each case of tests/progs/faults (use after munmap, write to a page made read-only, stack
 overflow, a pointer kept across an mremap that moved the buffer, SIGBUS past the end of a
-truncated file, a fault in a second thread) is run with --stacks under a real daemon:
+truncated file, a fault in a second thread, a second thread's stack overflow into its
+guard page) is run with --stacks under a real daemon:
 - the program dies of its signal and `run` prints the hint line with the address;
 - the DB holds exactly one +signal: the signal, si_code, si_addr the program printed, a
   pc in the program, the faulting thread, outcome fatal, a stack;
@@ -38,7 +39,7 @@ MIGRATION = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..',
 
 def fault_addr(text, case):
     """The address the tracee printed before faulting ("FAULT case 0x...")."""
-    m = re.search(r'^FAULT %s (\S+)$' % case, text, re.M)
+    m = re.search(r'^FAULT %s (\S+)$' % re.escape(case), text, re.M)
     return int(m.group(1), 16) if m and m.group(1) != '(nil)' else None
 
 
@@ -76,6 +77,12 @@ def cause_sigbus(evs, addr):
                 e['args'][1] and 'vmatrace-sigbus' in e.get('path', ''))
 
 
+def cause_threadstack(evs, addr):
+    MAP_STACK = 0x20000
+    return last(evs, lambda e: e['syscall'] == 'mmap' and e['args'][3] & MAP_STACK and
+                e['ret'] <= addr < e['ret'] + e['args'][1])
+
+
 def cause_stack(evs, addr):
     return next((e for e in evs if e['syscall'] == 'execve'), None)
 
@@ -92,6 +99,8 @@ CASES = {
                ' in case_sigbus() <- main()'),
     'thread': ('SIGSEGV', 'SEGV_MAPERR', cause_munmap, 'use after munmap: ',
                ' in release() <- case_thread() <- main()'),
+    'threadstack': ('SIGSEGV', 'SEGV_ACCERR', cause_threadstack,
+                    'stack overflow: ', 'in the guard page below a stack'),
 }
 
 
@@ -124,8 +133,8 @@ def check_case(s, case):
     tap.ok(e.get('path') == vtlib.prog('faults') and e['module_offset'] > 0,
            '%s: the pc lies in the program, at an offset in it' % case, e)
     tap.ok('stack_id' in e, '%s: the stack at the fault is recorded' % case, e)
-    if case == 'thread':
-        tap.ok(e['tid'] != e['pid'], 'thread: the signal is the second thread\'s', e)
+    if case in ('thread', 'threadstack'):
+        tap.ok(e['tid'] != e['pid'], '%s: the signal is the second thread\'s' % case, e)
     ex = [x for x in evs if x['syscall'] == '+exit' and x['tid'] == e['tid']]
     tap.ok(ex and ex[0].get('signal') == sig and ex[0]['seq'] > e['seq'],
            '%s: its thread\'s +exit comes after, killed by %s' % (case, sig), ex)
@@ -148,7 +157,8 @@ def check_case(s, case):
     if case == 'mremap':
         tap.ok(v and ('moved to %#x' % (cause['ret'] + e['addr'] - cause['args'][0])) in v,
                'mremap: ... and where the buffer went', v)
-    # (A stack overflow's address was never mapped: its history is the signal alone.)
+    # (A stack overflow's address was never mapped: its history is the signal alone. A
+    # thread's stack overflows into its guard page, made by the mmap of the stack.)
     in_history = case != 'stack'
     tap.ok('\n%d [' % e['seq'] in r.text and
            ('\n%d [' % cause['seq'] in r.text) == in_history,

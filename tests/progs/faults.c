@@ -12,6 +12,7 @@
  *   sigbus    read a shared file mapping past the end of its file, truncated by shrink()
  *   handled   touch a PROT_NONE page, recover in a SIGSEGV handler (siglongjmp), exit 0
  *   thread    a second thread writes to a buffer the main thread released
+ *   threadstack  unbounded recursion in a second thread, into its stack's guard page
  *   reraise   use after munmap, taken by a crash handler that reports and re-raises the
  *             signal with its default action (as Python's faulthandler does)
  */
@@ -99,6 +100,22 @@ static void case_stack(void)
 {
 	say("stack", (void *)0);
 	exit(recurse(0));
+}
+
+static void *recurse_thread(void *arg)
+{
+	(void)arg;
+	say("threadstack", (void *)0);
+	exit(recurse(0));
+}
+
+static void case_threadstack(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, recurse_thread, NULL) != 0)
+		exit(21);
+	pthread_join(t, NULL);
 }
 
 static void case_mremap(void)
@@ -221,6 +238,7 @@ int main(int argc, char **argv)
 		{ "munmap", case_munmap }, { "mprotect", case_mprotect }, { "stack", case_stack },
 		{ "mremap", case_mremap }, { "sigbus", case_sigbus }, { "handled", case_handled },
 		{ "thread", case_thread }, { "reraise", case_reraise },
+		{ "threadstack", case_threadstack },
 	};
 
 	for (size_t i = 0; argc > 1 && i < sizeof(cases) / sizeof(cases[0]); i++) {
