@@ -590,6 +590,7 @@ int cmd_why(int argc, char **argv)
 		if (!err && !k.fatal) {
 			nothing(r, db, &k, &pid);
 			event_release(&k.last_any);
+			event_release(&k.last_fault);
 			store_ro_close(r);
 			return 1;
 		}
