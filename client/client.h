@@ -28,6 +28,7 @@ int cmd_sql(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_why(int argc, char **argv);
 
 /*
  * prepare_db - the absolute path of the DB to write at @path (relative to the working

@@ -13,7 +13,8 @@
  *   duration (dur_ns: to the exit stop), named by its syscall, with args seq, syscall,
  *   args (decoded as `vmatrace events` prints them), result. An instant ("ph":"i") cannot
  *   carry a flow in Perfetto's importer, and a slice also shows how long the call took;
- *   a task's end (+exit) is a slice of length 0;
+ *   a task's end (+exit) is a slice of length 0, and so is a fault signal (+signal,
+ *   named after the signal: "SIGSEGV", with code, addr, pc and outcome in its args);
  * - a flow from each clone/fork/vfork to the first event of the task it made (bind_id
  *   with flow_out on the parent's slice, flow_in on the child's);
  * - per mm, under the process that used it: a counter event ("ph":"C", name "mm N") at
@@ -412,7 +413,9 @@ static int put_event(const struct event *ev, void *data)
 {
 	struct event_walk *w = data;
 	struct export *x = w->x;
-	const char *name = ev->kind == EVENT_TASK_EXIT ? "+exit" : sysent_name(ev->nr);
+	const char *name = ev->kind == EVENT_TASK_EXIT ? "+exit"
+			   : ev->kind == EVENT_SIGNAL	 ? signal_name((int)ev->args[EVENT_SIG_SIGNO])
+							 : sysent_name(ev->nr);
 	const char *args, *result;
 	uint64_t from = flow_in_of(w, ev->tid);
 	char nbuf[32];
@@ -451,9 +454,22 @@ static int put_event(const struct event *ev, void *data)
 		put_flow(x, ev->seq, true);
 	}
 	fprintf(x->out, ",\"args\":{\"seq\":%" PRIu64 ",\"mm\":%" PRIu64, ev->seq, ev->mm);
-	put_str(x, "syscall", name);
+	put_str(x, "syscall", ev->kind == EVENT_SIGNAL ? "+signal" : name);
 	put_str(x, "args", args);
 	put_str(x, "result", result);
+	if (ev->kind == EVENT_SIGNAL) {
+		/* A fault: what a viewer's search and a script need without parsing args. */
+		int sig = (int)ev->args[EVENT_SIG_SIGNO], code = (int)ev->args[EVENT_SIG_CODE];
+		const char *cname = signal_code_name(sig, code);
+		char hex[32];
+
+		put_str(x, "code", cname ? cname : "?");
+		snprintf(hex, sizeof(hex), "%#" PRIx64, ev->args[EVENT_SIG_ADDR]);
+		put_str(x, "addr", hex);
+		snprintf(hex, sizeof(hex), "%#" PRIx64, ev->args[EVENT_SIG_PC]);
+		put_str(x, "pc", hex);
+		put_str(x, "outcome", signal_outcome_name(ev->ret));
+	}
 	fputs("}}", x->out);
 	return ferror(x->out) ? -EIO : 0;
 }

@@ -25,7 +25,9 @@ static void usage(FILE *out)
 		"\n"
 		"Every event that created, changed or removed a mapping covering ADDR (0x-hex or\n"
 		"decimal), oldest first: the event's seq and the event, then the VMA versions it\n"
-		"ended (-) and the ones it began (+), as /proc/PID/maps lines.\n"
+		"ended (-) and the ones it began (+), as /proc/PID/maps lines. Fault signals\n"
+		"(+signal) at an address in ADDR's page or in those mappings are among them\n"
+		"('vmatrace why SEQ' explains one).\n"
 		"\n"
 		"  -d, --db DB   read DB (default ./%s)\n"
 		"  -p, --pid P   only the address spaces of process P (PID or PID@N)\n"
@@ -170,6 +172,49 @@ static int print_event(const struct event *ev, void *data)
 	return err;
 }
 
+/*
+ * Fault signals at the address: a +signal whose si_addr lies in ADDR's page or in a
+ * version that covered ADDR (in that version's mm) joins the history, where it tells
+ * what went wrong there ('vmatrace why' explains it).
+ */
+struct sig_walk {
+	struct hist *h;
+	uint64_t addr;
+	uint64_t *seqs;
+	size_t n;
+};
+
+static int add_signal(const struct event *ev, void *data)
+{
+	struct sig_walk *s = data;
+	uint64_t a = ev->args[EVENT_SIG_ADDR], page = s->addr & ~(uint64_t)4095;
+	bool hit = false;
+
+	if (!signal_code_has_addr((int)ev->args[EVENT_SIG_SIGNO], (int)ev->args[EVENT_SIG_CODE]))
+		return 0;
+	for (size_t i = 0; i < s->h->n && !hit; i++)
+		hit = s->h->vs[i].v.mm == ev->mm && a >= s->h->vs[i].v.start &&
+		      a < s->h->vs[i].v.end;
+	if (!hit && a - page < 4096) {
+		/* Its own page: in the process's mms with --pid, else anywhere. */
+		hit = !s->h->mms;
+		for (size_t i = 0; i < s->h->n_mms && !hit; i++)
+			hit = s->h->mms[i] == ev->mm;
+	}
+	if (hit) {
+		s->seqs = xrealloc(s->seqs, (s->n + 1) * sizeof(*s->seqs));
+		s->seqs[s->n++] = ev->seq;
+	}
+	return 0;
+}
+
+static int cmp_seq(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 static struct hist *sort_hist;
 
 static int cmp_born(const void *a, const void *b)
@@ -279,6 +324,17 @@ int cmd_history(int argc, char **argv)
 		if (!n || seqs[n - 1] != seq)
 			seqs[n++] = seq;
 	}
+	struct sig_walk sw = { .h = &h, .addr = addr };
+	struct store_event_filter sf = { .signals_only = true };
+	if (!err)
+		err = store_query_events(r, &sf, add_signal, &sw);
+	if (sw.n) {
+		seqs = xrealloc(seqs, (n + sw.n) * sizeof(*seqs));
+		memcpy(seqs + n, sw.seqs, sw.n * sizeof(*seqs));
+		n += sw.n;
+		qsort(seqs, n, sizeof(*seqs), cmp_seq);
+	}
+	free(sw.seqs);
 	if (!err && n && seqs[0] == 0 && json) {
 		printf("{\"seq\":0,\"event\":null");
 		print_changes_json(&w, 0);

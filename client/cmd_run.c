@@ -12,6 +12,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include "log.h"
 #include "proto.h"
 #include "store.h"
+#include "sysent.h"
 #include "xalloc.h"
 
 static const char *arg_output = DB_DEFAULT;
@@ -208,6 +210,60 @@ static void print_stack_summary(const char *db)
 	store_ro_close(r);
 }
 
+/* The last fatal +signal in [0], the last fault the kernel raised in [1]. */
+static int last_fatal_row(const struct event *ev, void *data)
+{
+	struct event *last = data;
+	int sig = (int)ev->args[EVENT_SIG_SIGNO], code = (int)ev->args[EVENT_SIG_CODE];
+
+	if (ev->ret == EVENT_SIG_FATAL) {
+		/* A crash handler's re-raise of the fault it took: name that fault (as why). */
+		if (code <= 0 && last[1].seq && last[1].tid == ev->tid &&
+		    last[1].args[EVENT_SIG_SIGNO] == (uint64_t)sig)
+			last[0] = last[1];
+		else
+			last[0] = *ev;
+		last[0].path = last[0].argv = NULL;
+	}
+	if (signal_code_has_addr(sig, code)) {
+		last[1] = *ev;
+		last[1].path = last[1].argv = NULL;
+	}
+	return 0;
+}
+
+/*
+ * The program died of a fault signal: one line pointing at `vmatrace why`, with the
+ * address the DB recorded (the signal-delivery stop came before the death).
+ */
+static void print_why_hint(const char *db, pid_t pid)
+{
+	struct store_event_filter f = { .pid = pid, .signals_only = true };
+	struct event found[2] = { { 0 } }, last;
+	struct store_ro *r;
+
+	if (store_open_ro(db, &r) < 0)
+		return;
+	if (store_query_events(r, &f, last_fatal_row, found) == 0 && found[0].seq) {
+		last = found[0];
+		int sig = (int)last.args[EVENT_SIG_SIGNO], code = (int)last.args[EVENT_SIG_CODE];
+		const char *name = signal_name(sig), *cname = signal_code_name(sig, code);
+		char where[64];
+
+		if (signal_code_has_addr(sig, code))
+			snprintf(where, sizeof(where), " at %#" PRIx64, last.args[EVENT_SIG_ADDR]);
+		else
+			snprintf(where, sizeof(where), " (%s)", cname ? cname : "sent");
+		if (!strcmp(db, DB_DEFAULT))
+			fprintf(stderr, "vmatrace: hint: 'vmatrace why' explains the %s%s\n",
+				name ? name : "signal", where);
+		else
+			fprintf(stderr, "vmatrace: hint: 'vmatrace why -d %s' explains the %s%s\n",
+				db, name ? name : "signal", where);
+	}
+	store_ro_close(r);
+}
+
 void print_summary(const struct proto_finished *f, const char *db, unsigned flags)
 {
 	fprintf(stderr, "vmatrace: %llu event%s, %llu process%s, %llu address space%s -> %s\n",
@@ -310,6 +366,8 @@ int cmd_run(int argc, char **argv)
 	} else if (reply.type == PROTO_FINISHED) {
 		print_summary(&reply.u.finished, arg_output, arg_flags);
 		proto_msg_release(&reply);
+		if (WIFSIGNALED(status) && signal_is_fault(WTERMSIG(status)))
+			print_why_hint(arg_output, pid);
 	} else {
 		log_error("the daemon answered with an unexpected %s", proto_type_name(reply.type));
 		proto_msg_release(&reply);

@@ -40,7 +40,8 @@ static void usage(FILE *out)
 		"made it to the event that ended it, coloured by kind (hue: file, anonymous,\n"
 		"heap, stack, shared, kernel) and by perms (darker: r, rw, rx). The address\n"
 		"ranges ever mapped form bands, sized by the log of their size, and the gaps\n"
-		"between them are cut out. One panel per address space (mm), in order.\n"
+		"between them are cut out. One panel per address space (mm), in order. A fault\n"
+		"signal (+signal: SIGSEGV, SIGBUS...) is a red line across its mm's panel.\n"
 		"FILE.svg: a static picture (hover shows each VMA as a tooltip); FILE.html: the\n"
 		"same picture in a page (no network needed) whose hover box shows the VMA and\n"
 		"the events that made and ended it.\n"
@@ -436,6 +437,33 @@ static int load_events(struct store_ro *r, struct timeline *tl)
 	return err;
 }
 
+/* A fault signal in a drawn mm becomes a marker. */
+static int add_mark(const struct event *ev, void *data)
+{
+	struct timeline *tl = data;
+	char *buf = NULL;
+	size_t len = 0;
+
+	for (size_t i = 0; i < tl->npanels; i++) {
+		if (tl->panels[i].mm != ev->mm)
+			continue;
+		FILE *f = open_memstream(&buf, &len);
+		if (!f)
+			return -ENOMEM;
+		event_print(ev, f);
+		if (fclose(f) != 0) {
+			free(buf);
+			return -ENOMEM;
+		}
+		if (len && buf[len - 1] == '\n')
+			buf[len - 1] = '\0';
+		tl->marks = xrealloc(tl->marks, (tl->nmarks + 1) * sizeof(*tl->marks));
+		tl->marks[tl->nmarks++] = (struct tl_mark){ .seq = ev->seq, .panel = i, .text = buf };
+		break;
+	}
+	return 0;
+}
+
 const char *timeline_event_text(const struct timeline *tl, uint64_t seq)
 {
 	const uint64_t *p = bsearch(&seq, tl->ev_seq, tl->nev, sizeof(seq), cmp_u64);
@@ -456,6 +484,9 @@ static void timeline_free(struct timeline *tl)
 	}
 	for (size_t i = 0; i < tl->nev; i++)
 		free(tl->ev_text[i]);
+	for (size_t i = 0; i < tl->nmarks; i++)
+		free(tl->marks[i].text);
+	free(tl->marks);
 	free(tl->ev_seq);
 	free(tl->ev_text);
 	free(tl->panels);
@@ -539,7 +570,11 @@ static int load(struct store_ro *r, struct timeline *tl, const struct pid_mms *o
 	tl->height = y + TL_AXIS;
 	make_rects(tl);
 	sample(tl);
-	return load_events(r, tl);
+	err = load_events(r, tl);
+	if (err < 0)
+		return err;
+	struct store_event_filter signals = { .signals_only = true };
+	return store_query_events(r, &signals, add_mark, tl);
 }
 
 static bool has_suffix(const char *s, const char *suffix)

@@ -28,6 +28,7 @@ static const struct command commands[] = {
 	{ "events", cmd_events, "print the recorded events, decoded like strace" },
 	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
 	{ "history", cmd_history, "every event that changed the mappings covering an address" },
+	{ "why", cmd_why, "explain a crash: the fault, its address's history, a verdict" },
 	{ "diff", cmd_diff, "VMAs added, removed and changed between two events" },
 	{ "replay", cmd_replay, "step through a process's history, event by event" },
 	{ "stats", cmd_stats, "per process and address space: syscalls, errors, peak size" },

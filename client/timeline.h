@@ -55,6 +55,13 @@ struct tl_rect {
 	uint32_t panel;
 };
 
+/* A fault signal (+signal event) of a drawn mm: a red marker across its panel. */
+struct tl_mark {
+	uint64_t seq;
+	size_t panel;
+	char *text;                 /* the decoded event, for its tooltip */
+};
+
 /* One mm's panel. */
 struct tl_panel {
 	uint64_t mm;
@@ -84,6 +91,8 @@ struct timeline {
 	uint64_t *ev_seq;
 	char **ev_text;
 	size_t nev;
+	struct tl_mark *marks;      /* fault signals, in seq order */
+	size_t nmarks;
 	const char *db;             /* for the header */
 };
 

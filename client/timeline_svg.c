@@ -106,7 +106,9 @@ static void write_style(FILE *out)
 	      ".brk{stroke:#999;stroke-dasharray:4 3;fill:none}\n"
 	      ".ax{stroke:#888}\n"
 	      ".band{fill:#f6f6f6}\n"
-	      "rect.v{stroke:none}\n", out);
+	      "rect.v{stroke:none}\n"
+	      ".sig{stroke:#d00;stroke-width:1.5px}\n"
+	      ".sigm{fill:#d00}\n", out);
 	for (int k = 0; k < TL_NKINDS; k++)
 		for (int l = 0; l < TL_NLEVELS; l++)
 			fprintf(out, ".c%d%d{fill:hsl(%d,%d%%,%d%%)}\n", k, l, kinds[k].hue,
@@ -240,6 +242,19 @@ int timeline_write_svg(const struct timeline *tl, FILE *out)
 			r->w, r->h);
 		write_title(tl, r, out);
 		fputs("</rect>\n", out);
+	}
+	fputs("</g>\n", out);
+	/* Fault signals: a red line across the panel of their mm, a flag on top. */
+	fputs("<g class=\"sigs\">\n", out);
+	for (size_t i = 0; i < tl->nmarks; i++) {
+		const struct tl_mark *m = &tl->marks[i];
+		const struct tl_panel *p = &tl->panels[m->panel];
+		double x = timeline_x(tl, m->seq), top = p->y + TL_PANEL_HEAD;
+
+		fprintf(out, "<g class=\"sig\" data-seq=\"%" PRIu64 "\"><title>", m->seq);
+		xml_text(out, m->text);
+		fprintf(out, "</title><path class=\"sig\" d=\"M%.1f %.1fV%.1f\"/><path class=\"sigm\""
+			" d=\"M%.1f %.1fl-5 -8h10z\"/></g>\n", x, top, p->y + p->h, x, top);
 	}
 	fputs("</g>\n", out);
 	write_axis(tl, out);

@@ -5,7 +5,7 @@
 #
 # Adding a subcommand: add its name to _vmatrace_commands and a line to _vmatrace_opts.
 
-_vmatrace_commands='run attach detach events maps history timeline export diff sql replay stats
+_vmatrace_commands='run attach detach events maps history why timeline export diff sql replay stats
 	ps status stop doctor'
 
 # _vmatrace_opts CMD - the options of subcommand CMD.
@@ -18,6 +18,7 @@ _vmatrace_opts()
 	events)  echo '-d --db -p --pid -t --tid --mm -e --syscall -k --stacks --json -h --help' ;;
 	maps)    echo '-d --db -p --pid -a --at -x --extended -A --range --json -h --help' ;;
 	history) echo '-d --db -p --pid --no-stacks --json -h --help' ;;
+	why)     echo '-d --db -p --pid --no-stacks --json -h --help' ;;
 	timeline) echo '-d --db -p --pid -o --output --seq --max-rects -h --help' ;;
 	export)  echo '-d --db -p --pid --perfetto --folded -o --output -h --help' ;;
 	diff)    echo '-d --db -p --pid --json -h --help' ;;

@@ -30,9 +30,13 @@
  *     event of its own thread (those exited before it entered, hence before our event's
  *     exit, and are already released), so moving it forward keeps every thread's program
  *     order and every "definitely before" relation.
- *  3. What the results cannot decide (two concurrent syscalls on overlapping ranges whose
- *     both orders are legal) keeps exit order; the model's own contradiction check then
- *     asks the kernel (PROCMAP_QUERY) for the range, as for any uncertain outcome.
+ *  3. What the results cannot decide keeps exit order: two concurrent syscalls on
+ *     overlapping ranges whose both orders are legal, and merges, which depend on the
+ *     order and on page faults of running threads (a new VMA next to one that another
+ *     thread has just written may not merge with it). The model cannot ask the kernel
+ *     then (it has already applied later changes), so what such events touched is
+ *     re-read with PROCMAP_QUERY at the next quiet point of the mm, when no syscall of it
+ *     is in flight or held (model_settle), and installed at that point's seq.
  *
  * So the stored order of one mm's map changes is one the kernel could have applied them
  * in, and seq order is replay order. Threads are never delayed by a held map event: the
@@ -40,11 +44,15 @@
  * against the map by its own seq (a clone, fork or exec event, exit or exit_group, a
  * signal, a thread's end): while its thread has held events, that stop is parked, the
  * thread left stopped, and handled when they are released (within microseconds: they
- * wait only for other threads to leave the kernel). A fork copies the parent's model; if
+ * wait only for other threads to leave the kernel). A fault signal waits for every held
+ * event of its mm that completed before it, any thread's: another thread's munmap may be
+ * why it faulted, and `vmatrace why` reads the map at the signal's seq. A fork copies the
+ * parent's model; if
  * other threads of the parent were inside map-changing syscalls during the fork, the
  * child's copy is reconciled with the kernel's view of the child, which has not run yet.
  */
 #include <errno.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,8 +299,30 @@ bool order_concurrent(const struct mmref *mm)
 
 /* ---- parked stops ---------------------------------------------------------------------- */
 
+/*
+ * A signal-delivery stop (a fault, for `vmatrace why`) waits for every held event of its
+ * mm that completed before it, whoever made it: another thread's munmap that was done in
+ * the kernel may be why this thread faulted.
+ */
+static bool is_signal_stop(int status)
+{
+	return WIFSTOPPED(status) && WSTOPSIG(status) != (SIGTRAP | 0x80) &&
+	       !((unsigned)status >> 16);
+}
+
+static bool park_ready(const struct task *t)
+{
+	const struct held *h = t->mm->held_head;
+
+	if (t->n_held)
+		return false;
+	return !is_signal_stop(t->park_status) || !h || h->exit_stamp > t->park_stamp;
+}
+
 bool order_stop_waits(const struct task *t, int status)
 {
+	if (is_signal_stop(status))
+		return t->n_held || t->mm->held_head;
 	if (!t->n_held)
 		return false;
 	if (WIFEXITED(status) || WIFSIGNALED(status))
@@ -300,7 +330,6 @@ bool order_stop_waits(const struct task *t, int status)
 	if (!WIFSTOPPED(status) || WSTOPSIG(status) == (SIGTRAP | 0x80))
 		return false; /* syscall stops: the map syscall path orders itself */
 	switch ((unsigned)status >> 16) {
-	case 0: /* a signal */
 	case PTRACE_EVENT_CLONE:
 	case PTRACE_EVENT_FORK:
 	case PTRACE_EVENT_VFORK:
@@ -314,6 +343,7 @@ bool order_stop_waits(const struct task *t, int status)
 void order_park(struct task *t, int status)
 {
 	t->park_status = status;
+	t->park_stamp = t->trace->next_stamp;
 	t->parked = true;
 	t->park_next = parked;
 	parked = t;
@@ -334,7 +364,7 @@ static void unpark_ready(void)
 		progress = false;
 		for (struct task **tp = &parked; *tp; tp = &(*tp)->park_next) {
 			struct task *t = *tp;
-			if (t->n_held)
+			if (!park_ready(t))
 				continue;
 			*tp = t->park_next;
 			t->parked = false;

@@ -17,6 +17,7 @@
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -54,15 +55,15 @@ static uint64_t clone_flags_of(struct task *t, int nr, const uint64_t *args)
  * --stacks: the thread's user stack, at the entry stop: before the syscall changes the map
  * that the unwinder reads through (a munmap of the caller's own library, say).
  */
-static void capture_stack(struct task *t)
+static int64_t capture_stack(struct task *t)
 {
 	uint64_t pcs[UNWIND_MAX_DEPTH];
 	struct mmref *mm = t->mm;
 
 	if (!t->trace->stacks || !mm->id)
-		return; /* not asked, or our client's image before its exec */
+		return 0; /* not asked, or our client's image before its exec */
 	if (!mm->unw && !(mm->unw = unwinder_new()))
-		return;
+		return 0;
 	struct unwind_target target = {
 		.tid = t->tid, .pid = t->proc->pid, .model = mm->model,
 		.maps_fd = mm->model ? -1 : proc_maps_fd(t->proc),
@@ -72,9 +73,10 @@ static void capture_stack(struct task *t)
 		max = UNWIND_MAX_DEPTH;
 	uint64_t t0 = now_ns();
 	int n = unwind_capture(mm->unw, &target, pcs, (int)max);
-	t->ev.stack_id = stacks_record(t->trace->stacks, &target, pcs, n);
+	int64_t id = stacks_record(t->trace->stacks, &target, pcs, n);
 	t->trace->stack_captures++;
 	t->trace->stack_ns += now_ns() - t0;
+	return id;
 }
 
 /* A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. */
@@ -98,7 +100,7 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	for (int i = 0; i < 6; i++)
 		t->ev.args[i] = args[i];
 	t->seq_taken = false;
-	capture_stack(t);
+	t->ev.stack_id = capture_stack(t);
 
 	switch (t->ev.nr) {
 	case SYS_exit:
@@ -374,6 +376,82 @@ static void on_exec_event(struct task *t)
 	resume(t, PTRACE_SYSCALL, 0);
 }
 
+/*
+ * A fault signal (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS) is about to be
+ * delivered to @t: record it as a +signal event (event.h: EVENT_SIGNAL) with its siginfo,
+ * the pc and sp, the module the pc lies in (asked to the kernel: the fault may be in code
+ * the model has no file for) and, with --stacks, the stack at the fault. Programs that do
+ * not fault never come here. What came of it is known at the thread's next stop or end:
+ * fault_outcome() updates the row then. The event takes its seq now, apart from emit()
+ * and @t->ev (a signal-delivery stop comes between syscalls, but even so nothing of the
+ * syscall machinery is touched).
+ */
+static void on_fault_signal(struct task *t, int sig)
+{
+	struct trace *tr = t->trace;
+	struct user_regs_struct regs;
+	struct procmap_vma v;
+	siginfo_t si;
+
+	if (!t->mm->id)
+		return; /* our client's image before its exec: not recorded */
+	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) < 0 ||
+	    ptrace(PTRACE_GETREGS, t->tid, 0, &regs) < 0) {
+		if (errno != ESRCH)
+			log_warn("trace %u: signal %d of %d: %m", tr->id, sig, t->tid);
+		return;
+	}
+	struct event ev = {
+		.kind = EVENT_SIGNAL, .nr = -1, .time_ns = now_ns(), .pid = t->proc->pid,
+		.tid = t->tid, .mm = t->mm->id, .ret = EVENT_SIG_UNKNOWN,
+	};
+	ev.args[EVENT_SIG_SIGNO] = (uint64_t)sig;
+	ev.args[EVENT_SIG_CODE] = (uint64_t)(int64_t)si.si_code;
+	ev.args[EVENT_SIG_ADDR] = (uint64_t)(uintptr_t)si.si_addr;
+	ev.args[EVENT_SIG_PC] = regs.rip;
+	ev.args[EVENT_SIG_SP] = regs.rsp;
+	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, regs.rip, 0, &v) == 0) {
+		ev.args[EVENT_SIG_MODOFF] = regs.rip - v.start + v.offset;
+		if (v.name[0])
+			ev.path = xstrdup(v.name);
+		ev.dev = v.dev;
+		ev.ino = v.ino;
+		note_file(tr, t->proc, &v);
+	}
+	ev.stack_id = capture_stack(t);
+	ev.seq = take_seq(tr);
+	tr->events++;
+	t->fault_seq = ev.seq;
+	t->fault_sig = sig;
+	store_add_event(tr->store, &ev);
+}
+
+/*
+ * What came of @t's last +signal, told by its next wait status @status: the thread died
+ * of that signal (fatal), or it stopped again for anything else (a syscall, another
+ * signal) or ended otherwise (exit, another signal): it went on (handled). The
+ * PTRACE_EVENT_EXIT stop says neither: the exit status that follows does. A task that is
+ * detached before it stops again leaves the outcome unknown.
+ */
+static void fault_outcome(struct task *t, int status)
+{
+	int outcome;
+
+	if (!t->fault_seq)
+		return;
+	if (WIFSTOPPED(status)) {
+		if ((unsigned)status >> 16 == PTRACE_EVENT_EXIT)
+			return;
+		outcome = EVENT_SIG_HANDLED;
+	} else if (WIFSIGNALED(status) && WTERMSIG(status) == t->fault_sig) {
+		outcome = EVENT_SIG_FATAL;
+	} else {
+		outcome = EVENT_SIG_HANDLED;
+	}
+	store_set_event_ret(t->trace->store, t->fault_seq, outcome);
+	t->fault_seq = 0;
+}
+
 static bool is_stop_signal(int sig)
 {
 	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
@@ -423,7 +501,9 @@ static void on_stop(struct task *t, int status)
 		resume_next(t, 0);
 		return;
 	}
-	/* A signal-delivery stop: deliver the signal, as untraced. */
+	/* A signal-delivery stop: deliver the signal, as untraced (a fault recorded first). */
+	if (signal_is_fault(sig))
+		on_fault_signal(t, sig);
 	resume_next(t, sig);
 }
 
@@ -447,6 +527,7 @@ void tracer_dispatch(pid_t tid, int status)
 		}
 		return;
 	}
+	fault_outcome(t, status); /* what this status says of the thread's last fault */
 	t->park_status = status;
 	if (order_stop_waits(t, status)) {
 		order_park(t, status);

@@ -62,9 +62,12 @@ struct task {
 	uint64_t entry_stamp;   /* order.c: when the map-changing syscall in flight entered */
 	unsigned n_held;        /* its completed events still held by order.c */
 	int park_status;        /* the parked stop's wait status */
+	uint64_t park_stamp;    /* order.c: the stamp counter when it was parked */
 	struct task *fl_prev, *fl_next; /* mm's flight list */
 	struct task *park_next; /* order.c's parked list */
 	struct event ev;        /* the syscall in flight */
+	uint64_t fault_seq;     /* its last +signal, whose outcome its next stop tells; 0 none */
+	int fault_sig;          /* ... and that signal */
 	struct task *hnext;
 };
 

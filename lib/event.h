@@ -18,8 +18,31 @@
 #define EVENT_RET_UNFINISHED INT64_MIN
 
 enum event_kind {
-	EVENT_SYSCALL = 0,  /* a recorded syscall, entry args + exit result */
-	EVENT_TASK_EXIT = 1 /* a thread ended; ret = wait(2) status (WIFEXITED/WIFSIGNALED) */
+	EVENT_SYSCALL = 0,   /* a recorded syscall, entry args + exit result */
+	EVENT_TASK_EXIT = 1, /* a thread ended; ret = wait(2) status (WIFEXITED/WIFSIGNALED) */
+	EVENT_SIGNAL = 2     /* a fault signal about to be delivered ("+signal"): below */
+};
+
+/*
+ * EVENT_SIGNAL: the signal-delivery stop of SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP or
+ * SIGSYS. nr is -1; the siginfo and registers go into args, and ret says what came of it,
+ * known only at the thread's next stop or end (the store updates the row then):
+ *
+ *   args = {11 (SIGSEGV), 1 (SEGV_MAPERR), si_addr 0x7f3b2c000010, pc 0x55d0c4a1e1e9,
+ *           sp 0x7ffd1c2e4f60, 0x11e9 (pc's offset in its module)}   ret = 2 (fatal)
+ *   path/dev/ino: the module (file) the pc lies in, if any; stack_id: with --stacks.
+ */
+#define EVENT_SIG_SIGNO 0     /* args[]: signal number */
+#define EVENT_SIG_CODE 1      /* si_code, as a signed int (SI_USER is 0, SI_TKILL -6) */
+#define EVENT_SIG_ADDR 2      /* si_addr: the faulting address (SIGSEGV, SIGBUS...) */
+#define EVENT_SIG_PC 3        /* the instruction pointer at the stop */
+#define EVENT_SIG_SP 4        /* the stack pointer at the stop */
+#define EVENT_SIG_MODOFF 5    /* pc's offset in the file it maps (pc - start + offset) */
+
+enum event_signal_outcome {
+	EVENT_SIG_UNKNOWN = 0,  /* the trace ended (detach) before the thread stopped again */
+	EVENT_SIG_HANDLED = 1,  /* the thread went on: a handler ran, or it was ignored */
+	EVENT_SIG_FATAL = 2     /* the thread was killed by this signal */
 };
 
 /*
@@ -39,9 +62,10 @@ struct event {
 	pid_t tid;            /* thread id */
 	uint64_t mm;          /* address-space id within the trace, 0 if unknown */
 	int kind;             /* enum event_kind */
-	int nr;               /* x86_64 syscall number (-1 for EVENT_TASK_EXIT) */
+	int nr;               /* x86_64 syscall number (-1 for EVENT_TASK_EXIT, EVENT_SIGNAL) */
 	uint64_t args[6];     /* raw arguments */
-	int64_t ret;          /* result, -errno on failure; wait status for TASK_EXIT */
+	int64_t ret;          /* result, -errno on failure; wait status for TASK_EXIT;
+			       * enum event_signal_outcome for EVENT_SIGNAL */
 	uint64_t dur_ns;      /* entry stop to exit stop, 0 if none */
 	/* file identity of the mapping an mmap/shmat created, as /proc/PID/maps shows it */
 	char *path;           /* mapped file path, or execve's filename; NULL if none */

@@ -423,6 +423,13 @@ uint64_t store_add_vma(struct store *s, const struct store_vma *v)
 	return r.vma.id;
 }
 
+void store_set_event_ret(struct store *s, uint64_t seq, int64_t ret)
+{
+	struct rec r = { .type = REC_EVENT_RET, .event_ret = { .seq = seq, .ret = ret } };
+
+	enqueue(s, &r, true);
+}
+
 void store_end_vma(struct store *s, uint64_t id, uint64_t died_seq)
 {
 	struct rec r = { .type = REC_VMA_END };

@@ -27,7 +27,7 @@
 
 #define STORE_COMMIT_MS 200
 #define STORE_APPLICATION_ID 0x564d4154 /* "VMAT" */
-#define STORE_SCHEMA_VERSION 2 /* 2: stacks; readers still open 1 */
+#define STORE_SCHEMA_VERSION 3 /* 2: stacks, 3: +signal events; readers still open 1 */
 
 struct store;
 
@@ -90,6 +90,8 @@ int store_begin_trace(struct store *s, const struct store_trace_meta *meta);
 
 /* Queue records. They never block on SQLite; they copy what they need. */
 void store_add_event(struct store *s, struct event *ev); /* takes ev's strings, clears ev */
+/* Set the ret of event @seq, queued earlier (a +signal's outcome, known later). */
+void store_set_event_ret(struct store *s, uint64_t seq, int64_t ret);
 void store_add_process(struct store *s, const struct store_process *p);
 void store_add_process_exec(struct store *s, pid_t pid, uint64_t seq, const char *exe,
 			    const char *argv_json, uint64_t mm);
@@ -198,7 +200,8 @@ struct store_event_filter {
 	uint64_t mm;
 	const int *nrs;        /* syscall numbers to keep */
 	int n_nrs;
-	bool syscalls_only;    /* leave out EVENT_TASK_EXIT */
+	bool syscalls_only;    /* leave out EVENT_TASK_EXIT and EVENT_SIGNAL */
+	bool signals_only;     /* only EVENT_SIGNAL (index event_signal, schema 3) */
 	uint64_t min_seq, max_seq; /* inclusive bounds, 0 = none */
 };
 

@@ -272,6 +272,8 @@ int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 		n += (size_t)snprintf(sql + n, len - n, " AND e.mm = ?%d", b++);
 	if (f->syscalls_only)
 		n += (size_t)snprintf(sql + n, len - n, " AND e.kind = %d", EVENT_SYSCALL);
+	if (f->signals_only)
+		n += (size_t)snprintf(sql + n, len - n, " AND e.kind = %d", EVENT_SIGNAL);
 	if (f->min_seq)
 		n += (size_t)snprintf(sql + n, len - n, " AND e.seq >= ?%d", b++);
 	if (f->max_seq)

@@ -62,6 +62,8 @@ static const char *const writer_sql[N_ST] = {
 	/* The writer knows only the id at the end; vmatrace_life_class() is ours (below). */
 	[ST_VMA_END] = "UPDATE vma SET died_seq = ?2,"
 		       " life_class = vmatrace_life_class(?2 - born_seq) WHERE id = ?1",
+	/* What came of a +signal, known at the thread's next stop (store_set_event_ret). */
+	[ST_EVENT_RET] = "UPDATE event SET ret = ?2 WHERE seq = ?1",
 };
 
 /* floor(log2(x)) for x >= 1, 0 for x <= 1, at most @max. */
@@ -371,6 +373,11 @@ static int insert(struct store *s, const struct rec *r)
 		st = s->st[ST_VMA_END];
 		store_bind_u64(st, 1, r->vma_end.id);
 		store_bind_u64(st, 2, r->vma_end.seq);
+		return store_step(st);
+	case REC_EVENT_RET:
+		st = s->st[ST_EVENT_RET];
+		store_bind_u64(st, 1, r->event_ret.seq);
+		sqlite3_bind_int64(st, 2, r->event_ret.ret);
 		return store_step(st);
 	case REC_MAX_PAGES:
 		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", r->max_pages);

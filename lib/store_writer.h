@@ -44,6 +44,7 @@ enum rec_type {
 	REC_MAX_PAGES,
 	REC_FRAME,
 	REC_STACK,
+	REC_EVENT_RET,
 };
 
 /*
@@ -95,6 +96,10 @@ struct rec {
 		struct {
 			uint64_t id, seq;
 		} vma_end;
+		struct {
+			uint64_t seq;
+			int64_t ret;
+		} event_ret;            /* REC_EVENT_RET */
 		struct store_frame frame; /* strings owned (cast away const) */
 		struct {
 			uint64_t id;
@@ -134,6 +139,7 @@ enum {
 	ST_MM_USERS,
 	ST_VMA,
 	ST_VMA_END,
+	ST_EVENT_RET,
 	N_ST
 };
 

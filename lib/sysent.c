@@ -837,6 +837,10 @@ void event_print(const struct event *ev, FILE *out)
 		fputc('\n', out);
 		return;
 	}
+	if (ev->kind == EVENT_SIGNAL) {
+		signal_event_print(ev, out);
+		return;
+	}
 	fmt = sys_fmt_find(ev->nr);
 	print_syscall_name(ev, out);
 	fputc('(', out);
@@ -875,6 +879,8 @@ void event_print_json(const struct event *ev, FILE *out)
 			if (WCOREDUMP(status))
 				fputs(",\"core_dumped\":true", out);
 		}
+	} else if (ev->kind == EVENT_SIGNAL) {
+		signal_event_print_json(ev, out);
 	} else {
 		const struct sys_fmt *fmt = sys_fmt_find(ev->nr);
 		unsigned nargs = fmt ? fmt->nargs : 6, int_args = fmt ? fmt->int_args : 0;

@@ -9,6 +9,8 @@
  *   [1234] munmap(0x7f3b2c000000, 65536) = -1 EINVAL (Invalid argument)
  *   [1234] execve("/usr/bin/python3", ["python3", "-c", "print(42)"], ...) = 0
  *   [1234] +++ exited with 0 +++          (EVENT_TASK_EXIT; "+++ killed by SIGKILL +++")
+ *   [1234] --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x7f3b2c000010} pc=...
+ *                                          (EVENT_SIGNAL: signal_event_print, below)
  * The [pid] prefix names the tid when tid != pid: "[1234/1240]".
  *
  * Text details, strace's conventions unless said:
@@ -58,6 +60,8 @@
  * JSON details. Keys in this order:
  * - syscall events: seq, time_ns, pid, tid, mm, syscall (name, or "syscall_0x1ce"), nr,
  *   args, ret, errno (failures only), dur_ns, then path, dev, ino, argv, stack_id.
+ * - EVENT_SIGNAL: seq, time_ns, pid, tid, mm, "syscall":"+signal", then the keys
+ *   signal_event_print_json() lists, then path/dev/ino (the module of the pc), stack_id.
  * - EVENT_TASK_EXIT: seq, time_ns, pid, tid, mm, "syscall":"+exit", status (the raw wait
  *   status), then "exit_code":N, or "signal":"SIGSEGV" (a number if it has no name; plus
  *   "core_dumped":true), then the optional keys. No nr, args, ret or dur_ns.
@@ -128,6 +132,32 @@ const char *errno_name(int err);
  * kernel's SIGRTMIN, 32, not glibc's), NULL outside 1..64. The string is static.
  */
 const char *signal_name(int sig);
+
+/* Fault signals (EVENT_SIGNAL events, lib/sigevent.c). ------------------------------------ */
+
+/* signal_is_fault - SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP, SIGSYS: the ones recorded. */
+bool signal_is_fault(int sig);
+
+/* signal_code_name - "SEGV_MAPERR" for (SIGSEGV, 1), "SI_TKILL" for (any, -6); NULL if
+ * unknown. signal_code_has_addr - whether si_addr means something for that code (a fault
+ * the kernel raised at an address, not a signal sent by a process). */
+const char *signal_code_name(int sig, int code);
+bool signal_code_has_addr(int sig, int code);
+
+/* signal_outcome_name - "handled", "fatal" or "unknown" (enum event_signal_outcome). */
+const char *signal_outcome_name(int64_t outcome);
+
+/*
+ * signal_event_print - the text of an EVENT_SIGNAL after event_print()'s "[pid] " prefix,
+ * strace's form plus where and what came of it, with its newline:
+ *   --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, si_addr=0x7f3b2c000010}
+ *       pc=0x55d0c4a1e1e9 (/tmp/uaf+0x11e9) fatal ---        (one line)
+ * signal_event_print_json - its JSON keys after "mm": ,"syscall":"+signal","signal":
+ * "SIGSEGV","signo":11,"si_code":1,"code":"SEGV_MAPERR" (when named),"addr","pc","sp",
+ * "module_offset" (unsigned integers),"outcome":"fatal"|"handled"|"unknown".
+ */
+void signal_event_print(const struct event *ev, FILE *out);
+void signal_event_print_json(const struct event *ev, FILE *out);
 
 /*
  * json_print_string - print NUL-terminated @s to @out as a JSON string, quotes included.

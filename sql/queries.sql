@@ -55,6 +55,12 @@ ORDER BY p.id DESC LIMIT 1;
 -- (about 0.1 s per 1,000,000 events).
 SELECT * FROM events_v WHERE pid = :pid ORDER BY seq;
 
+-- signals (store_query_events with signals_only: `vmatrace why`, history, the timeline's
+-- markers): the fault signals of the trace, in order, from the partial index event_signal
+-- (the "kind = 2" term is what lets SQLite use it).
+SELECT * FROM signals_v ORDER BY seq;
+SELECT seq FROM event WHERE kind = 2 AND ret = 2 ORDER BY seq DESC LIMIT 1; -- last fatal
+
 -- mm_users over time for mm :mm (`vmatrace ps`).
 SELECT seq, users FROM mm_users WHERE mm = :mm ORDER BY seq;
 

@@ -1,13 +1,14 @@
 -- SPDX-License-Identifier: MIT
 --
--- vmatrace trace database, schema version 2 (2: user stacks, see sql/0002-stacks.sql).
+-- vmatrace trace database, schema version 3 (2: user stacks, see sql/0002-stacks.sql;
+-- 3: +signal events, see sql/0003-signals.sql).
 --
 -- This file is a public interface: users open a trace with `sqlite3 vmatrace.db` and query
 -- these tables and views directly. lib/store.c runs it (embedded at build time as the C
 -- string `schema_sql`) when it creates a new trace, then marks the file as ours:
 --
 --   PRAGMA application_id = 1447903572;  -- 0x564d4154, "VMAT" (STORE_APPLICATION_ID)
---   PRAGMA user_version = 2;              -- this schema's version (STORE_SCHEMA_VERSION)
+--   PRAGMA user_version = 3;              -- this schema's version (STORE_SCHEMA_VERSION)
 --
 -- Any change to this file bumps user_version and comes with a migration (sql/NNNN-*.sql);
 -- readers refuse a version newer than they know.
@@ -131,12 +132,12 @@ CREATE TABLE event (
 	pid INTEGER NOT NULL,       -- thread group id (for execve: the pid after it)
 	tid INTEGER NOT NULL,       -- thread id
 	mm INTEGER NOT NULL,        -- mm.id of the thread at entry, 0 if unknown
-	kind INTEGER NOT NULL,      -- 0 syscall, 1 thread exit
-	nr INTEGER NOT NULL,        -- x86_64 syscall number (syscall.nr); -1 for a thread exit
+	kind INTEGER NOT NULL,      -- 0 syscall, 1 thread exit, 2 fault signal (+signal)
+	nr INTEGER NOT NULL,        -- x86_64 syscall number (syscall.nr); -1 for kinds 1, 2
 	a0 INTEGER NOT NULL, a1 INTEGER NOT NULL, a2 INTEGER NOT NULL, -- raw arguments
-	a3 INTEGER NOT NULL, a4 INTEGER NOT NULL, a5 INTEGER NOT NULL,
+	a3 INTEGER NOT NULL, a4 INTEGER NOT NULL, a5 INTEGER NOT NULL, -- (kind 2: below)
 	ret INTEGER NOT NULL,       -- raw result, -errno (-4095..-1) on failure; for a thread
-	                            -- exit its wait(2) status
+	                            -- exit its wait(2) status; for kind 2 the outcome
 	dur_ns INTEGER NOT NULL,    -- entry stop to exit stop, 0 if none
 	file INTEGER,               -- file.id: the file an mmap/shmat mapped, execve's
 	                            -- filename; NULL if none
@@ -150,6 +151,16 @@ CREATE TABLE event (
 -- ~280k with a third on mm, which is why --mm scans instead: ~0.1 s per 1M events).
 CREATE INDEX event_pid ON event (pid);
 CREATE INDEX event_tid ON event (tid);
+-- Kind 2 (schema version 3): the signal-delivery stop of SIGSEGV, SIGBUS, SIGILL, SIGFPE,
+-- SIGTRAP or SIGSYS, recorded whether a handler takes it or it kills the process:
+--   a0 signal number, a1 si_code (SEGV_MAPERR 1, SEGV_ACCERR 2, BUS_ADRERR 2, BUS_OBJERR 3,
+--   SI_USER 0, SI_TKILL -6...), a2 si_addr, a3 the pc, a4 the stack pointer, a5 the pc's
+--   offset in the file its VMA maps (file: that module); ret 0 outcome unknown (the trace
+--   ended first), 1 handled (the thread went on), 2 fatal (it died of the signal);
+--   stack_id: the stack at the fault (run --stacks). See the view signals_v.
+-- Only fault signals have rows of kind 2, so this partial index costs nothing while a
+-- program does not fault, and finds a trace's faults without a scan (vmatrace why).
+CREATE INDEX event_signal ON event (seq) WHERE kind = 2;
 
 -- VMA versions: one row per state of one VMA, born at an event and ended by another
 -- (split, merge, mprotect, munmap, mremap, exec, exit). A VMA that changes gets a new row.
@@ -224,12 +235,13 @@ CREATE TABLE stack_frame (
 --   seq|t_ns|pid|tid|mm|syscall|a0|a1|a2|a3|a4|a5|ret|errno|dur_ns|path|argv
 --   12|5012344|1234|1234|1|mmap|0x0|0x2000|0x3|0x22|0xffffffffffffffff|0x0|0x7f3b2c000000||812||
 -- ret is hex for a success and -errno (decimal) for a failure, whose errno column holds the
--- positive error number; for a thread exit, ret is the wait(2) status.
+-- positive error number; for a thread exit, ret is the wait(2) status; for a +signal, its
+-- outcome (see signals_v).
 CREATE VIEW events_v AS
 SELECT e.seq, e.time_ns - (SELECT coalesce(start_mono_ns, 0) FROM trace) AS t_ns, e.pid, e.tid,
 	e.mm,
-	CASE e.kind WHEN 1 THEN '+++ exit' ELSE coalesce(s.name, 'syscall_' || e.nr) END
-		AS syscall,
+	CASE e.kind WHEN 1 THEN '+++ exit' WHEN 2 THEN '+signal'
+		ELSE coalesce(s.name, 'syscall_' || e.nr) END AS syscall,
 	printf('0x%x', e.a0) AS a0, printf('0x%x', e.a1) AS a1, printf('0x%x', e.a2) AS a2,
 	printf('0x%x', e.a3) AS a3, printf('0x%x', e.a4) AS a4, printf('0x%x', e.a5) AS a5,
 	CASE WHEN e.kind = 0 AND e.ret BETWEEN -4095 AND -1 THEN e.ret
@@ -237,6 +249,27 @@ SELECT e.seq, e.time_ns - (SELECT coalesce(start_mono_ns, 0) FROM trace) AS t_ns
 	CASE WHEN e.kind = 0 AND e.ret BETWEEN -4095 AND -1 THEN -e.ret END AS errno,
 	e.dur_ns, f.path, e.argv
 FROM event e LEFT JOIN syscall s ON s.nr = e.nr LEFT JOIN file f ON f.id = e.file;
+
+-- Fault signals (event kind 2), decoded:
+--   seq|pid|tid|signal|code|addr|pc|sp|module|module_offset|outcome
+--   42|1234|1234|SIGSEGV|SEGV_MAPERR|0x7f3b2c000010|0x55d0c4a1e1e9|0x7ffd1c2e4f60|/tmp/a.out|0x11e9|fatal
+CREATE VIEW signals_v AS
+SELECT e.seq, e.pid, e.tid,
+	CASE e.a0 WHEN 4 THEN 'SIGILL' WHEN 5 THEN 'SIGTRAP' WHEN 7 THEN 'SIGBUS'
+	     WHEN 8 THEN 'SIGFPE' WHEN 11 THEN 'SIGSEGV' WHEN 31 THEN 'SIGSYS'
+	     ELSE 'signal ' || e.a0 END AS signal,
+	CASE WHEN e.a1 = 0 THEN 'SI_USER' WHEN e.a1 = -6 THEN 'SI_TKILL'
+	     WHEN e.a1 = -1 THEN 'SI_QUEUE' WHEN e.a1 = 128 THEN 'SI_KERNEL'
+	     WHEN e.a0 = 11 THEN CASE e.a1 WHEN 1 THEN 'SEGV_MAPERR' WHEN 2 THEN 'SEGV_ACCERR'
+		WHEN 3 THEN 'SEGV_BNDERR' WHEN 4 THEN 'SEGV_PKUERR' ELSE e.a1 END
+	     WHEN e.a0 = 7 THEN CASE e.a1 WHEN 1 THEN 'BUS_ADRALN' WHEN 2 THEN 'BUS_ADRERR'
+		WHEN 3 THEN 'BUS_OBJERR' WHEN 4 THEN 'BUS_MCEERR_AR' WHEN 5 THEN 'BUS_MCEERR_AO'
+		ELSE e.a1 END
+	     ELSE e.a1 END AS code,
+	printf('0x%x', e.a2) AS addr, printf('0x%x', e.a3) AS pc, printf('0x%x', e.a4) AS sp,
+	f.path AS module, printf('0x%x', e.a5) AS module_offset,
+	CASE e.ret WHEN 1 THEN 'handled' WHEN 2 THEN 'fatal' ELSE 'unknown' END AS outcome
+FROM event e LEFT JOIN file f ON f.id = e.file WHERE e.kind = 2;
 
 -- VMA versions in /proc/PID/maps columns, plus their life (start and end repeat the raw,
 -- signed integers, to sort and compare on):

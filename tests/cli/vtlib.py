@@ -309,8 +309,8 @@ def window(evs, tid):
 
 
 def syscalls(evs):
-    """The syscall events (no +exit pseudo events)."""
-    return [e for e in evs if e.get('syscall') != '+exit']
+    """The syscall events (no +exit or +signal pseudo events)."""
+    return [e for e in evs if e.get('syscall') not in ('+exit', '+signal')]
 
 
 def exits(evs):

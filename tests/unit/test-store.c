@@ -913,6 +913,68 @@ static void cleanup(void)
 		diag("could not remove %s", dir);
 }
 
+static int copy_signal(const struct event *ev, void *data)
+{
+	struct event *out = data;
+
+	if (out->seq)
+		out->seq = UINT64_MAX; /* more than one */
+	else
+		*out = (struct event){ .seq = ev->seq, .kind = ev->kind, .nr = ev->nr,
+				       .ret = ev->ret, .stack_id = ev->stack_id };
+	memcpy(out->args, ev->args, sizeof(out->args));
+	return 0;
+}
+
+/*
+ * +signal events (schema 3): stored with the generic columns, their outcome set later by
+ * store_set_event_ret (queued after the insert, so applied after it), found alone by
+ * signals_only and left out by syscalls_only.
+ */
+static void test_signal_events(void)
+{
+	const char *path = db_path("signals.db");
+	struct store *s = NULL;
+	struct store_ro *r = NULL;
+	struct event got = { 0 };
+
+	check_int(store_create(path, &s), 0);
+	if (!s)
+		return;
+	store_begin_trace(s, &(struct store_trace_meta){ .mode = "run" });
+	struct event sc = { .seq = 1, .pid = 7, .tid = 7, .mm = 1, .kind = EVENT_SYSCALL,
+			    .nr = 11, .args = { 0x7f0000000000, 4096 } };
+	struct event sig = { .seq = 2, .pid = 7, .tid = 8, .mm = 1, .kind = EVENT_SIGNAL,
+			     .nr = -1, .ret = EVENT_SIG_UNKNOWN, .stack_id = 5,
+			     .args = { 11, 1, 0x7f0000000010, 0x401000, 0x7ffd0000, 0x1000 } };
+	struct event ex = { .seq = 3, .pid = 7, .tid = 8, .mm = 1, .kind = EVENT_TASK_EXIT,
+			    .nr = -1, .ret = 11 };
+	store_add_event(s, &sc);
+	store_add_event(s, &sig);
+	store_set_event_ret(s, 2, EVENT_SIG_FATAL);
+	store_add_event(s, &ex);
+	check_int(store_close(s, "done"), 0);
+
+	check_int(store_open_ro(path, &r), 0);
+	if (!r)
+		return;
+	check_int(store_ro_version(r), STORE_SCHEMA_VERSION);
+	check_int(STORE_SCHEMA_VERSION, 3);
+	check_int(store_query_events(r, &(struct store_event_filter){ .signals_only = true },
+				     copy_signal, &got), 0);
+	ok(got.seq == 2 && got.kind == EVENT_SIGNAL && got.nr == -1 && got.stack_id == 5,
+	   "signals_only: the one +signal (seq %llu)", (unsigned long long)got.seq);
+	ok(got.args[0] == 11 && got.args[1] == 1 && got.args[2] == 0x7f0000000010 &&
+	   got.args[3] == 0x401000 && got.args[4] == 0x7ffd0000 && got.args[5] == 0x1000,
+	   "its signo, si_code, si_addr, pc, sp and module offset read back");
+	check_int(got.ret, EVENT_SIG_FATAL);
+	memset(&got, 0, sizeof(got));
+	check_int(store_query_events(r, &(struct store_event_filter){ .syscalls_only = true },
+				     copy_signal, &got), 0);
+	ok(got.seq == 1, "syscalls_only leaves it out");
+	store_ro_close(r);
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -924,6 +986,7 @@ int main(void)
 	test_live_reader();
 	test_foreign();
 	test_vma_queries();
+	test_signal_events();
 	test_enospc();
 	bench_events();
 	bench_vmas_at();

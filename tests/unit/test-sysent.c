@@ -550,6 +550,56 @@ static void test_json(void)
 					    "\"signal\":\"SIGSEGV\",\"core_dumped\":true}\n");
 }
 
+/* +signal events: strace's line plus where and what came of it; the JSON keys. */
+static void test_signals(void)
+{
+	struct event ev = { .pid = 1234, .tid = 1240, .kind = EVENT_SIGNAL, .nr = -1,
+			    .seq = 17, .ret = EVENT_SIG_FATAL, .path = "/tmp/a.out",
+			    .args = { SIGSEGV, 1, ADDR + 0x10, 0x55d0c4a1e1e9, 0x7ffd1c2e4f60,
+				      0x11e9 } };
+
+	ok(signal_is_fault(SIGSEGV) && signal_is_fault(SIGBUS) && signal_is_fault(SIGILL) &&
+	   signal_is_fault(SIGFPE) && signal_is_fault(SIGTRAP) && signal_is_fault(SIGSYS),
+	   "the six fault signals are recorded");
+	ok(!signal_is_fault(SIGKILL) && !signal_is_fault(SIGUSR1) && !signal_is_fault(SIGCHLD) &&
+	   !signal_is_fault(SIGABRT), "other signals are not");
+	check_str(signal_code_name(SIGSEGV, 2), "SEGV_ACCERR");
+	check_str(signal_code_name(SIGBUS, 2), "BUS_ADRERR");
+	check_str(signal_code_name(SIGBUS, 3), "BUS_OBJERR");
+	check_str(signal_code_name(SIGSEGV, -6), "SI_TKILL");
+	check_str(signal_code_name(SIGFPE, 0), "SI_USER");
+	check_str(signal_code_name(SIGFPE, 1), "FPE_INTDIV");
+	check_str(signal_code_name(SIGSYS, 1), "SYS_SECCOMP");
+	ok(signal_code_name(SIGSEGV, 99) == NULL, "an unknown code has no name");
+	ok(signal_code_has_addr(SIGSEGV, 1) && !signal_code_has_addr(SIGSEGV, 0) &&
+	   !signal_code_has_addr(SIGSEGV, 0x80), "si_addr: for faults, not for sent signals");
+
+	check_text(ev, "[1234/1240] --- SIGSEGV {si_signo=SIGSEGV, si_code=SEGV_MAPERR, "
+		       "si_addr=0x7f3b2c000010} pc=0x55d0c4a1e1e9 (/tmp/a.out+0x11e9) fatal ---\n");
+	check_json(ev, "{\"seq\":17,\"time_ns\":0,\"pid\":1234,\"tid\":1240,\"mm\":0,"
+		       "\"syscall\":\"+signal\",\"signal\":\"SIGSEGV\",\"signo\":11,\"si_code\":1,"
+		       "\"code\":\"SEGV_MAPERR\",\"addr\":139892117995536,"
+		       "\"pc\":94355140501993,\"sp\":140725076250464,\"module_offset\":4585,"
+		       "\"outcome\":\"fatal\",\"path\":\"/tmp/a.out\"}\n");
+	ev.ret = EVENT_SIG_HANDLED;
+	ev.path = NULL;
+	ev.tid = 1234;
+	ev.args[0] = SIGBUS;
+	ev.args[1] = 2;
+	check_text(ev, "[1234] --- SIGBUS {si_signo=SIGBUS, si_code=BUS_ADRERR, "
+		       "si_addr=0x7f3b2c000010} pc=0x55d0c4a1e1e9 handled ---\n");
+	/* A sent signal has no address; an unknown outcome says nothing. */
+	ev.ret = EVENT_SIG_UNKNOWN;
+	ev.args[0] = SIGSEGV;
+	ev.args[1] = (uint64_t)(int64_t)-6;
+	check_text(ev, "[1234] --- SIGSEGV {si_signo=SIGSEGV, si_code=SI_TKILL} "
+		       "pc=0x55d0c4a1e1e9 ---\n");
+	char *json = render(event_print_json, &ev);
+	ok(strstr(json, "\"si_code\":-6,\"code\":\"SI_TKILL\"") &&
+	   strstr(json, "\"outcome\":\"unknown\""), "JSON: a negative si_code, outcome unknown");
+	free(json);
+}
+
 static void test_json_escaping(void)
 {
 	static const struct {
@@ -603,6 +653,7 @@ int main(void)
 	test_text_process();
 	test_text_other();
 	test_json();
+	test_signals();
 	test_json_escaping();
 	test_argv_round_trip();
 	return done();
