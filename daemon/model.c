@@ -406,28 +406,14 @@ static void event_range(struct model *m, const struct event *ev)
 	}
 }
 
+static int reconcile_ranges(struct model *m, pid_t pid, const struct ranges *rs,
+			    struct model_counts *c);
+
 int model_settle(struct model *m, pid_t pid, struct model_counts *c)
 {
-	int r = 0;
-
-	if (m->suspect.all) {
-		r = model_resync(m, pid, c);
-	} else {
-		for (unsigned i = 0; i < m->suspect.n && r >= 0; i++) {
-			struct vma_desc *d;
-			struct procmap_vma *raw;
-			size_t n;
-			uint64_t lo = m->suspect.r[i][0], hi = m->suspect.r[i][1];
-
-			r = kernel_range(pid, lo, hi, &d, &raw, &n);
-			if (r < 0)
-				break;
-			r = mm_reconcile(m->mm, lo, hi, d, n);
-			c->reconciled++;
-			free(d);
-			free(raw);
-		}
-	}
+	if (!m->suspect.n && !m->suspect.all)
+		return 0;
+	int r = reconcile_ranges(m, pid, &m->suspect, c);
 	ranges_clear(&m->suspect);
 	return r == -ESRCH || r == -ENOENT ? 0 : r;
 }
@@ -473,6 +459,59 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid,
 	}
 	ranges_merge(&m->unverified, &m->event);
 	return r < 0 ? r : 0;
+}
+
+/* Install the kernel's VMAs for each range of @rs at the model's current seq. */
+static int reconcile_ranges(struct model *m, pid_t pid, const struct ranges *rs,
+			    struct model_counts *c)
+{
+	int r = 0;
+
+	if (rs->all)
+		return model_resync(m, pid, c);
+	for (unsigned i = 0; i < rs->n && r >= 0; i++) {
+		struct vma_desc *d;
+		struct procmap_vma *raw;
+		size_t n;
+		uint64_t lo = rs->r[i][0], hi = rs->r[i][1];
+
+		r = kernel_range(pid, lo, hi, &d, &raw, &n);
+		if (r < 0)
+			break;
+		r = mm_reconcile(m->mm, lo, hi, d, n);
+		c->reconciled++;
+		free(d);
+		free(raw);
+	}
+	return r;
+}
+
+int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t (*ids)[2],
+			unsigned n, bool all, struct model_counts *c)
+{
+	struct ranges changed = { .n = 0 };
+	struct procmap_vma pv;
+	int fd = procmap_open(pid);
+
+	if (fd < 0)
+		return fd;
+	for (const struct vma *v = mm_first(m->mm); v; v = v->next) {
+		bool match = all;
+		if (v->kind != VMA_FILE || !v->path)
+			continue;
+		for (unsigned i = 0; i < n && !match; i++)
+			match = ids[i][0] == v->dev && ids[i][1] == v->ino;
+		if (match && procmap_query(fd, pid, v->start, 0, &pv) == 0 &&
+		    strcmp(pv.name, v->path) != 0)
+			ranges_add(&changed, v->start, v->end);
+	}
+	close(fd);
+	if (!changed.n && !changed.all)
+		return 0;
+	mm_flush(m->mm);
+	m->seq = seq;
+	int r = reconcile_ranges(m, pid, &changed, c);
+	return r == -ESRCH || r == -ENOENT ? 0 : r;
 }
 
 bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi)

@@ -78,6 +78,14 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid,
  */
 int model_settle(struct model *m, pid_t pid, struct model_counts *c);
 
+/*
+ * model_names_recheck - the name of each file VMA of inode @ids[i] (dev, ino; every file
+ * VMA with @all) asked to the kernel; a changed one (renamed, " (deleted)") becomes a new
+ * version born at @seq. Returns 0 or -errno.
+ */
+int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t (*ids)[2],
+			unsigned n, bool all, struct model_counts *c);
+
 /* model_range_mapped - whether any VMA of the model overlaps [lo, hi). */
 bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi);
 

@@ -125,6 +125,13 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	case SYS_vfork:
 		t->clone_flags = clone_flags_of(t, nr, args);
 		break;
+	case SYS_unlink:
+	case SYS_unlinkat:
+	case SYS_rename:
+	case SYS_renameat:
+	case SYS_renameat2:
+		names_begin(t);
+		break;
 	case SYS_prctl:
 		/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): keep the name
 		 * (the kernel limits it to 80 bytes); NULL clears it. */
@@ -140,7 +147,12 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	case SYS_vfork:
 	case SYS_execve:
 	case SYS_execveat:
-		break; /* they change no map of this mm (exec makes a new one) */
+	case SYS_unlink:
+	case SYS_unlinkat:
+	case SYS_rename:
+	case SYS_renameat:
+	case SYS_renameat2:
+		break; /* they change no map of this mm (exec makes a new one; names.c) */
 	default:
 		flight_begin(t);
 	}
@@ -231,6 +243,18 @@ static void on_syscall_stop(struct task *t)
 		note_mapping(t);
 		model_facts_read(&t->ev, t->proc->pid, &facts);
 		order_complete(t, &facts);
+	} else if (names_syscall(t->ev.nr)) {
+		/* A name changes now: mapped files of it show the new one from this event on. */
+		struct trace *tr = t->trace;
+		uint64_t seq = take_seq(tr), ids[2][2];
+		unsigned n = t->n_names;
+		bool all = t->names_all, done = t->ev.ret == 0;
+		memcpy(ids, t->names, sizeof(ids));
+		t->ev.seq = seq;
+		t->seq_taken = true;
+		emit(t);
+		if (done && (n || all))
+			names_recheck(tr, seq, (const uint64_t (*)[2])ids, n, all);
 	} else {
 		emit(t); /* clone, exec: their seq was taken at their event stop */
 	}

@@ -36,6 +36,7 @@ struct mmref {
 	struct held *held_head, **held_tail;
 	struct model *model;    /* the replayable model, NULL if it could not be seeded */
 	struct unwinder *unw;   /* --stacks: libunwind's state for this mm, made on first use */
+	unsigned names_gen;     /* names.c: visited by the current recheck */
 };
 
 struct proc {
@@ -62,6 +63,10 @@ struct task {
 	uint64_t entry_stamp;   /* order.c: when the map-changing syscall in flight entered */
 	unsigned n_held;        /* its completed events still held by order.c */
 	int park_status;        /* the parked stop's wait status */
+	/* names.c: the files an unlink/rename in flight removes or renames (dev, ino) */
+	uint64_t names[2][2];
+	unsigned n_names;
+	bool names_all;         /* ... or a directory: every file mapping's name is asked */
 	uint64_t park_stamp;    /* order.c: the stamp counter when it was parked */
 	struct task *fl_prev, *fl_next; /* mm's flight list */
 	struct task *park_next; /* order.c's parked list */
@@ -144,6 +149,13 @@ bool order_concurrent(const struct mmref *mm);     /* others in flight or held *
 bool order_stop_waits(const struct task *t, int status);
 void order_park(struct task *t, int status);       /* handled later by stop_redispatch */
 void order_forget(struct task *t);
+/* names.c: the tracee's unlink/rename calls and the names of mapped files. */
+bool names_syscall(int nr);               /* one of those */
+void names_begin(struct task *t);         /* entry stop: paths into t->ev, targets noted */
+/* a rename/unlink done at @seq: every mm of @tr re-reads the names of those files */
+void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], unsigned n,
+		   bool all);
+
 /* stops.c: handle a stop (or a task's end) that order.c parked. */
 void stop_redispatch(struct task *t, int status);
 void mmref_free(struct mmref *m);

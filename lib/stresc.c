@@ -293,6 +293,37 @@ static const char *json_decode_string(const char *p, char *buf, size_t *ret_len)
  * ["ls", "-l"]. With @out NULL, only check that @json is such an array. Returns 0,
  * -EINVAL if it is not, or -ENOMEM (then nothing was printed).
  */
+int stresc_print_argv_item(const char *json, unsigned idx, FILE *out)
+{
+	const char *p = skip_ws(json);
+	char *buf = malloc(strlen(json) + 1);
+	size_t len;
+	int r = -EINVAL;
+
+	if (!buf)
+		return -ENOMEM;
+	if (*p++ != '[')
+		goto out_free;
+	for (unsigned n = 0;; n++) {
+		p = json_decode_string(skip_ws(p), buf, &len);
+		if (!p)
+			goto out_free;
+		if (n == idx) {
+			fputc('"', out);
+			stresc_print_c(out, buf, len);
+			fputc('"', out);
+			r = 0;
+			break;
+		}
+		p = skip_ws(p);
+		if (*p++ != ',')
+			goto out_free;
+	}
+out_free:
+	free(buf);
+	return r;
+}
+
 int stresc_print_argv(const char *json, FILE *out)
 {
 	const char *p = skip_ws(json);

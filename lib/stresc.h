@@ -20,6 +20,12 @@ void stresc_print_quoted(FILE *out, const char *s);
  * well-formed UTF-8). */
 bool stresc_json_ok(const char *str);
 
+/*
+ * stresc_print_argv_item - print element @idx of the JSON string array @json as a C string
+ * ("a\\n"). -EINVAL if @json is not such an array or has no element @idx (nothing printed).
+ */
+int stresc_print_argv_item(const char *json, unsigned idx, FILE *out);
+
 /* stresc_print_argv - print the JSON argv array @json as strace does: ["a", "b"]. With
  * @out NULL, only check. Returns 0, -EINVAL (not such an array) or -ENOMEM (then nothing
  * was printed). */

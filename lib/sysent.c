@@ -75,6 +75,7 @@ enum ret_style {
 enum sys_class {
 	CLASS_MEMORY = 1,  /* changes an address space: %memory */
 	CLASS_PROCESS = 2, /* creates, replaces or ends a task or an mm: %process */
+	CLASS_FILE = 4,    /* renames or removes a name a mapping may show: %file */
 };
 
 #define ARG(i) (1u << (i))
@@ -636,10 +637,71 @@ static void print_prctl(const struct event *ev, FILE *out)
 		print_addr(out, a[4]);
 }
 
+/*
+ * unlink, unlinkat, rename, renameat, renameat2: the paths the daemon read are ev->argv, a
+ * JSON array (one path, or old and new); @k is the path's place there.
+ */
+static void print_path_k(const struct event *ev, unsigned k, uint64_t ptr, FILE *out)
+{
+	if (!ev->argv || stresc_print_argv_item(ev->argv, k, out) < 0)
+		print_addr(out, ptr);
+}
+
+static void print_dirfd(FILE *out, uint64_t fd)
+{
+	if ((int)fd == AT_FDCWD)
+		fputs("AT_FDCWD", out);
+	else
+		fprintf(out, "%d", (int)fd);
+}
+
+static void print_unlink(const struct event *ev, FILE *out)
+{
+	print_path_k(ev, 0, ev->args[0], out);
+}
+
+static void print_unlinkat(const struct event *ev, FILE *out)
+{
+	print_dirfd(out, ev->args[0]);
+	fputs(", ", out);
+	print_path_k(ev, 0, ev->args[1], out);
+	fputs((unsigned)ev->args[2] & AT_REMOVEDIR ? ", AT_REMOVEDIR" :
+	      (unsigned)ev->args[2] ? "" : ", 0", out);
+	if ((unsigned)ev->args[2] & ~(unsigned)AT_REMOVEDIR)
+		fprintf(out, ", %#x", (unsigned)ev->args[2]);
+}
+
+static void print_rename(const struct event *ev, FILE *out)
+{
+	print_path_k(ev, 0, ev->args[0], out);
+	fputs(", ", out);
+	print_path_k(ev, 1, ev->args[1], out);
+}
+
+/* renameat (4 arguments) and renameat2 (5, the flags) */
+static void print_renameat(const struct event *ev, FILE *out)
+{
+	print_dirfd(out, ev->args[0]);
+	fputs(", ", out);
+	print_path_k(ev, 0, ev->args[1], out);
+	fputs(", ", out);
+	print_dirfd(out, ev->args[2]);
+	fputs(", ", out);
+	print_path_k(ev, 1, ev->args[3], out);
+	if (ev->nr == __NR_renameat2) {
+		static const struct flag_name rename_flags[] = {
+			FLAG(RENAME_NOREPLACE), FLAG(RENAME_EXCHANGE), FLAG(RENAME_WHITEOUT),
+		};
+		fputs(", ", out);
+		PRINT_FLAGS(out, (unsigned)ev->args[4], rename_flags, "0");
+	}
+}
+
 /* ---- the recorded set -------------------------------------------------------------------- */
 
 #define MEM CLASS_MEMORY
 #define PROC CLASS_PROCESS
+#define FILE_ CLASS_FILE
 
 /* Same order as sysent_recorded[] (by number); sys_fmt_find() checks that they agree. */
 /* clang-format off */
@@ -657,6 +719,8 @@ static const struct sys_fmt sys_fmts[] = {
 	{ __NR_execve, 3, 0, RET_DEC, PROC, print_execve },
 	{ __NR_exit, 1, ARG(0), RET_NONE, PROC, print_int0 },
 	{ __NR_shmdt, 1, 0, RET_DEC, MEM, print_addr0 },
+	{ __NR_rename, 2, 0, RET_DEC, FILE_, print_rename },
+	{ __NR_unlink, 1, 0, RET_DEC, FILE_, print_unlink },
 	{ __NR_mlock, 2, 0, RET_DEC, MEM, print_addr_len_args },
 	{ __NR_munlock, 2, 0, RET_DEC, MEM, print_addr_len_args },
 	{ __NR_mlockall, 1, ARG(0), RET_DEC, MEM, print_mlockall },
@@ -667,6 +731,9 @@ static const struct sys_fmt sys_fmts[] = {
 	{ __NR_remap_file_pages, 5, 0, RET_DEC, MEM, NULL },
 	{ __NR_exit_group, 1, ARG(0), RET_NONE, PROC, print_int0 },
 	{ __NR_mbind, 6, 0, RET_DEC, MEM, NULL },
+	{ __NR_unlinkat, 3, ARG(0) | ARG(2), RET_DEC, FILE_, print_unlinkat },
+	{ __NR_renameat, 4, ARG(0) | ARG(2), RET_DEC, FILE_, print_renameat },
+	{ __NR_renameat2, 5, ARG(0) | ARG(2), RET_DEC, FILE_, print_renameat },
 	{ __NR_execveat, 5, ARG(0) | ARG(4), RET_DEC, PROC, print_execveat },
 	{ __NR_mlock2, 3, ARG(2), RET_DEC, MEM, print_mlock2 },
 	{ __NR_pkey_mprotect, 4, ARG(3), RET_DEC, MEM, print_mprotect },
@@ -680,8 +747,10 @@ static const struct sys_fmt sys_fmts[] = {
 const int sysent_recorded[] = {
 	__NR_mmap, __NR_mprotect, __NR_munmap, __NR_brk, __NR_mremap, __NR_madvise,
 	__NR_shmat, __NR_clone, __NR_fork, __NR_vfork, __NR_execve, __NR_exit, __NR_shmdt,
+	__NR_rename, __NR_unlink,
 	__NR_mlock, __NR_munlock, __NR_mlockall, __NR_munlockall, __NR_prctl, __NR_io_setup,
-	__NR_io_destroy, __NR_remap_file_pages, __NR_exit_group, __NR_mbind, __NR_execveat,
+	__NR_io_destroy, __NR_remap_file_pages, __NR_exit_group, __NR_mbind, __NR_unlinkat,
+	__NR_renameat, __NR_renameat2, __NR_execveat,
 	__NR_mlock2, __NR_pkey_mprotect, __NR_clone3, NR_MAP_SHADOW_STACK, NR_MSEAL,
 };
 /* clang-format on */
@@ -744,6 +813,8 @@ int sysent_parse_list(const char *list, int **ret_nrs, const char **ret_bad)
 			cls = CLASS_MEMORY;
 		} else if (len == 8 && strncmp(p, "%process", 8) == 0) {
 			cls = CLASS_PROCESS;
+		} else if (len == 5 && strncmp(p, "%file", 5) == 0) {
+			cls = CLASS_FILE;
 		} else if ((nr = lookup_n(p, len)) >= 0) {
 			want[nr] = true;
 		} else {

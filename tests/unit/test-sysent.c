@@ -127,7 +127,8 @@ static void test_recorded(void)
 		__NR_munlockall, NR_mseal, __NR_shmat, __NR_shmdt, __NR_clone, __NR_clone3,
 		__NR_fork, __NR_vfork, __NR_execve, __NR_execveat, __NR_exit, __NR_exit_group,
 		__NR_mbind, __NR_io_setup, __NR_io_destroy, NR_map_shadow_stack,
-		__NR_remap_file_pages, __NR_prctl,
+		__NR_remap_file_pages, __NR_prctl, __NR_unlink, __NR_unlinkat, __NR_rename,
+		__NR_renameat, __NR_renameat2,
 	};
 	int sorted = 1, named = 1, member = 1, found = 1, rendered = 1;
 
@@ -190,9 +191,12 @@ static void test_parse_list(void)
 
 	nmem = sysent_parse_list("%memory", &mem, &bad);
 	nproc = sysent_parse_list("%process", &proc, &bad);
-	nboth = sysent_parse_list("%process,%memory", &both, &bad);
+	nboth = sysent_parse_list("%process,%memory,%file", &both, &bad);
 	check_int(nmem, 21);
 	check_int(nproc, 8);
+	n = sysent_parse_list("%file", &nrs, &bad);
+	check_int(n, 5);
+	free(nrs);
 	check_int(nboth, sysent_n_recorded);
 	for (int i = 0; i < nmem; i++)
 		for (int j = 0; j < nproc; j++)
@@ -202,7 +206,8 @@ static void test_parse_list(void)
 		if (both[i] != sysent_recorded[i])
 			same = 0;
 	ok(disjoint, "%%memory and %%process do not overlap");
-	ok(same && nboth == (int)sysent_n_recorded, "%%memory + %%process = sysent_recorded[]");
+	ok(same && nboth == (int)sysent_n_recorded,
+	   "%%memory + %%process + %%file = sysent_recorded[]");
 	free(mem);
 	free(proc);
 	free(both);

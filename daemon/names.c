@@ -1,0 +1,146 @@
+// SPDX-License-Identifier: MIT
+/*
+ * The names of mapped files. /proc/PID/maps shows a file mapping by the file's current
+ * path: renamed, it shows the new one; unlinked, the old one with " (deleted)". No memory
+ * syscall says so, so the tracer watches the syscalls that do it.
+ *
+ * The tracee's own unlink, unlinkat, rename, renameat and renameat2 are recorded (class
+ * %file; rare, so their two stops cost little). At the entry stop the daemon reads the
+ * paths and stats what they name (through /proc/TID/cwd, /proc/TID/fd/N or /proc/TID/root,
+ * so that the tracee's view is used, without following a final symlink): the file being
+ * renamed or removed, and for a rename the file the new name replaces. At the exit stop of
+ * a successful call, every address space of the trace re-reads, with PROCMAP_QUERY, the
+ * names of its file VMAs of those inodes (of all its files, if a directory was renamed),
+ * and a changed name is a new VMA version born at that event. Order: the name changes at
+ * the event's seq, which is taken at its exit stop.
+ *
+ * Other processes' renames and unlinks are seen through inotify: see notify.c.
+ */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#include "model.h"
+#include "peek.h"
+#include "log.h"
+#include "sysent.h"
+#include "tracer_int.h"
+#include "xalloc.h"
+
+/* Where @path, taken relative to @dirfd by task @tid, is from the daemon. */
+static void tracee_path(pid_t tid, int dirfd, const char *path, char *buf, size_t size)
+{
+	if (path[0] == '/')
+		snprintf(buf, size, "/proc/%d/root%s", (int)tid, path);
+	else if (dirfd == AT_FDCWD)
+		snprintf(buf, size, "/proc/%d/cwd/%s", (int)tid, path);
+	else
+		snprintf(buf, size, "/proc/%d/fd/%d/%s", (int)tid, dirfd, path);
+}
+
+/* Note what @path (of @dirfd) names now, for names_changed(). */
+static void note_target(struct task *t, int dirfd, const char *path)
+{
+	char buf[PATH_MAX + 64];
+	struct stat st;
+
+	if (!path) {
+		t->names_all = true; /* unreadable: the kernel will say what changed */
+		return;
+	}
+	tracee_path(t->tid, dirfd, path, buf, sizeof(buf));
+	if (lstat(buf, &st) < 0)
+		return; /* nothing there (a rename's new name), or the call will fail */
+	if (S_ISDIR(st.st_mode)) {
+		t->names_all = true;
+	} else if (S_ISREG(st.st_mode) && t->n_names < 2) {
+		t->names[t->n_names][0] = st.st_dev;
+		t->names[t->n_names][1] = st.st_ino;
+		t->n_names++;
+	}
+}
+
+static void json_paths(struct task *t, char *a, char *b)
+{
+	char *json = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&json, &len);
+
+	if (!f)
+		die("out of memory");
+	fputc('[', f);
+	json_print_string(f, a ? a : "");
+	if (b) {
+		fputc(',', f);
+		json_print_string(f, b);
+	}
+	fputc(']', f);
+	fclose(f);
+	t->ev.argv = json;
+}
+
+void names_begin(struct task *t)
+{
+	const uint64_t *a = t->ev.args;
+	char *p0 = NULL, *p1 = NULL;
+
+	t->n_names = 0;
+	t->names_all = false;
+	switch (t->ev.nr) {
+	case SYS_unlink:
+		p0 = peek_string(t->tid, a[0], PATH_MAX);
+		note_target(t, AT_FDCWD, p0);
+		break;
+	case SYS_unlinkat:
+		p0 = peek_string(t->tid, a[1], PATH_MAX);
+		note_target(t, (int)a[0], p0);
+		break;
+	case SYS_rename:
+		p0 = peek_string(t->tid, a[0], PATH_MAX);
+		p1 = peek_string(t->tid, a[1], PATH_MAX);
+		note_target(t, AT_FDCWD, p0);
+		note_target(t, AT_FDCWD, p1);
+		break;
+	case SYS_renameat:
+	case SYS_renameat2:
+		p0 = peek_string(t->tid, a[1], PATH_MAX);
+		p1 = peek_string(t->tid, a[3], PATH_MAX);
+		note_target(t, (int)a[0], p0);
+		note_target(t, (int)a[2], p1);
+		break;
+	default:
+		return;
+	}
+	if (p0)
+		json_paths(t, p0, t->ev.nr == SYS_unlink || t->ev.nr == SYS_unlinkat ? NULL : p1);
+	free(p0);
+	free(p1);
+}
+
+bool names_syscall(int nr)
+{
+	return nr == SYS_unlink || nr == SYS_unlinkat || nr == SYS_rename ||
+	       nr == SYS_renameat || nr == SYS_renameat2;
+}
+
+void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], unsigned n,
+		   bool all)
+{
+	static unsigned gen;
+
+	/* every address space of the trace once, asked through one of its live tasks */
+	gen++;
+	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
+		for (struct task *u = tasks[h]; u; u = u->hnext) {
+			struct mmref *mm = u->mm;
+			if (u->trace != tr || !mm->model || mm->names_gen == gen)
+				continue;
+			mm->names_gen = gen;
+			model_names_recheck(mm->model, u->proc->pid, seq, ids, n, all,
+					    &tr->counts);
+		}
+}
