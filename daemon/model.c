@@ -487,8 +487,10 @@ static int reconcile_ranges(struct model *m, pid_t pid, const struct ranges *rs,
 }
 
 int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t (*ids)[2],
-			unsigned n, bool all, struct model_counts *c)
+			unsigned n, bool all, char *ret_name, size_t name_size,
+			struct model_counts *c)
 {
+	int count = 0;
 	struct ranges changed = { .n = 0 };
 	struct procmap_vma pv;
 	int fd = procmap_open(pid);
@@ -502,16 +504,19 @@ int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t
 		for (unsigned i = 0; i < n && !match; i++)
 			match = ids[i][0] == v->dev && ids[i][1] == v->ino;
 		if (match && procmap_query(fd, pid, v->start, 0, &pv) == 0 &&
-		    strcmp(pv.name, v->path) != 0)
+		    strcmp(pv.name, v->path) != 0) {
+			if (!count++ && ret_name)
+				snprintf(ret_name, name_size, "%s", pv.name);
 			ranges_add(&changed, v->start, v->end);
+		}
 	}
 	close(fd);
-	if (!changed.n && !changed.all)
-		return 0;
+	if (!count || !seq)
+		return count;
 	mm_flush(m->mm);
 	m->seq = seq;
 	int r = reconcile_ranges(m, pid, &changed, c);
-	return r == -ESRCH || r == -ENOENT ? 0 : r;
+	return r == -ESRCH || r == -ENOENT ? 0 : r < 0 ? r : count;
 }
 
 bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi)
@@ -619,9 +624,9 @@ static int compare_full(struct model *m, pid_t pid, FILE *report)
 	int r = proc_read(pid, "maps", &text, &len);
 	if (r < 0)
 		return r;
-	/* Normalised: [stack] grows on page faults, and a file unlinked after it was mapped
-	 * gains " (deleted)" at the unlink, which is not a memory syscall. */
-	r = mm_compare_maps(m->mm, text, len, MM_CMP_STACK_END | MM_CMP_IGNORE_DELETED, report);
+	/* Normalised: [stack] grows on page faults. (A file renamed or unlinked after it was
+	 * mapped is followed: names.c, notify.c.) */
+	r = mm_compare_maps(m->mm, text, len, MM_CMP_STACK_END, report);
 	free(text);
 	return r;
 }

@@ -81,10 +81,12 @@ int model_settle(struct model *m, pid_t pid, struct model_counts *c);
 /*
  * model_names_recheck - the name of each file VMA of inode @ids[i] (dev, ino; every file
  * VMA with @all) asked to the kernel; a changed one (renamed, " (deleted)") becomes a new
- * version born at @seq. Returns 0 or -errno.
+ * version born at @seq, or, with @seq 0, is only counted. The first new name goes to
+ * @ret_name (may be NULL). Returns the number of VMAs whose name changed, or -errno.
  */
 int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t (*ids)[2],
-			unsigned n, bool all, struct model_counts *c);
+			unsigned n, bool all, char *ret_name, size_t name_size,
+			struct model_counts *c);
 
 /* model_range_mapped - whether any VMA of the model overlaps [lo, hi). */
 bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi);

@@ -25,6 +25,7 @@
 #include <sys/syscall.h>
 
 #include "model.h"
+#include "store.h"
 #include "peek.h"
 #include "log.h"
 #include "sysent.h"
@@ -83,6 +84,29 @@ static void json_paths(struct task *t, char *a, char *b)
 	t->ev.argv = json;
 }
 
+/*
+ * Tasks of any trace between the entry and exit stops of one of these calls. inotify
+ * reports the change the call makes as soon as the kernel makes it, before its exit stop;
+ * read then, it would look like someone else's. So what inotify says waits (notify.c)
+ * until no such call is in flight, by which time the call's own exit stop has named the
+ * change, and the kernel's names then match the model's.
+ */
+static unsigned in_flight;
+
+bool names_quiet(void)
+{
+	return !in_flight;
+}
+
+void names_leave(struct task *t)
+{
+	if (!t->in_names)
+		return;
+	t->in_names = false;
+	if (!--in_flight)
+		notify_pending();
+}
+
 void names_begin(struct task *t)
 {
 	const uint64_t *a = t->ev.args;
@@ -115,6 +139,8 @@ void names_begin(struct task *t)
 	default:
 		return;
 	}
+	t->in_names = true;
+	in_flight++;
 	if (p0)
 		json_paths(t, p0, t->ev.nr == SYS_unlink || t->ev.nr == SYS_unlinkat ? NULL : p1);
 	free(p0);
@@ -140,7 +166,38 @@ void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], uns
 			if (u->trace != tr || !mm->model || mm->names_gen == gen)
 				continue;
 			mm->names_gen = gen;
-			model_names_recheck(mm->model, u->proc->pid, seq, ids, n, all,
+			model_names_recheck(mm->model, u->proc->pid, seq, ids, n, all, NULL, 0,
 					    &tr->counts);
 		}
+}
+
+void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
+{
+	static unsigned gen;
+	char name[4096];
+	struct task *first = NULL;
+
+	/* Ask first: most inotify events (a chmod, a new link) change no name. */
+	gen++;
+	for (unsigned h = 0; h < TASK_HASH_SIZE && !first; h++)
+		for (struct task *u = tasks[h]; u && !first; u = u->hnext) {
+			struct mmref *mm = u->mm;
+			if (u->trace != tr || !mm->model || mm->names_gen == ~gen)
+				continue;
+			mm->names_gen = ~gen;
+			if (model_names_recheck(mm->model, u->proc->pid, 0, ids, 1, false, name,
+						sizeof(name), &tr->counts) > 0)
+				first = u;
+		}
+	if (!first)
+		return;
+	struct event ev = {
+		.kind = EVENT_RENAME, .nr = -1, .time_ns = now_ns(), .pid = first->proc->pid,
+		.tid = first->proc->pid, .mm = first->mm->id, .dev = ids[0][0], .ino = ids[0][1],
+		.path = xstrdup(name), .seq = take_seq(tr),
+	};
+	uint64_t seq = ev.seq;
+	tr->events++;
+	store_add_event(tr->store, &ev);
+	names_recheck(tr, seq, ids, 1, false);
 }

@@ -60,6 +60,7 @@ static bool stopping;
 static char socket_path[4096];
 static bool socket_ours;        /* we bound socket_path: unlink it when we stop */
 static struct server_config cfg;
+static ev_io notify_io;
 
 /*
  * Read requests only while the replies to earlier ones are not piling up: a client that
@@ -579,6 +580,14 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 	return 0;
 }
 
+static void notify_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	tracer_notify();
+}
+
 int server_run(void)
 {
 	sigset_t mask;
@@ -597,6 +606,12 @@ int server_run(void)
 	ev_io_start(loop, &signal_io);
 	ev_io_init(&listen_io, accept_cb, listen_fd, EV_READ);
 	ev_io_start(loop, &listen_io);
+	/* mapped files renamed by other processes while the tracees sleep */
+	int nfd = tracer_notify_fd();
+	if (nfd >= 0) {
+		ev_io_init(&notify_io, notify_cb, nfd, EV_READ);
+		ev_io_start(loop, &notify_io);
+	}
 	ev_timer_init(&sweep_timer, sweep_cb, SESSION_IDLE_S / 3, SESSION_IDLE_S / 3);
 	ev_timer_start(loop, &sweep_timer);
 	if (cfg.idle_exit_s) {

@@ -252,9 +252,9 @@ static void on_syscall_stop(struct task *t)
 		memcpy(ids, t->names, sizeof(ids));
 		t->ev.seq = seq;
 		t->seq_taken = true;
-		emit(t);
 		if (done && (n || all))
 			names_recheck(tr, seq, (const uint64_t (*)[2])ids, n, all);
+		emit(t);
 	} else {
 		emit(t); /* clone, exec: their seq was taken at their event stop */
 	}

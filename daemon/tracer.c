@@ -211,6 +211,7 @@ void note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v)
 		build_id = full.build_id;
 	store_add_file(tr->store, &(struct store_file){
 		.dev = v->dev, .ino = v->ino, .path = v->name, .build_id = build_id });
+	notify_watch(p->pid, v->name, v->dev, v->ino);
 }
 
 /* Every file mapped by a new image (executable, interpreter), recorded at exec. */
@@ -279,6 +280,7 @@ void emit(struct task *t)
 
 	if (!t->seq_taken)
 		t->ev.seq = take_seq(tr);
+	names_leave(t);
 	tr->events++;
 	store_add_event(tr->store, &t->ev);
 	memset(&t->ev, 0, sizeof(t->ev));
@@ -404,6 +406,8 @@ static void trace_finish(struct trace *tr)
 	stacks_free(tr->stacks);
 	if (!traces)
 		elfcache_clear(); /* idle: let the files go (they may be replaced, unmounted) */
+	for (size_t i = 0; i < tr->n_files; i++)
+		notify_unwatch(tr->files[2 * i], tr->files[2 * i + 1]);
 	free(tr->files);
 	free(tr->db_path);
 	free(tr->program);
@@ -453,6 +457,8 @@ unsigned tracer_drain(void)
 		pid_t tid = waitpid(-1, &status, __WALL | WNOHANG);
 
 		if (tid > 0) {
+			/* A rename seen by inotify goes before the stops that came after it. */
+			notify_poll();
 			tracer_dispatch(tid, status);
 			handled++;
 			deadline = 0;

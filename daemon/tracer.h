@@ -86,6 +86,14 @@ void tracer_dispatch(pid_t tid, int status);
  */
 unsigned tracer_drain(void);
 
+/*
+ * tracer_notify_fd - the inotify fd on the files traces map (-1 if none): when it is
+ * readable, call tracer_notify(), which records renames and unlinks of them made by
+ * processes outside the traces.
+ */
+int tracer_notify_fd(void);
+void tracer_notify(void);
+
 /* tracer_busy - number of live traces. */
 unsigned tracer_busy(void);
 

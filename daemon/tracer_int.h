@@ -67,6 +67,7 @@ struct task {
 	uint64_t names[2][2];
 	unsigned n_names;
 	bool names_all;         /* ... or a directory: every file mapping's name is asked */
+	bool in_names;          /* inside one of those calls (names.c counts them) */
 	uint64_t park_stamp;    /* order.c: the stamp counter when it was parked */
 	struct task *fl_prev, *fl_next; /* mm's flight list */
 	struct task *park_next; /* order.c's parked list */
@@ -155,6 +156,18 @@ void names_begin(struct task *t);         /* entry stop: paths into t->ev, targe
 /* a rename/unlink done at @seq: every mm of @tr re-reads the names of those files */
 void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], unsigned n,
 		   bool all);
+
+bool names_quiet(void);                   /* no such call in flight in any trace */
+void names_leave(struct task *t);         /* its call ended (exit stop, or its death) */
+/* a mapped file (@ids[0]) changed name outside the trace: a "+rename" event if it shows */
+void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2]);
+
+/* notify.c: inotify on the files traces map (renames and unlinks by other processes). */
+int notify_fd_get(void);                   /* the inotify fd, made on first use; -1 */
+void notify_watch(pid_t pid, const char *path, uint64_t dev, uint64_t ino);
+void notify_unwatch(uint64_t dev, uint64_t ino);
+void notify_poll(void);                    /* handle what is queued */
+void notify_pending(void);                 /* ... and what waited for names_quiet() */
 
 /* stops.c: handle a stop (or a task's end) that order.c parked. */
 void stop_redispatch(struct task *t, int status);

@@ -20,7 +20,10 @@
 enum event_kind {
 	EVENT_SYSCALL = 0,   /* a recorded syscall, entry args + exit result */
 	EVENT_TASK_EXIT = 1, /* a thread ended; ret = wait(2) status (WIFEXITED/WIFSIGNALED) */
-	EVENT_SIGNAL = 2     /* a fault signal about to be delivered ("+signal"): below */
+	EVENT_SIGNAL = 2,    /* a fault signal about to be delivered ("+signal"): below */
+	EVENT_RENAME = 3     /* a mapped file was renamed or unlinked by a process outside the
+			      * trace ("+rename"): path is its new name as /proc/PID/maps shows
+			      * it, dev/ino the file; pid/tid/mm the first process that maps it */
 };
 
 /*

@@ -912,6 +912,12 @@ void event_print(const struct event *ev, FILE *out)
 		signal_event_print(ev, out);
 		return;
 	}
+	if (ev->kind == EVENT_RENAME) {
+		fputs("+++ renamed outside the trace: ", out);
+		stresc_print_quoted(out, ev->path ? ev->path : "");
+		fprintf(out, " (%02x:%02x %" PRIu64 ") +++\n", major(ev->dev), minor(ev->dev), ev->ino);
+		return;
+	}
 	fmt = sys_fmt_find(ev->nr);
 	print_syscall_name(ev, out);
 	fputc('(', out);
@@ -952,6 +958,8 @@ void event_print_json(const struct event *ev, FILE *out)
 		}
 	} else if (ev->kind == EVENT_SIGNAL) {
 		signal_event_print_json(ev, out);
+	} else if (ev->kind == EVENT_RENAME) {
+		fputs(",\"syscall\":\"+rename\"", out);
 	} else {
 		const struct sys_fmt *fmt = sys_fmt_find(ev->nr);
 		unsigned nargs = fmt ? fmt->nargs : 6, int_args = fmt ? fmt->int_args : 0;

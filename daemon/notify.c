@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Mapped files renamed or unlinked by processes outside the trace (names.c covers the
+ * traced ones' own calls). Every file a trace maps is watched with inotify for IN_ATTRIB
+ * (its link count changed: an unlink, a link), IN_MOVE_SELF (renamed) and IN_DELETE_SELF.
+ * When one fires, each address space of each trace re-reads the names of its VMAs of that
+ * inode (PROCMAP_QUERY); if one changed, the trace gets a "+rename" event (kind
+ * EVENT_RENAME: the file, its new name) and the new versions are born at it.
+ *
+ * Order: the change is recorded when the daemon reads the inotify event. The queue is
+ * read before each stop is handled (tracer_drain) and when the loop wakes on it, and
+ * the kernel queues the event inside the rename or unlink itself, so a tracee that learnt
+ * of the change (its own /proc/self/maps, a message from the process that did it) sees it
+ * recorded before any later event of its own. A rename of a directory above the file sends
+ * the file no event: that one is seen at the tracee's next own rename or unlink of a file
+ * (names.c), or not at all (README, Limits).
+ *
+ * Threading: the event-loop thread only, like the rest of the tracer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "model.h"
+#include "store.h"
+#include "tracer_int.h"
+#include "xalloc.h"
+
+#define NOTIFY_MASK (IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
+
+struct watch {
+	int wd;
+	uint64_t dev, ino;
+	unsigned refs;          /* traces that noted the file */
+};
+
+static int notify_fd = -1;
+static struct watch *watches;
+static size_t n_watches, cap_watches;
+
+int notify_fd_get(void)
+{
+	if (notify_fd < 0) {
+		notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (notify_fd < 0)
+			log_warn("inotify: %m; renames by other processes will not be seen");
+	}
+	return notify_fd;
+}
+
+static struct watch *watch_by_file(uint64_t dev, uint64_t ino)
+{
+	for (size_t i = 0; i < n_watches; i++)
+		if (watches[i].dev == dev && watches[i].ino == ino)
+			return &watches[i];
+	return NULL;
+}
+
+void notify_watch(pid_t pid, const char *path, uint64_t dev, uint64_t ino)
+{
+	char buf[PATH_MAX + 64];
+	struct stat st;
+	struct watch *w = watch_by_file(dev, ino);
+
+	if (w) {
+		w->refs++;
+		return;
+	}
+	if (path[0] != '/' || notify_fd_get() < 0)
+		return;
+	/* the tracee's view of the path, and only if it still names that file */
+	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
+	if (stat(buf, &st) < 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode))
+		return;
+	int wd = inotify_add_watch(notify_fd, buf, NOTIFY_MASK | IN_DONT_FOLLOW);
+	if (wd < 0) {
+		log_debug("inotify_add_watch %s: %m", path);
+		return;
+	}
+	if (n_watches == cap_watches) {
+		cap_watches = cap_watches ? 2 * cap_watches : 64;
+		watches = xrealloc(watches, cap_watches * sizeof(*watches));
+	}
+	watches[n_watches++] = (struct watch){ .wd = wd, .dev = dev, .ino = ino, .refs = 1 };
+}
+
+void notify_unwatch(uint64_t dev, uint64_t ino)
+{
+	struct watch *w = watch_by_file(dev, ino);
+
+	if (!w || --w->refs)
+		return;
+	inotify_rm_watch(notify_fd, w->wd);
+	*w = watches[--n_watches];
+}
+
+/* Files inotify named while a traced rename/unlink was in flight (names.c). */
+static uint64_t (*pending)[2];
+static size_t n_pending, cap_pending;
+
+/* A file changed its name or links: every trace re-reads the names of its VMAs. */
+static void file_changed(uint64_t dev, uint64_t ino)
+{
+	const uint64_t id[1][2] = { { dev, ino } };
+
+	if (!names_quiet()) {
+		for (size_t i = 0; i < n_pending; i++)
+			if (pending[i][0] == dev && pending[i][1] == ino)
+				return;
+		if (n_pending == cap_pending) {
+			cap_pending = cap_pending ? 2 * cap_pending : 16;
+			pending = xrealloc(pending, cap_pending * sizeof(*pending));
+		}
+		pending[n_pending][0] = dev;
+		pending[n_pending][1] = ino;
+		n_pending++;
+		return;
+	}
+	for (struct trace *tr = traces; tr; tr = tr->next)
+		names_changed_outside(tr, id);
+}
+
+void notify_pending(void)
+{
+	while (n_pending && names_quiet()) {
+		n_pending--;
+		file_changed(pending[n_pending][0], pending[n_pending][1]);
+	}
+}
+
+void notify_poll(void)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+
+	if (notify_fd < 0 || !n_watches)
+		return;
+	for (;;) {
+		ssize_t n = read(notify_fd, buf, sizeof(buf));
+		if (n <= 0)
+			return;
+		for (char *p = buf; p < buf + n;) {
+			const struct inotify_event *ie = (const struct inotify_event *)p;
+			p += sizeof(*ie) + ie->len;
+			for (size_t i = 0; i < n_watches; i++)
+				if (watches[i].wd == ie->wd) {
+					struct watch w = watches[i];
+					if (ie->mask & IN_IGNORED) /* the watch is gone */
+						watches[i] = watches[--n_watches];
+					file_changed(w.dev, w.ino);
+					break;
+				}
+		}
+	}
+}
+
+int tracer_notify_fd(void)
+{
+	return notify_fd_get();
+}
+
+void tracer_notify(void)
+{
+	notify_poll();
+}
