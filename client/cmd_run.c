@@ -33,11 +33,13 @@
 
 static const char *arg_output = DB_DEFAULT;
 static unsigned arg_flags;
+static bool arg_verify_all;
 
 static void usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: vmatrace run [-o DB] [--stacks] [--verify] [--] PROG [ARG...]\n"
+		"Usage: vmatrace run [-o DB] [--stacks] [--verify | --verify-all] [--] PROG\n"
+		"                    [ARG...]\n"
 		"\n"
 		"Trace PROG and all its descendants: every memory and process syscall, with its\n"
 		"result, into DB (default ./%s; an existing one is kept as DB.old).\n"
@@ -48,6 +50,8 @@ static void usage(FILE *out)
 		"                    symbols (see 'vmatrace events --stacks', 'history')\n"
 		"      --verify      compare the replayed map with /proc/PID/maps after every\n"
 		"                    event and report divergences (slower)\n"
+		"      --verify-all  the same, and print every divergence, not only the first\n"
+		"                    (all are in the DB's divergence table either way)\n"
 		"  -h, --help        show this help\n",
 		DB_DEFAULT);
 }
@@ -58,6 +62,7 @@ static void parse_args(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "stacks", no_argument, NULL, 'S' },
 		{ "verify", no_argument, NULL, 'Y' },
+		{ "verify-all", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
@@ -74,6 +79,9 @@ static void parse_args(int argc, char **argv)
 		case 'S':
 			arg_flags |= PROTO_F_STACKS;
 			break;
+		case 'A':
+			arg_verify_all = true;
+			/* fall through */
 		case 'Y':
 			arg_flags |= PROTO_F_VERIFY;
 			break;
@@ -264,6 +272,25 @@ static void print_why_hint(const char *db, pid_t pid)
 	store_ro_close(r);
 }
 
+static int print_divergence(uint64_t seq, uint64_t mm, const char *report, void *data)
+{
+	(void)data;
+	fprintf(stderr, "vmatrace: mm %llu diverged after event %llu: %s",
+		(unsigned long long)mm, (unsigned long long)seq, report);
+	return 0;
+}
+
+/* --verify-all: every divergence the daemon stored, from the finished DB. */
+static void print_divergences(const char *db)
+{
+	struct store_ro *r;
+
+	if (store_open_ro(db, &r) < 0)
+		return;
+	store_query_divergences(r, print_divergence, NULL);
+	store_ro_close(r);
+}
+
 void print_summary(const struct proto_finished *f, const char *db, unsigned flags)
 {
 	fprintf(stderr, "vmatrace: %llu event%s, %llu process%s, %llu address space%s -> %s\n",
@@ -365,6 +392,8 @@ int cmd_run(int argc, char **argv)
 			  r == -ECONNRESET ? "it closed the connection" : strerror(-r));
 	} else if (reply.type == PROTO_FINISHED) {
 		print_summary(&reply.u.finished, arg_output, arg_flags);
+		if (arg_verify_all && reply.u.finished.diverged)
+			print_divergences(arg_output);
 		proto_msg_release(&reply);
 		if (WIFSIGNALED(status) && signal_is_fault(WTERMSIG(status)))
 			print_why_hint(arg_output, pid);

@@ -670,6 +670,7 @@ bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,
 	c->verified++;
 	if (diff > 0) {
 		c->diverged++;
+		store_add_divergence(m->store, seq, m->mm_id, report);
 		if (!c->first_divergence)
 			c->first_divergence = xasprintf("mm %" PRIu64 " diverged after event %" PRIu64
 							": %s", m->mm_id, seq, report);

@@ -165,6 +165,9 @@ void store_rec_free(struct rec *r)
 	case REC_VMA:
 		free(r->vma.name);
 		break;
+	case REC_DIVERGENCE:
+		free(r->divergence.report);
+		break;
 	case REC_FRAME:
 		free((char *)r->frame.path);
 		free((char *)r->frame.build_id);
@@ -427,6 +430,16 @@ void store_set_event_ret(struct store *s, uint64_t seq, int64_t ret)
 {
 	struct rec r = { .type = REC_EVENT_RET, .event_ret = { .seq = seq, .ret = ret } };
 
+	enqueue(s, &r, true);
+}
+
+void store_add_divergence(struct store *s, uint64_t seq, uint64_t mm, const char *report)
+{
+	struct rec r = { .type = REC_DIVERGENCE };
+
+	r.divergence.seq = seq;
+	r.divergence.mm = mm;
+	r.divergence.report = xstrdup(report);
 	enqueue(s, &r, true);
 }
 

@@ -92,6 +92,10 @@ int store_begin_trace(struct store *s, const struct store_trace_meta *meta);
 void store_add_event(struct store *s, struct event *ev); /* takes ev's strings, clears ev */
 /* Set the ret of event @seq, queued earlier (a +signal's outcome, known later). */
 void store_set_event_ret(struct store *s, uint64_t seq, int64_t ret);
+
+/* --verify: after event @seq, the model of @mm differed from the kernel (@report: the
+ * first differing VMA, kernel line and model line). Schema 3's divergence table. */
+void store_add_divergence(struct store *s, uint64_t seq, uint64_t mm, const char *report);
 void store_add_process(struct store *s, const struct store_process *p);
 void store_add_process_exec(struct store *s, pid_t pid, uint64_t seq, const char *exe,
 			    const char *argv_json, uint64_t mm);
@@ -295,6 +299,15 @@ struct store_trace_info {
  */
 int store_query_trace(struct store_ro *r, struct store_trace_info *ret);
 void store_trace_info_release(struct store_trace_info *t);
+
+/*
+ * store_query_divergences - call @fn for each check of run --verify after which the model
+ * differed from the kernel, in the order they were made (schema 3; nothing before). The
+ * report string is valid during the call only. Returns 0, @fn's non-zero, or -errno.
+ */
+int store_query_divergences(struct store_ro *r,
+			    int (*fn)(uint64_t seq, uint64_t mm, const char *report, void *data),
+			    void *data);
 
 /* store_query_last_seq - the seq of the last event, 0 if the trace has none. */
 int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq);

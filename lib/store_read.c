@@ -137,6 +137,30 @@ int store_ro_u64(struct store_ro *r, const char *sql, int n, const int64_t *args
 	return rc == SQLITE_ROW ? 0 : store_sqlite_errno(r->db, rc);
 }
 
+int store_query_divergences(struct store_ro *r,
+			    int (*fn)(uint64_t seq, uint64_t mm, const char *report, void *data),
+			    void *data)
+{
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	if (r->version < 3)
+		return 0; /* no --verify table before schema 3 */
+	rc = sqlite3_prepare_v2(r->db, "SELECT seq, mm, report FROM main.divergence ORDER BY rowid",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return store_sqlite_errno(r->db, rc);
+	while (!err && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *t = sqlite3_column_text(st, 2);
+		err = fn((uint64_t)sqlite3_column_int64(st, 0), (uint64_t)sqlite3_column_int64(st, 1),
+			 t ? (const char *)t : "", data);
+	}
+	sqlite3_finalize(st);
+	if (err)
+		return err;
+	return rc == SQLITE_DONE ? 0 : store_sqlite_errno(r->db, rc);
+}
+
 int store_query_summary(struct store_ro *r, struct store_summary *ret)
 {
 	static const char *const sql[] = {

@@ -64,6 +64,7 @@ static const char *const writer_sql[N_ST] = {
 		       " life_class = vmatrace_life_class(?2 - born_seq) WHERE id = ?1",
 	/* What came of a +signal, known at the thread's next stop (store_set_event_ret). */
 	[ST_EVENT_RET] = "UPDATE event SET ret = ?2 WHERE seq = ?1",
+	[ST_DIVERGENCE] = "INSERT INTO divergence (seq, mm, report) VALUES (?1, ?2, ?3)",
 };
 
 /* floor(log2(x)) for x >= 1, 0 for x <= 1, at most @max. */
@@ -378,6 +379,12 @@ static int insert(struct store *s, const struct rec *r)
 		st = s->st[ST_EVENT_RET];
 		store_bind_u64(st, 1, r->event_ret.seq);
 		sqlite3_bind_int64(st, 2, r->event_ret.ret);
+		return store_step(st);
+	case REC_DIVERGENCE:
+		st = s->st[ST_DIVERGENCE];
+		store_bind_u64(st, 1, r->divergence.seq);
+		store_bind_u64(st, 2, r->divergence.mm);
+		bind_text(st, 3, r->divergence.report);
 		return store_step(st);
 	case REC_MAX_PAGES:
 		snprintf(sql, sizeof(sql), "PRAGMA max_page_count = %d", r->max_pages);

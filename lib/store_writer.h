@@ -45,6 +45,7 @@ enum rec_type {
 	REC_FRAME,
 	REC_STACK,
 	REC_EVENT_RET,
+	REC_DIVERGENCE,
 };
 
 /*
@@ -100,6 +101,10 @@ struct rec {
 			uint64_t seq;
 			int64_t ret;
 		} event_ret;            /* REC_EVENT_RET */
+		struct {
+			uint64_t seq, mm;
+			char *report;
+		} divergence;           /* REC_DIVERGENCE */
 		struct store_frame frame; /* strings owned (cast away const) */
 		struct {
 			uint64_t id;
@@ -140,6 +145,7 @@ enum {
 	ST_VMA,
 	ST_VMA_END,
 	ST_EVENT_RET,
+	ST_DIVERGENCE,
 	N_ST
 };
 

@@ -1,9 +1,10 @@
 -- SPDX-License-Identifier: MIT
 --
--- Migration from schema version 2 to 3: fault signals as events (kind 2, "+signal").
--- The event table is unchanged: a +signal row uses its generic columns (below). Version 3
--- adds the partial index event_signal, names kind 2 in events_v and adds the view
--- signals_v. A version-2 (or 1) trace stays readable as it is (it has no +signal rows);
+-- Migration from schema version 2 to 3: fault signals as events (kind 2, "+signal") and
+-- renames of mapped files by other processes (kind 3, "+rename"). The event table is
+-- unchanged: those rows use its generic columns (below). Version 3 adds the partial index
+-- event_signal, names kinds 2 and 3 in events_v, adds the view signals_v and the table
+-- divergence (run --verify). A version-2 (or 1) trace stays readable as it is (it has no +signal rows);
 -- to give one the new index and views by hand:
 --   sqlite3 old.db < sql/0003-signals.sql
 -- (A version-1 file takes sql/0002-stacks.sql first.)
@@ -19,6 +20,18 @@ BEGIN;
 -- program does not fault, and finds a trace's faults without a scan (vmatrace why).
 CREATE INDEX event_signal ON event (seq) WHERE kind = 2;
 
+-- run --verify (schema version 3): each check after which the replayed map differed from
+-- the kernel's, with the first differing VMA. Empty when the trace had no --verify, or
+-- when the model kept up. `vmatrace run --verify-all` prints them all.
+--   seq|mm|report
+--   1483|1|first divergence at 0x7fbe693b2000:\n  kernel: 7fbe...  model: 7fbe...
+CREATE TABLE divergence (
+	seq INTEGER NOT NULL,       -- the event after which the check was made
+	mm INTEGER NOT NULL,        -- mm.id
+	report TEXT NOT NULL        -- "first divergence at 0x...:" and the kernel and model lines
+);
+
+
 DROP VIEW events_v;
 -- Events with names and hex: one row per event, like `vmatrace events` without decoding.
 -- t_ns is the time since the start of the trace.
@@ -30,7 +43,7 @@ DROP VIEW events_v;
 CREATE VIEW events_v AS
 SELECT e.seq, e.time_ns - (SELECT coalesce(start_mono_ns, 0) FROM trace) AS t_ns, e.pid, e.tid,
 	e.mm,
-	CASE e.kind WHEN 1 THEN '+++ exit' WHEN 2 THEN '+signal'
+	CASE e.kind WHEN 1 THEN '+++ exit' WHEN 2 THEN '+signal' WHEN 3 THEN '+rename'
 		ELSE coalesce(s.name, 'syscall_' || e.nr) END AS syscall,
 	printf('0x%x', e.a0) AS a0, printf('0x%x', e.a1) AS a1, printf('0x%x', e.a2) AS a2,
 	printf('0x%x', e.a3) AS a3, printf('0x%x', e.a4) AS a4, printf('0x%x', e.a5) AS a5,

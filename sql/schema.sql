@@ -240,7 +240,7 @@ CREATE TABLE stack_frame (
 CREATE VIEW events_v AS
 SELECT e.seq, e.time_ns - (SELECT coalesce(start_mono_ns, 0) FROM trace) AS t_ns, e.pid, e.tid,
 	e.mm,
-	CASE e.kind WHEN 1 THEN '+++ exit' WHEN 2 THEN '+signal'
+	CASE e.kind WHEN 1 THEN '+++ exit' WHEN 2 THEN '+signal' WHEN 3 THEN '+rename'
 		ELSE coalesce(s.name, 'syscall_' || e.nr) END AS syscall,
 	printf('0x%x', e.a0) AS a0, printf('0x%x', e.a1) AS a1, printf('0x%x', e.a2) AS a2,
 	printf('0x%x', e.a3) AS a3, printf('0x%x', e.a4) AS a4, printf('0x%x', e.a5) AS a5,
@@ -249,6 +249,17 @@ SELECT e.seq, e.time_ns - (SELECT coalesce(start_mono_ns, 0) FROM trace) AS t_ns
 	CASE WHEN e.kind = 0 AND e.ret BETWEEN -4095 AND -1 THEN -e.ret END AS errno,
 	e.dur_ns, f.path, e.argv
 FROM event e LEFT JOIN syscall s ON s.nr = e.nr LEFT JOIN file f ON f.id = e.file;
+
+-- run --verify (schema version 3): each check after which the replayed map differed from
+-- the kernel's, with the first differing VMA. Empty when the trace had no --verify, or
+-- when the model kept up. `vmatrace run --verify-all` prints them all.
+--   seq|mm|report
+--   1483|1|first divergence at 0x7fbe693b2000:\n  kernel: 7fbe...  model: 7fbe...
+CREATE TABLE divergence (
+	seq INTEGER NOT NULL,       -- the event after which the check was made
+	mm INTEGER NOT NULL,        -- mm.id
+	report TEXT NOT NULL        -- "first divergence at 0x...:" and the kernel and model lines
+);
 
 -- Fault signals (event kind 2), decoded:
 --   seq|pid|tid|signal|code|addr|pc|sp|module|module_offset|outcome

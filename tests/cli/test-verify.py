@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -98,6 +99,38 @@ def main():
                    '%s: verify reports %s events checked, %s diverged' %
                    (name, checked, diverged), r)
             tap.eq(r.rc, 0, '%s: exits 0 under vmatrace run --verify' % name, r)
+
+        check_divergences(s)
+
+
+def check_divergences(s):
+    """A change no syscall shows (userfaultfd registration splits a VMA): --verify must see
+    it; --verify-all prints each divergence, and the DB keeps them all."""
+    exe = vtlib.prog('uffd-split')
+    plain = vtlib.execute([exe], env=s.env, timeout=TIMEOUT, cwd=s.workdir)
+    if plain.rc == 77:
+        tap.skip('--verify-all on uffd-split', 'userfaultfd is not available here')
+        return
+    db = s.path('uffd.db')
+    r = vtlib.execute([s.vmatrace, 'run', '--verify', '-o', db, '--', exe], env=s.env,
+                      timeout=TIMEOUT, cwd=s.workdir)
+    m = VERIFY.search(r.errtext)
+    tap.ok(r.rc == 0 and m and int(m.group(2)) == 3,
+           'uffd-split: --verify reports the 3 splits it cannot know of', r)
+    tap.eq(r.errtext.count('diverged after event'), 1, '--verify prints the first only')
+    con = sqlite3.connect('file:%s?mode=ro' % db, uri=True)
+    rows = con.execute('SELECT seq, mm, report FROM divergence ORDER BY seq').fetchall()
+    con.close()
+    tap.ok(len(rows) == 3 and all('first divergence at 0x' in x[2] and 'kernel: ' in x[2]
+                                  and 'model:  ' in x[2] for x in rows),
+           'the DB\'s divergence table holds all 3, with the kernel and model lines', rows)
+    db2 = s.path('uffd-all.db')
+    r = vtlib.execute([s.vmatrace, 'run', '--verify-all', '-o', db2, '--', exe], env=s.env,
+                      timeout=TIMEOUT, cwd=s.workdir)
+    seqs = re.findall(r'^vmatrace: mm \d+ diverged after event (\d+): first divergence',
+                      r.errtext, re.M)
+    tap.ok(r.rc == 0 and len(set(seqs)) == 3 and 'registered 3' in r.text,
+           '--verify-all prints every divergence (%s)' % sorted(set(seqs)), r)
 
 
 main()

@@ -308,7 +308,8 @@ def check_errors(s, db, sig_seq):
 
     # A version-2 DB (no index, no signals_v) reads; the migration makes it version 3.
     con = sqlite3.connect(plain)
-    con.executescript('DROP VIEW signals_v; DROP INDEX event_signal; PRAGMA user_version = 2;')
+    con.executescript('DROP VIEW signals_v; DROP INDEX event_signal; DROP TABLE divergence; '
+                      'PRAGMA user_version = 2;')
     con.close()
     r = s.cmd('why', '-d', plain)
     tap.ok(r.rc == 1 and r.text.startswith('no fault signal in'), 'a schema-2 DB: why reads it',
