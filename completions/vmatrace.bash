@@ -12,7 +12,7 @@ _vmatrace_commands='run attach detach events maps history why timeline export di
 _vmatrace_opts()
 {
 	case $1 in
-	run)     echo '-o --output --stacks --verify -h --help' ;;
+	run)     echo '-o --output --stacks --verify --verify-all -h --help' ;;
 	attach)  echo '-o --output --stacks -h --help' ;;
 	detach)  echo '-h --help' ;;
 	events)  echo '-d --db -p --pid -t --tid --mm -e --syscall -k --stacks --json -h --help' ;;
@@ -89,9 +89,9 @@ _vmatrace()
 		COMPREPLY=($(compgen -W "$(_vmatrace_pids)" -- "$cur"))
 		return ;;
 	-e|--syscall)
-		COMPREPLY=($(compgen -W '%memory %process mmap munmap mremap brk mprotect madvise
+		COMPREPLY=($(compgen -W '%memory %process %file mmap munmap mremap brk mprotect madvise
 			mlock munlock mlockall munlockall shmat shmdt clone clone3 fork vfork execve
-			exit exit_group prctl' -- "$cur"))
+			exit exit_group prctl unlink unlinkat rename renameat renameat2' -- "$cur"))
 		return ;;
 	--mm|-a|--at|-A|--range|--max-rects)
 		return ;;
