@@ -9,10 +9,12 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -216,6 +218,9 @@ int cmd_stop(int argc, char **argv)
 		       "running traces go on to their end first.\n");
 	if (daemon_connect(&c, false, &dpid) < 0)
 		return 1;
+	/* Opened before the request: the pid cannot be reused under us, and its exit (not its
+	 * reaping by whoever is its parent) makes the fd readable. */
+	int pidfd = dpid > 0 ? (int)syscall(SYS_pidfd_open, dpid, 0) : -1;
 	int r = conn_send(&c, &m);
 	if (r == 0)
 		r = conn_recv(&c, &reply);
@@ -228,10 +233,20 @@ int cmd_stop(int argc, char **argv)
 	proto_msg_release(&reply);
 	close(c.fd);
 	conn_release(&c);
-	if (err)
+	if (err) {
+		if (pidfd >= 0)
+			close(pidfd);
 		return 1;
+	}
 	/* Wait (bounded) until it is gone, so that a following command starts a new one. */
-	for (int i = 0; i < 500 && kill(dpid, 0) == 0; i++)
-		usleep(10000);
+	if (pidfd >= 0) {
+		struct pollfd p = { .fd = pidfd, .events = POLLIN };
+		poll(&p, 1, 5000);
+		close(pidfd);
+	} else {
+		/* no pidfd_open (Linux < 5.3): a zombie answers kill() until it is reaped */
+		for (int i = 0; i < 500 && kill(dpid, 0) == 0; i++)
+			usleep(10000);
+	}
 	return 0;
 }

@@ -176,25 +176,51 @@ static bool frees(const struct held *h, uint64_t lo, uint64_t hi)
 	return a < hi && end > lo;
 }
 
-/*
- * Which held event goes next: the first in exit order, unless its result lands on memory
- * the model has mapped and a concurrent held event unmaps it (rule 2).
- */
-static struct held **pick(struct trace *tr, struct mmref *mm)
+/* Could @h take its place now: is no syscall in flight that entered before it exited? */
+static bool settled(const struct mmref *mm, const struct held *h)
 {
-	struct held **hp = &mm->held_head, *h = *hp;
+	return !mm->flight_head || mm->flight_head->entry_stamp > h->exit_stamp;
+}
+
+/*
+ * Which held event goes next (NULL: none yet): the first in exit order, unless its result
+ * lands on memory the model has mapped and a concurrent held event unmaps it (rule 2). That
+ * one goes first, under the same rules: it must itself be settled (a call still in flight
+ * may have to precede it), what certainly came before it goes before it, and if its own
+ * result lands on mapped memory, the event that freed that goes before it in turn.
+ */
+static struct held **pick_for(struct trace *tr, struct mmref *mm, struct held **hp, int depth)
+{
+	struct held *h = *hp;
 	uint64_t lo, hi;
 
-	if (!mm->model || !needs_free(h, &lo, &hi) || !model_range_mapped(mm->model, lo, hi))
+	if (depth > 8)
+		return NULL; /* a knot the rules do not untie: wait, or exit order when forced */
+	/* an event certainly before this one (it exited before this entered) goes first */
+	if (h != mm->held_head && mm->held_head->exit_stamp < h->entry_stamp)
+		return pick_for(tr, mm, &mm->held_head, depth + 1);
+	if (!settled(mm, h))
+		return NULL;
+	if (!mm->model || !needs_free(h, &lo, &hi) ||
+	    !model_range_mapped(mm->model, lo, hi))
 		return hp;
-	for (struct held **fp = &h->next; *fp; fp = &(*fp)->next) {
+	for (struct held **fp = &mm->held_head; *fp; fp = &(*fp)->next) {
 		struct held *f = *fp;
-		if (f->entry_stamp < h->exit_stamp && f->task != h->task && frees(f, lo, hi)) {
+		if (f != h && f->entry_stamp < h->exit_stamp && f->task != h->task &&
+		    frees(f, lo, hi)) {
 			tr->reordered++;
-			return fp;
+			return pick_for(tr, mm, fp, depth + 1);
 		}
 	}
 	return hp;
+}
+
+static struct held **pick(struct trace *tr, struct mmref *mm, bool force)
+{
+	struct held **hp = pick_for(tr, mm, &mm->held_head, 0);
+
+	/* Forced (nothing more will exit): whatever the rules leave, in exit order. */
+	return hp || !force ? hp : &mm->held_head;
 }
 
 /* ---- giving events their place ---------------------------------------------------------- */
@@ -228,11 +254,10 @@ static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
 static void release_mm(struct trace *tr, struct mmref *mm, bool force)
 {
 	while (mm->held_head) {
-		struct held *h = mm->held_head;
-		if (!force && mm->flight_head && mm->flight_head->entry_stamp < h->exit_stamp)
+		struct held **hp = pick(tr, mm, force);
+		if (!hp)
 			break;
-		struct held **hp = pick(tr, mm);
-		h = *hp;
+		struct held *h = *hp;
 		*hp = h->next;
 		if (!h->next)
 			mm->held_tail = hp;
