@@ -553,8 +553,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
 	if (ptrace(PTRACE_SEIZE, pid, 0, SEIZE_OPTIONS) < 0) {
 		r = -errno;
 		*ret_msg = xasprintf("cannot trace pid %d: %s", pid, strerror(-r));
-		store_close(store, "error: not traced");
-		unlink(req->db_path);
+		store_discard(store);
 		return r;
 	}
 	char *cmd = cmdline_json(req);
@@ -695,8 +694,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 	/* The first process's leader first: if it cannot be seized, nothing is. */
 	r = seize_leader(pid, ret_msg);
 	if (r < 0) {
-		store_close(store, "error: not traced");
-		unlink(req->db_path);
+		store_discard(store);
 		return r;
 	}
 	char *cmd = procinfo_cmdline_json(pid, &program);

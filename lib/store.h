@@ -85,6 +85,14 @@ int store_create(const char *path, struct store **ret);
  */
 int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret);
 
+/*
+ * store_discard - close a store whose trace never started (the target could not be seized)
+ * and remove its files: through the directory fd the DB was created in, with the store's
+ * filesystem ids, and the main file only if it is still the inode store_create() made.
+ * Never by path, which may lead elsewhere by now. NULL-safe.
+ */
+void store_discard(struct store *s);
+
 /* store_begin_trace - record the trace metadata. Call once, before any other record. */
 int store_begin_trace(struct store *s, const struct store_trace_meta *meta);
 
