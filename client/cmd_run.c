@@ -246,6 +246,14 @@ int cmd_run(int argc, char **argv)
 	if (!getcwd(cwd, sizeof(cwd)))
 		strcpy(cwd, "?");
 
+	/*
+	 * The daemon traces only a child that cannot gain privileges by exec (a tracer with
+	 * CAP_SYS_PTRACE would keep a set-uid exec privileged): no_new_privs, set here before
+	 * the fork so the child has it when the daemon checks. seccomp_install() needs it
+	 * anyway without CAP_SYS_ADMIN. Root runs set-uid programs as it would untraced.
+	 */
+	if (geteuid() != 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die("prctl(PR_SET_NO_NEW_PRIVS): %m");
 	if (pipe2(go, O_CLOEXEC) < 0)
 		die("pipe: %m");
 	pid = fork();

@@ -87,6 +87,20 @@ int procinfo_attach_check(pid_t pid, uid_t uid, char **ret_msg)
 	return 0;
 }
 
+int procinfo_no_new_privs(pid_t pid)
+{
+	char val[16], *st = NULL;
+	size_t len;
+
+	if (proc_read(pid, "status", &st, &len) < 0)
+		return -ESRCH;
+	bool found = status_field(st, "NoNewPrivs", val, sizeof(val));
+	free(st);
+	if (!found)
+		return -ENOSYS; /* before Linux 4.10: the field is not shown */
+	return atoi(val) == 1;
+}
+
 /* /proc/PID/cmdline as a JSON array, and argv[0] for the program column. */
 char *procinfo_cmdline_json(pid_t pid, char **ret_program)
 {

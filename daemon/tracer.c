@@ -538,13 +538,46 @@ static int db_create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	return store_create(path, ret);
 }
 
+/*
+ * RUN may hold a process only if no exec can raise it above the client. A tracer with
+ * CAP_SYS_PTRACE (the system daemon) keeps a set-uid, set-gid or file-capability exec
+ * privileged, so a client that skipped the seccomp step (which sets no_new_privs) could
+ * exec a set-uid program and read root's memory through its trace. no_new_privs, not a
+ * check at the exec event: the kernel then refuses every privilege gain, for every exec
+ * of every descendant (they inherit it, and it cannot be cleared), set-uid bits added
+ * later and file capabilities included, while a check at PTRACE_EVENT_EXEC comes after
+ * the kernel granted it, with the new image already running as root. Root needs none.
+ */
+static int run_privs_check(pid_t pid, uid_t uid, char **ret_msg)
+{
+	if (uid == 0)
+		return 0;
+	int r = procinfo_no_new_privs(pid);
+	if (r == 1)
+		return 0;
+	*ret_msg = xasprintf("pid %d may gain privileges (no_new_privs is not set): 'vmatrace "
+			     "run' traces only programs that cannot (prctl PR_SET_NO_NEW_PRIVS "
+			     "before asking)", pid);
+	return r < 0 ? r : -EPERM;
+}
+
+/* The one line a failed PTRACE_SEIZE of @pid (-@err) gets: who already traces it. */
+static char *seize_error(pid_t pid, int err)
+{
+	return xasprintf("cannot trace pid %d: %s", pid, strerror(-err));
+}
+
 int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, trace_done_fn done,
 	       void *ctx, uint32_t *ret_id, char **ret_msg)
 {
 	struct store *store;
+	char *msg = NULL;
 	int r;
 
 	*ret_msg = NULL;
+	r = run_privs_check(pid, uid, ret_msg);
+	if (r < 0)
+		return r;
 	r = db_create(req->db_path, uid, gid, &store);
 	if (r < 0) {
 		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
@@ -552,9 +585,20 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
 	}
 	if (ptrace(PTRACE_SEIZE, pid, 0, SEIZE_OPTIONS) < 0) {
 		r = -errno;
-		*ret_msg = xasprintf("cannot trace pid %d: %s", pid, strerror(-r));
+		*ret_msg = seize_error(pid, r);
 		store_discard(store);
 		return r;
+	}
+	/*
+	 * Again, now that the pid is ours and cannot name another process: if it was reused
+	 * since the check, the process we hold is not one we may trace, and a seized process
+	 * cannot be let go before it stops: end it (it is the client's own child).
+	 */
+	if (run_privs_check(pid, uid, &msg) < 0) {
+		kill(pid, SIGKILL);
+		*ret_msg = msg;
+		store_discard(store);
+		return -EPERM;
 	}
 	char *cmd = cmdline_json(req);
 	struct trace *tr = trace_new(store, pid, req, "run", cmd, req->argc ? req->argv[0] : "?",
