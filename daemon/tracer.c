@@ -561,10 +561,20 @@ static int run_privs_check(pid_t pid, uid_t uid, char **ret_msg)
 	return r < 0 ? r : -EPERM;
 }
 
-/* The one line a failed PTRACE_SEIZE of @pid (-@err) gets: who already traces it. */
-static char *seize_error(pid_t pid, int err)
+/*
+ * The one line a failed PTRACE_SEIZE of @pid (-*@err) gets, and who already traces it;
+ * *@err becomes -EBUSY then (no advice about permissions applies).
+ */
+static char *seize_error(pid_t pid, int *err)
 {
-	return xasprintf("cannot trace pid %d: %s", pid, strerror(-err));
+	pid_t tracer = *err == -EPERM ? procinfo_tracer(pid) : 0;
+
+	/* `vmatrace run` inside `vmatrace run`: the child is ours already (TRACEFORK). */
+	if (tracer > 0) {
+		*err = -EBUSY;
+		return procinfo_traced_by(pid, tracer);
+	}
+	return xasprintf("cannot trace pid %d: %s", pid, strerror(-*err));
 }
 
 int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, trace_done_fn done,
@@ -585,7 +595,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
 	}
 	if (ptrace(PTRACE_SEIZE, pid, 0, SEIZE_OPTIONS) < 0) {
 		r = -errno;
-		*ret_msg = seize_error(pid, r);
+		*ret_msg = seize_error(pid, &r);
 		store_discard(store);
 		return r;
 	}
@@ -696,12 +706,16 @@ static void attach_process(struct trace *tr, pid_t pid)
 		 p->threads, mm->id);
 }
 
+static void trace_detach(struct trace *tr);
+
 static int seize_leader(pid_t pid, char **ret_msg)
 {
 	if (ptrace(PTRACE_SEIZE, pid, 0, ATTACH_OPTIONS) < 0) {
 		int r = -errno;
-		*ret_msg = xasprintf("cannot attach to pid %d: %s", pid, strerror(-r));
-		return r;
+		pid_t tracer = r == -EPERM ? procinfo_tracer(pid) : 0;
+		*ret_msg = tracer > 0 ? procinfo_traced_by(pid, tracer) :
+					xasprintf("cannot attach to pid %d: %s", pid, strerror(-r));
+		return tracer > 0 ? -EBUSY : r;
 	}
 	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
 	return 0;
@@ -717,7 +731,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 
 	/* req->argv: further pids, into the same trace. All are checked before any seize. */
 	*ret_msg = NULL;
-	r = procinfo_attach_check(pid, uid, ret_msg);
+	r = procinfo_attach_check(pid, uid, gid, ret_msg);
 	for (uint32_t i = 0; r == 0 && i < req->argc; i++) {
 		char *end;
 		long v = strtol(req->argv[i], &end, 10);
@@ -726,7 +740,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 			return -EINVAL;
 		}
 		more[i] = (pid_t)v;
-		r = procinfo_attach_check(more[i], uid, ret_msg);
+		r = procinfo_attach_check(more[i], uid, gid, ret_msg);
 	}
 	if (r < 0)
 		return r;
@@ -749,6 +763,17 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 	tr->uid = uid;
 	tr->end_status = "done";
 	attach_process(tr, pid);
+	/*
+	 * Again now that it is ours: an exec of a set-uid program between the check and the
+	 * seize would have kept its privilege (we have CAP_SYS_PTRACE in system mode). Let it
+	 * go at its first stop; the client is told why, and the trace ends unreported.
+	 */
+	if (procinfo_creds_check(pid, uid, gid, ret_msg) < 0) {
+		tr->done = NULL;
+		tr->ctx = NULL;
+		trace_detach(tr);
+		return -EPERM;
+	}
 	for (uint32_t i = 0; i < req->argc; i++) {
 		char *msg = NULL;
 		if (seize_leader(more[i], &msg) == 0)
