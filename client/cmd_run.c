@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,6 +227,56 @@ void print_summary(const struct proto_finished *f, const char *db, unsigned flag
 		fprintf(stderr, "vmatrace: %s\n", f->message);
 }
 
+static volatile sig_atomic_t interrupts;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupts++;
+}
+
+/*
+ * After the program's exit, wait for the daemon's FINISHED: it comes when every descendant
+ * has ended, background daemons included. A shell would not wait for those, so Ctrl-C
+ * now works: the first says what we wait for (the terminal also sent it to the
+ * descendants still in its foreground process group, which may end them), the second
+ * stops waiting. The descendants are not killed, and stay traced: their seccomp filter
+ * needs a tracer (without one each filtered syscall would fail with ENOSYS); the daemon
+ * keeps recording them until they exit, like strace's detach leaves a program running.
+ * Returns conn_recv()'s result, or -ECANCELED after the second Ctrl-C.
+ */
+static int wait_finished(struct conn *c, struct proto_msg *ret, const char *prog)
+{
+	struct sigaction sa = { .sa_handler = on_sigint }; /* no SA_RESTART */
+	sigset_t block, during;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &during);
+	sigdelset(&during, SIGINT);
+	sigaction(SIGINT, &sa, NULL);
+	for (int seen = 0;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		int n = ppoll(&pfd, 1, NULL, &during);
+		if (n > 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			break; /* conn_recv() says what is wrong */
+		if (interrupts == seen)
+			continue;
+		seen = interrupts;
+		if (seen >= 2) {
+			signal(SIGINT, SIG_IGN);
+			return -ECANCELED;
+		}
+		fprintf(stderr, "vmatrace: %s has exited; waiting for the processes it left "
+			"running (the trace ends with the last of them); Ctrl-C again to stop "
+			"waiting and leave them running, still traced\n", prog);
+	}
+	signal(SIGINT, SIG_IGN);
+	return conn_recv(c, ret);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct conn c;
@@ -310,8 +361,12 @@ int cmd_run(int argc, char **argv)
 			die("waitpid: %m");
 	}
 	/* Descendants may outlive the program: the daemon says when all of them ended. */
-	r = conn_recv(&c, &reply);
-	if (r < 0) {
+	r = wait_finished(&c, &reply, prog_argv[0]);
+	if (r == -ECANCELED) {
+		fprintf(stderr, "vmatrace: stopped waiting; the processes %s left stay traced "
+			"into %s until they exit (their seccomp filter needs a tracer): 'vmatrace "
+			"status' lists the trace\n", prog_argv[0], arg_output);
+	} else if (r < 0) {
 		log_error("lost the daemon before the trace was complete: %s; the DB holds "
 			  "what it committed",
 			  r == -ECONNRESET ? "it closed the connection" : strerror(-r));
