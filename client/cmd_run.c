@@ -20,7 +20,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -136,8 +138,7 @@ char *prepare_db(const char *path)
 		struct store_ro *r;
 		int err = store_open_ro(abs, &r);
 		if (err < 0)
-			die("refusing to replace '%s': %s", path,
-			    err == -EMEDIUMTYPE ? "not a vmatrace DB" : strerror(-err));
+			die("refusing to replace '%s': %s", path, db_strerror(err));
 		store_ro_close(r);
 		char *old = xasprintf("%s.old", abs);
 		if (rename(abs, old) < 0)
@@ -206,6 +207,40 @@ static void print_stack_summary(const char *db)
 			(unsigned long long)s.events_with_stack,
 			s.events_with_stack == 1 ? "" : "s",
 			s.events ? (double)s.bytes / (double)s.events : 0.0);
+	store_ro_close(r);
+}
+
+static int first_ptrace_eperm(const struct event *ev, void *data)
+{
+	if (ev->ret != -EPERM)
+		return 0;
+	*(struct event *)data = *ev;
+	((struct event *)data)->path = NULL;
+	((struct event *)data)->argv = NULL;
+	return 1;
+}
+
+/*
+ * strace, gdb or ltrace inside `vmatrace run` cannot trace: every process of the run has a
+ * tracer already (the daemon), and a process has one. They say "Operation not permitted",
+ * which reads like a permission problem; the filter records their ptrace calls (seccomp.c),
+ * so say here what happened.
+ */
+static void advise_nested_tracer(const char *db)
+{
+	static const int nrs[] = { SYS_ptrace };
+	struct store_event_filter filter = { .nrs = nrs, .n_nrs = 1, .syscalls_only = true };
+	struct event ev = { 0 };
+	struct store_ro *r;
+
+	if (store_open_ro(db, &r) < 0)
+		return;
+	if (store_query_events(r, &filter, first_ptrace_eperm, &ev) == 1)
+		fprintf(stderr, "vmatrace: hint: pid %d tried to become a tracer (ptrace %s) and "
+			"was refused: under 'vmatrace run' every process is traced by vmatraced "
+			"already, and a process has one tracer; run strace or gdb outside vmatrace\n",
+			(int)ev.pid, ev.args[0] == PTRACE_TRACEME ? "PTRACE_TRACEME" :
+				     ev.args[0] == PTRACE_ATTACH ? "PTRACE_ATTACH" : "PTRACE_SEIZE");
 	store_ro_close(r);
 }
 
@@ -372,6 +407,7 @@ int cmd_run(int argc, char **argv)
 			  r == -ECONNRESET ? "it closed the connection" : strerror(-r));
 	} else if (reply.type == PROTO_FINISHED) {
 		print_summary(&reply.u.finished, arg_output, arg_flags);
+		advise_nested_tracer(db);
 		proto_msg_release(&reply);
 	} else {
 		log_error("the daemon answered with an unexpected %s", proto_type_name(reply.type));
