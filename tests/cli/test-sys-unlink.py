@@ -37,6 +37,8 @@ import os, random, socket, sys, time
 sys.path.insert(0, sys.argv[1])
 import vtlib
 sock, db, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
+import ctypes
+ctypes.CDLL(None).prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS, as the daemon requires
 pid = os.fork()
 if pid == 0:
     os._exit(0)
