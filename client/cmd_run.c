@@ -326,8 +326,10 @@ int cmd_run(int argc, char **argv)
 		log_error("cannot run '%s': %m", prog_argv[0]);
 		return 127;
 	}
-	if (daemon_connect(&c, true, &daemon_pid) < 0)
+	if (daemon_connect(&c, true, &daemon_pid) < 0) {
+		free(prog);
 		return 1;
+	}
 	char *db = prepare_db(arg_output);
 	if (!getcwd(cwd, sizeof(cwd)))
 		strcpy(cwd, "?");

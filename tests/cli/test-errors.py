@@ -32,8 +32,10 @@ with vtlib.Session(tap) as s:
     tap.ok(r.rc == 0, 'a trace to work on', r)
 
     # Nested tracing.
+    # (LeakSanitizer's exit check, in an ASan build, cannot work in a traced process: its
+    # helper task is made CLONE_UNTRACED, so under the run's filter its syscalls fail.)
     r = s.run([s.vmatrace, 'run', '-o', s.path('inner.db'), '--', '/bin/true'],
-              s.path('outer.db'))
+              s.path('outer.db'), env={'ASAN_OPTIONS': 'detect_leaks=0'})
     inner = [ln for ln in one_line(r) if 'already traced' in ln or 'hint' in ln]
     tap.ok(r.rc == 1 and len(inner) == 1 and 'already traced by vmatrace' in inner[0],
            '`vmatrace run` inside `vmatrace run`: "already traced by vmatrace", no hint', r)
