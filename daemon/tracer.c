@@ -539,6 +539,43 @@ static int db_create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 }
 
 /*
+ * PTRACE_SEIZE of @pid with @opts, with the client's ids when the daemon is root and the
+ * client is not (system mode). The kernel remembers the tracer's credentials at the attach
+ * (ptracer_cred, inherited by the children that are auto-attached) and lets a traced
+ * set-uid, set-gid or file-capability exec keep its privilege only if those credentials
+ * have CAP_SYS_PTRACE; seized as the user, without effective capabilities, every such
+ * exec of the trace runs unprivileged, as it would under the user's own tracer. The
+ * kernel's ptrace_may_access() then judges the seize for the user as well. Real and
+ * effective ids change (the seize checks the real ones), the saved ones stay root's, so
+ * we can come back; raw syscalls, because these are per thread, and only this one (the
+ * tracer thread) changes. Returns ptrace()'s result, with errno.
+ */
+static long seize_as(pid_t pid, unsigned long opts, uid_t uid, gid_t gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (!tracer_config.system || uid == 0 || geteuid() != 0)
+		return ptrace(PTRACE_SEIZE, pid, 0, opts);
+	getresuid(&ru, &eu, &su);
+	getresgid(&rg, &eg, &sg);
+	if (syscall(SYS_setresgid, gid, gid, (gid_t)-1) < 0)
+		return -1;
+	if (syscall(SYS_setresuid, uid, uid, (uid_t)-1) < 0) {
+		int e = errno;
+		syscall(SYS_setresgid, rg, eg, sg);
+		errno = e;
+		return -1;
+	}
+	long r = ptrace(PTRACE_SEIZE, pid, 0, opts);
+	int e = errno;
+	if (syscall(SYS_setresuid, ru, eu, su) < 0 || syscall(SYS_setresgid, rg, eg, sg) < 0)
+		die("cannot take back the daemon's ids after a seize: %m");
+	errno = e;
+	return r;
+}
+
+/*
  * RUN may hold a process only if no exec can raise it above the client. A tracer with
  * CAP_SYS_PTRACE (the system daemon) keeps a set-uid, set-gid or file-capability exec
  * privileged, so a client that skipped the seccomp step (which sets no_new_privs) could
@@ -593,7 +630,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
 		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
 		return r;
 	}
-	if (ptrace(PTRACE_SEIZE, pid, 0, SEIZE_OPTIONS) < 0) {
+	if (seize_as(pid, SEIZE_OPTIONS, uid, gid) < 0) {
 		r = -errno;
 		*ret_msg = seize_error(pid, &r);
 		store_discard(store);
@@ -615,6 +652,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
 				     done, ctx);
 	free(cmd);
 	tr->uid = uid;
+	tr->gid = gid;
 
 	/* The child is still our client's image, waiting for its go, until it execs. */
 	struct proc *p = proc_new(tr, pid);
@@ -634,7 +672,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
  * syscall. */
 static int seize_thread(struct trace *tr, struct proc *p, struct mmref *mm, pid_t tid)
 {
-	if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) < 0)
+	if (seize_as(tid, ATTACH_OPTIONS, tr->uid, tr->gid) < 0)
 		return -errno;
 	/* Running since the seize: interrupt it, and resume it from that stop. */
 	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
@@ -708,9 +746,9 @@ static void attach_process(struct trace *tr, pid_t pid)
 
 static void trace_detach(struct trace *tr);
 
-static int seize_leader(pid_t pid, char **ret_msg)
+static int seize_leader(pid_t pid, uid_t uid, gid_t gid, char **ret_msg)
 {
-	if (ptrace(PTRACE_SEIZE, pid, 0, ATTACH_OPTIONS) < 0) {
+	if (seize_as(pid, ATTACH_OPTIONS, uid, gid) < 0) {
 		int r = -errno;
 		pid_t tracer = r == -EPERM ? procinfo_tracer(pid) : 0;
 		*ret_msg = tracer > 0 ? procinfo_traced_by(pid, tracer) :
@@ -750,7 +788,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 		return r;
 	}
 	/* The first process's leader first: if it cannot be seized, nothing is. */
-	r = seize_leader(pid, ret_msg);
+	r = seize_leader(pid, uid, gid, ret_msg);
 	if (r < 0) {
 		store_discard(store);
 		return r;
@@ -761,6 +799,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 	free(program);
 	tr->attach = true;
 	tr->uid = uid;
+	tr->gid = gid;
 	tr->end_status = "done";
 	attach_process(tr, pid);
 	/*
@@ -776,7 +815,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 	}
 	for (uint32_t i = 0; i < req->argc; i++) {
 		char *msg = NULL;
-		if (seize_leader(more[i], &msg) == 0)
+		if (seize_leader(more[i], uid, gid, &msg) == 0)
 			attach_process(tr, more[i]);
 		else
 			log_warn("trace %u: %s (it exited since the check?)", tr->id, msg);

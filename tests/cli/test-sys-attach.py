@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import vtlib
 
@@ -99,6 +100,41 @@ with vtlib.Session(tap) as s:
                    'only root may trace it' in lines[0],
                    'alice may not attach to her process with %s: "%s"' % (case, want), r,
                    'ids: ' + ids)
+        # Attached, alice's process execs a set-uid-root program: the root daemon's
+        # CAP_SYS_PTRACE must not keep it privileged (it seizes with alice's ids).
+        suid = os.path.join(home, 'id-root')
+        shutil.copy('/usr/bin/id', suid)
+        os.chown(suid, 0, 0)
+        os.chmod(suid, 0o4755)
+        plain = vtlib.execute(vtlib.as_user(alice) + [suid, '-u'], timeout=30)
+        if plain.text.strip() != '0':
+            tap.skip('an attached process execs a set-uid program',
+                     'set-uid programs are not honoured here')
+        else:
+            sh = subprocess.Popen(vtlib.as_user(alice) + ['/bin/sh', '-c',
+                                                          'read x; exec "$0" -u', suid],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+            time.sleep(0.3)
+            a = subprocess.Popen(vtlib.as_user(alice) + [s.vmatrace, 'attach', '-o',
+                                                         os.path.join(home, 'x.db'),
+                                                         str(sh.pid)],
+                                 env=d.env, cwd=home, stderr=subprocess.PIPE)
+            for _ in range(100):
+                st = vtlib.execute(vtlib.as_user(alice) + [s.vmatrace, 'status'], env=d.env,
+                                   timeout=30)
+                if str(sh.pid) in st.text:
+                    break
+                time.sleep(0.1)
+            try:
+                out, _ = sh.communicate(b'go\n', timeout=30)
+                _, err = a.communicate(timeout=30)
+            except subprocess.TimeoutExpired:
+                sh.kill()
+                a.kill()
+                out, err = sh.communicate()[0], a.communicate()[1]
+            tap.ok(out.strip() == str(alice[0]).encode() and b'events' in err,
+                   'an attached process of alice execs a set-uid-root program: it runs as '
+                   'alice, not root', out, err)
         tap.ok(d.alive(), 'the daemon is still up')
     finally:
         d.close()
