@@ -137,6 +137,12 @@ int event_print_json_stack(struct store_ro *r, const struct event *ev, FILE *out
 /* db_default - the default DB path ("vmatrace.db" in the working directory). */
 #define DB_DEFAULT "vmatrace.db"
 
+/*
+ * db_strerror - what a store_open_ro() or query error (-errno) means for the user's DB, in
+ * words about the DB rather than strerror's (EUCLEAN is "Structure needs cleaning").
+ */
+const char *db_strerror(int err);
+
 /* open_db_or_die - open a DB read-only for a query command, or print why and exit 1. */
 struct store_ro;
 struct store_ro *open_db_or_die(const char *path);

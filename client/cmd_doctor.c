@@ -336,10 +336,7 @@ static void check_db(const char *db, bool named)
 		       version < 2 ? ": no stack tables" : "");
 	} else {
 		report(named ? FAIL : WARN, "DB", "%s: %s", db,
-		       r == -ENOENT         ? "no such file" :
-		       r == -EMEDIUMTYPE    ? "not a vmatrace DB" :
-		       r == -EPROTONOSUPPORT ? "written by a newer vmatrace" :
-					       strerror(-r));
+		       r == -ENOENT ? "no such file" : db_strerror(r));
 	}
 }
 

@@ -15,12 +15,15 @@
 #include <inttypes.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -145,8 +148,7 @@ char *prepare_db(const char *path)
 		struct store_ro *r;
 		int err = store_open_ro(abs, &r);
 		if (err < 0)
-			die("refusing to replace '%s': %s", path,
-			    err == -EMEDIUMTYPE ? "not a vmatrace DB" : strerror(-err));
+			die("refusing to replace '%s': %s", path, db_strerror(err));
 		store_ro_close(r);
 		char *old = xasprintf("%s.old", abs);
 		if (rename(abs, old) < 0)
@@ -291,6 +293,40 @@ static void print_divergences(const char *db)
 	store_ro_close(r);
 }
 
+static int first_ptrace_eperm(const struct event *ev, void *data)
+{
+	if (ev->ret != -EPERM)
+		return 0;
+	*(struct event *)data = *ev;
+	((struct event *)data)->path = NULL;
+	((struct event *)data)->argv = NULL;
+	return 1;
+}
+
+/*
+ * strace, gdb or ltrace inside `vmatrace run` cannot trace: every process of the run has a
+ * tracer already (the daemon), and a process has one. They say "Operation not permitted",
+ * which reads like a permission problem; the filter records their ptrace calls (seccomp.c),
+ * so say here what happened.
+ */
+static void advise_nested_tracer(const char *db)
+{
+	static const int nrs[] = { SYS_ptrace };
+	struct store_event_filter filter = { .nrs = nrs, .n_nrs = 1, .syscalls_only = true };
+	struct event ev = { 0 };
+	struct store_ro *r;
+
+	if (store_open_ro(db, &r) < 0)
+		return;
+	if (store_query_events(r, &filter, first_ptrace_eperm, &ev) == 1)
+		fprintf(stderr, "vmatrace: hint: pid %d tried to become a tracer (ptrace %s) and "
+			"was refused: under 'vmatrace run' every process is traced by vmatraced "
+			"already, and a process has one tracer; run strace or gdb outside vmatrace\n",
+			(int)ev.pid, ev.args[0] == PTRACE_TRACEME ? "PTRACE_TRACEME" :
+				     ev.args[0] == PTRACE_ATTACH ? "PTRACE_ATTACH" : "PTRACE_SEIZE");
+	store_ro_close(r);
+}
+
 void print_summary(const struct proto_finished *f, const char *db, unsigned flags)
 {
 	fprintf(stderr, "vmatrace: %llu event%s, %llu process%s, %llu address space%s -> %s\n",
@@ -309,6 +345,56 @@ void print_summary(const struct proto_finished *f, const char *db, unsigned flag
 		fprintf(stderr, "vmatrace: %s\n", f->message);
 }
 
+static volatile sig_atomic_t interrupts;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupts++;
+}
+
+/*
+ * After the program's exit, wait for the daemon's FINISHED: it comes when every descendant
+ * has ended, background daemons included. A shell would not wait for those, so Ctrl-C
+ * now works: the first says what we wait for (the terminal also sent it to the
+ * descendants still in its foreground process group, which may end them), the second
+ * stops waiting. The descendants are not killed, and stay traced: their seccomp filter
+ * needs a tracer (without one each filtered syscall would fail with ENOSYS); the daemon
+ * keeps recording them until they exit, like strace's detach leaves a program running.
+ * Returns conn_recv()'s result, or -ECANCELED after the second Ctrl-C.
+ */
+static int wait_finished(struct conn *c, struct proto_msg *ret, const char *prog)
+{
+	struct sigaction sa = { .sa_handler = on_sigint }; /* no SA_RESTART */
+	sigset_t block, during;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &during);
+	sigdelset(&during, SIGINT);
+	sigaction(SIGINT, &sa, NULL);
+	for (int seen = 0;;) {
+		struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+		int n = ppoll(&pfd, 1, NULL, &during);
+		if (n > 0)
+			break;
+		if (n < 0 && errno != EINTR)
+			break; /* conn_recv() says what is wrong */
+		if (interrupts == seen)
+			continue;
+		seen = interrupts;
+		if (seen >= 2) {
+			signal(SIGINT, SIG_IGN);
+			return -ECANCELED;
+		}
+		fprintf(stderr, "vmatrace: %s has exited; waiting for the processes it left "
+			"running (the trace ends with the last of them); Ctrl-C again to stop "
+			"waiting and leave them running, still traced\n", prog);
+	}
+	signal(SIGINT, SIG_IGN);
+	return conn_recv(c, ret);
+}
+
 int cmd_run(int argc, char **argv)
 {
 	struct conn c;
@@ -323,12 +409,22 @@ int cmd_run(int argc, char **argv)
 		log_error("cannot run '%s': %m", prog_argv[0]);
 		return 127;
 	}
-	if (daemon_connect(&c, true, &daemon_pid) < 0)
+	if (daemon_connect(&c, true, &daemon_pid) < 0) {
+		free(prog);
 		return 1;
+	}
 	char *db = prepare_db(arg_output);
 	if (!getcwd(cwd, sizeof(cwd)))
 		strcpy(cwd, "?");
 
+	/*
+	 * The daemon traces only a child that cannot gain privileges by exec (a tracer with
+	 * CAP_SYS_PTRACE would keep a set-uid exec privileged): no_new_privs, set here before
+	 * the fork so the child has it when the daemon checks. seccomp_install() needs it
+	 * anyway without CAP_SYS_ADMIN. Root runs set-uid programs as it would untraced.
+	 */
+	if (geteuid() != 0 && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		die("prctl(PR_SET_NO_NEW_PRIVS): %m");
 	if (pipe2(go, O_CLOEXEC) < 0)
 		die("pipe: %m");
 	pid = fork();
@@ -385,8 +481,12 @@ int cmd_run(int argc, char **argv)
 			die("waitpid: %m");
 	}
 	/* Descendants may outlive the program: the daemon says when all of them ended. */
-	r = conn_recv(&c, &reply);
-	if (r < 0) {
+	r = wait_finished(&c, &reply, prog_argv[0]);
+	if (r == -ECANCELED) {
+		fprintf(stderr, "vmatrace: stopped waiting; the processes %s left stay traced "
+			"into %s until they exit (their seccomp filter needs a tracer): 'vmatrace "
+			"status' lists the trace\n", prog_argv[0], arg_output);
+	} else if (r < 0) {
 		log_error("lost the daemon before the trace was complete: %s; the DB holds "
 			  "what it committed",
 			  r == -ECONNRESET ? "it closed the connection" : strerror(-r));
@@ -394,6 +494,7 @@ int cmd_run(int argc, char **argv)
 		print_summary(&reply.u.finished, arg_output, arg_flags);
 		if (arg_verify_all && reply.u.finished.diverged)
 			print_divergences(arg_output);
+		advise_nested_tracer(db);
 		proto_msg_release(&reply);
 		if (WIFSIGNALED(status) && signal_is_fault(WTERMSIG(status)))
 			print_why_hint(arg_output, pid);

@@ -87,6 +87,40 @@ static int start_daemon(void)
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -ECHILD;
 }
 
+/*
+ * Connect to the socket @name in @dir if both are ours (or root's): a daemon listening
+ * there gets our pid to trace and our programs' memory. -EPERM after one line saying why.
+ */
+static int trusted_connect(const char *dir, const char *name)
+{
+	char path[4096], why[4200];
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	int r = paths_check_socket(dir, name, geteuid(), why, sizeof(why));
+
+	if (r == -EPERM) {
+		log_error("refusing to use the daemon socket: %s (remove it, or set "
+			  "VMATRACE_SOCKET_DIR)", why);
+		return r;
+	}
+	if (r < 0 && r != -ENOENT)
+		return r;
+	if (paths_join(path, sizeof(path), dir, name) < 0)
+		return -ENAMETOOLONG;
+	int fd = daemon_socket_connect(path);
+	if (fd < 0)
+		return fd;
+	/* And the one who listens is us or root (the checks above raced with a rename). */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == 0 && cred.uid != geteuid() &&
+	    cred.uid != 0) {
+		log_error("refusing to use the daemon socket %s: its daemon runs as uid %u, not "
+			  "as you or root", path, (unsigned)cred.uid);
+		close(fd);
+		return -EPERM;
+	}
+	return fd;
+}
+
 int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid)
 {
 	char dir[4000], path[4096];
@@ -97,10 +131,14 @@ int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid)
 		log_error("the runtime directory path is too long");
 		return -ENAMETOOLONG;
 	}
-	fd = daemon_socket_connect(path);
+	fd = trusted_connect(dir, PATHS_SOCKET);
+	if (fd == -EPERM)
+		return fd;
 	/* No daemon of our own: a system daemon (vmatraced --system) serves us as well. */
 	if (fd < 0 && !getenv("VMATRACE_SOCKET_DIR")) {
-		int sfd = daemon_socket_connect(PATHS_SYSTEM_DIR "/" PATHS_SOCKET);
+		int sfd = trusted_connect(PATHS_SYSTEM_DIR, PATHS_SOCKET);
+		if (sfd == -EPERM)
+			return sfd;
 		if (sfd >= 0)
 			fd = sfd;
 	}
@@ -112,7 +150,9 @@ int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid)
 				  PATHS_LOG);
 			return r;
 		}
-		fd = daemon_socket_connect(path);
+		fd = trusted_connect(dir, PATHS_SOCKET);
+		if (fd == -EPERM)
+			return fd;
 	}
 	if (fd < 0) {
 		if (fd == -ENOENT || fd == -ECONNREFUSED)

@@ -60,6 +60,26 @@ pid_t parse_pid(const char *s, const char *what)
 	return (pid_t)v;
 }
 
+const char *db_strerror(int err)
+{
+	switch (err) {
+	case -EMEDIUMTYPE:
+		return "not a vmatrace DB";
+	case -EPROTONOSUPPORT:
+		return "written by a newer vmatrace (schema version too new)";
+	case -EUCLEAN:
+		/* SQLITE_CORRUPT; strerror's "Structure needs cleaning" speaks of file systems */
+		return "the file is damaged (SQLite finds it malformed: cut short, or overwritten "
+		       "in part)";
+	case -ENOTRECOVERABLE:
+		return "its last events are in its -wal file, which SQLite can only read by "
+		       "writing a -shm file beside it, and this directory is not writable: copy "
+		       "the DB and its -wal to a directory you can write";
+	default:
+		return strerror(-err);
+	}
+}
+
 struct store_ro *open_db_or_die(const char *path)
 {
 	struct store_ro *r;
@@ -67,13 +87,8 @@ struct store_ro *open_db_or_die(const char *path)
 
 	if (err == -ENOENT)
 		die("cannot open '%s': no such file (record one with 'vmatrace run')", path);
-	if (err == -EMEDIUMTYPE)
-		die("cannot open '%s': not a vmatrace DB", path);
-	if (err == -EPROTONOSUPPORT)
-		die("cannot open '%s': written by a newer vmatrace (schema version too new)",
-		    path);
 	if (err < 0)
-		die("cannot open '%s': %s", path, strerror(-err));
+		die("cannot open '%s': %s", path, db_strerror(err));
 	return r;
 }
 

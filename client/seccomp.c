@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
  * The seccomp-bpf filter of `vmatrace run`: SECCOMP_RET_TRACE for the recorded syscalls
- * (lib/sysent.c's list; prctl only for PR_SET_VMA), SECCOMP_RET_ALLOW for everything else,
+ * (lib/sysent.c's list; prctl only for PR_SET_VMA), and ptrace's requests that make the
+ * caller a tracer (TRACEME, ATTACH, SEIZE: rare, and recorded so that a failure can be
+ * explained), SECCOMP_RET_ALLOW for everything else,
  * so that unrelated syscalls never stop the program. Tasks of another ABI (i386, x32) are
  * let through unrecorded: the decoder knows x86_64 only.
  *
@@ -14,6 +16,7 @@
 #include <linux/seccomp.h>
 #include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -50,6 +53,8 @@ int seccomp_install(void)
 	}
 	unsigned prctl_at = n;
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_prctl, 0, 0);
+	unsigned ptrace_at = n;
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ptrace, 0, 0);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 	unsigned trace_at = n;
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
@@ -60,10 +65,24 @@ int seccomp_install(void)
 	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PR_SET_VMA, 0, 1);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
 	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
+	/*
+	 * ptrace: only the requests that make the caller a tracer. They fail (EPERM) when the
+	 * target is traced already, which under `vmatrace run` every descendant is: strace
+	 * and gdb inside run fail so. Recorded, the run's summary can say why (cmd_run.c).
+	 */
+	unsigned ptrace_args = n;
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
+					      offsetof(struct seccomp_data, args[0]));
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PTRACE_TRACEME, 2, 0);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PTRACE_ATTACH, 1, 0);
+	f[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, PTRACE_SEIZE, 0, 1);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRACE);
+	f[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW);
 
 	for (unsigned i = first; i < prctl_at; i++)
 		f[i].jt = (unsigned char)(trace_at - i - 1);
 	f[prctl_at].jt = (unsigned char)(prctl_args - prctl_at - 1);
+	f[ptrace_at].jt = (unsigned char)(ptrace_args - ptrace_at - 1);
 
 	struct sock_fprog prog = { .len = (unsigned short)n, .filter = f };
 	/* Without CAP_SYS_ADMIN the kernel wants no_new_privs first; as root we leave it off,

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,12 +34,24 @@ static bool in_file(size_t size, uint64_t off, uint64_t len)
 	return off <= size && len <= size - off;
 }
 
-/* Open @path and map it if it is the inode (@dev, @ino), or any file if @dev is 0. */
-static const uint8_t *map_file(const char *path, uint64_t dev, uint64_t ino, size_t *ret_size)
+/*
+ * Open @path and map it if it is a regular file, and the inode (@dev, @ino) unless @dev is
+ * 0. A tracee can put anything at a path it mapped from: a FIFO, whose blocking open would
+ * freeze the daemon for every user, a device node, a symlink. So: stat first and open
+ * only a regular file; then open non-blocking, without a controlling tty, without
+ * following a symlink in the last component (@follow: for /proc/PID/map_files, whose
+ * entries are the kernel's links to the mapped file itself); then fstat again.
+ */
+static const uint8_t *map_file(const char *path, uint64_t dev, uint64_t ino, bool follow,
+			       size_t *ret_size)
 {
 	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
+	if ((follow ? stat(path, &st) : lstat(path, &st)) < 0 || !S_ISREG(st.st_mode) ||
+	    (dev && ((uint64_t)st.st_dev != dev || (uint64_t)st.st_ino != ino)))
+		return NULL;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY |
+				    (follow ? 0 : O_NOFOLLOW));
 	if (fd < 0)
 		return NULL;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size < (off_t)sizeof(Elf64_Ehdr) ||
@@ -52,6 +65,34 @@ static const uint8_t *map_file(const char *path, uint64_t dev, uint64_t ino, siz
 		return NULL;
 	*ret_size = (size_t)st.st_size;
 	return p;
+}
+
+/*
+ * The filesystem ids of @pid (the fourth Uid and Gid of /proc/PID/status), which the
+ * daemon takes while it opens that process's files: in system mode the daemon is root,
+ * and the tracee's ids are its client's (the daemon traces nothing that could raise
+ * them: no_new_privs for run, the credential checks for attach). false if unknown.
+ */
+static bool task_fsids(pid_t pid, uid_t *ret_uid, gid_t *ret_gid)
+{
+	char path[64], line[256];
+	unsigned u = 0, g = 0;
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return false;
+	while (found < 2 && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Uid: %*u %*u %*u %u", &u) == 1)
+			found++;
+		else if (sscanf(line, "Gid: %*u %*u %*u %u", &g) == 1)
+			found++;
+	}
+	fclose(f);
+	*ret_uid = u;
+	*ret_gid = g;
+	return found == 2;
 }
 
 static const Elf64_Ehdr *elf_header(const uint8_t *map, size_t size)
@@ -157,18 +198,28 @@ static struct elf_file *load(uint64_t dev, uint64_t ino, const char *path, pid_t
 
 	f->dev = dev;
 	f->ino = ino;
+	/* As the tracee's user (see task_fsids); per thread, and only this one opens. */
+	uid_t fsuid;
+	gid_t fsgid;
+	bool as_user = geteuid() == 0 && task_fsids(pid, &fsuid, &fsgid) && fsuid != 0;
+	int old_gid = as_user ? setfsgid(fsgid) : -1;
+	int old_uid = as_user ? setfsuid(fsuid) : -1;
 	if (path && path[0] == '/') {
-		f->map = map_file(path, dev, ino, &f->size);
+		f->map = map_file(path, dev, ino, false, &f->size);
 		if (!f->map) {
 			snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
-			f->map = map_file(buf, dev, ino, &f->size);
+			f->map = map_file(buf, dev, ino, false, &f->size);
 		}
 	}
 	if (!f->map) {
 		/* A deleted or renamed file; needs CAP_CHECKPOINT_RESTORE, so last. */
 		snprintf(buf, sizeof(buf), "/proc/%d/map_files/%llx-%llx", (int)pid,
 			 (unsigned long long)start, (unsigned long long)end);
-		f->map = map_file(buf, dev, ino, &f->size);
+		f->map = map_file(buf, dev, ino, true, &f->size);
+	}
+	if (as_user) {
+		setfsuid((uid_t)old_uid);
+		setfsgid((gid_t)old_gid);
 	}
 	const Elf64_Ehdr *eh = f->map ? elf_header(f->map, f->size) : NULL;
 	if (eh) {
@@ -301,7 +352,7 @@ static void load_debug_symbols(struct elf_file *f)
 	if (strlen(f->build_id) < 4)
 		return;
 	snprintf(path, sizeof(path), DEBUG_DIR "/%.2s/%s.debug", f->build_id, f->build_id + 2);
-	f->dbg_map = map_file(path, 0, 0, &f->dbg_size);
+	f->dbg_map = map_file(path, 0, 0, true, &f->dbg_size);
 	if (f->dbg_map && !add_symbols(f, f->dbg_map, f->dbg_size, SHT_SYMTAB)) {
 		munmap((void *)f->dbg_map, f->dbg_size);
 		f->dbg_map = NULL;

@@ -37,6 +37,13 @@
 #define MAX_SESSIONS_PER_UID 16     /* system mode: no user can take every slot */
 #define SESSION_WBUF_MAX (1 << 20)  /* replies queued for a client that does not read */
 #define SESSION_IDLE_S 30           /* a connection with no trace and no request */
+/*
+ * A request must arrive whole within this long of its first byte (of the connection, for
+ * the first): clients send each frame at once, so only a stuck or hostile peer takes
+ * longer, and 64 of those trickling a byte every few seconds would otherwise hold every
+ * slot and lock the user's own clients out for good.
+ */
+#define SESSION_FRAME_S 5
 
 struct session {
 	ev_io io;               /* first: the watcher's address is the session's */
@@ -47,6 +54,7 @@ struct session {
 	bool closing;           /* close once the write buffer is flushed */
 	unsigned traces;        /* traces it started that are still running */
 	ev_tstamp last_active;  /* last request */
+	ev_tstamp frame_since;  /* first byte of the frame not yet complete, 0 if none */
 	struct session *next;
 };
 
@@ -61,6 +69,14 @@ static char socket_path[4096];
 static bool socket_ours;        /* we bound socket_path: unlink it when we stop */
 static struct server_config cfg;
 static ev_io notify_io;
+static ev_tstamp last_activity; /* a connection or a trace began or ended (--idle-exit) */
+
+/* Something happened that makes the daemon not idle from now: --idle-exit counts from
+ * here. */
+static void touch(void)
+{
+	last_activity = ev_now(loop);
+}
 
 /*
  * Read requests only while the replies to earlier ones are not piling up: a client that
@@ -96,6 +112,7 @@ static void session_free(struct session *s)
 		}
 	n_sessions--;
 	free(s);
+	touch();
 }
 
 static void session_send(struct session *s, const struct proto_msg *m)
@@ -125,6 +142,7 @@ static void on_trace_done(const struct trace_result *res, void *ctx)
 	struct session *s = ctx;
 	struct proto_msg m = { .type = PROTO_FINISHED };
 
+	touch();
 	s->traces--;
 	m.u.finished = (struct proto_finished){
 		.trace_id = res->trace_id, .status = res->status, .events = res->events,
@@ -290,12 +308,16 @@ static void session_cb(struct ev_loop *l, ev_io *w, int revents)
 			return;
 		}
 		s->last_active = ev_now(loop);
+		if (n > 0 && !s->frame_since)
+			s->frame_since = ev_now(loop);
 		if (n == -EMSGSIZE) {
 			send_error(s, EMSGSIZE, "malformed message");
 			s->closing = true;
 		}
 	}
 	session_process(s);
+	if (!s->conn.rlen)
+		s->frame_since = 0; /* every byte received made whole frames */
 	if (s->closing && !conn_pending(&s->conn)) {
 		session_free(s);
 		return;
@@ -334,7 +356,11 @@ static void sweep_cb(struct ev_loop *l, ev_timer *w, int revents)
 	(void)revents;
 	for (struct session *s = sessions, *next; s; s = next) {
 		next = s->next;
-		if (!s->traces && ev_now(loop) - s->last_active > SESSION_IDLE_S) {
+		if (s->frame_since && ev_now(loop) - s->frame_since > SESSION_FRAME_S) {
+			log_info("closing the connection of pid %d: a request incomplete for %d s",
+				 s->pid, SESSION_FRAME_S);
+			session_free(s);
+		} else if (!s->traces && ev_now(loop) - s->last_active > SESSION_IDLE_S) {
 			log_info("closing the idle connection of pid %d", s->pid);
 			session_free(s);
 		}
@@ -379,9 +405,11 @@ static void accept_cb(struct ev_loop *l, ev_io *w, int revents)
 		s->gid = cred.gid;
 		s->pid = cred.pid;
 		s->last_active = ev_now(loop);
+		s->frame_since = ev_now(loop); /* its first request is due */
 		s->next = sessions;
 		sessions = s;
 		n_sessions++;
+		touch();
 		ev_io_init(&s->io, session_cb, fd, EV_READ);
 		ev_io_start(loop, &s->io);
 	}
@@ -437,14 +465,62 @@ static void signal_cb(struct ev_loop *l, ev_io *w, int revents)
 	maybe_exit();
 }
 
+static int bind_socket(void);
+
+/*
+ * Idle for --idle-exit: decide with the door closed. A client that connected just now sits
+ * in the listen backlog, not yet in sessions; deciding first and closing after would reset
+ * it, and its program would not run. So: refuse new connections first (shutdown: connect
+ * gets ECONNREFUSED and the client starts a new daemon, which waits for our lock), take
+ * what the backlog holds, and exit only if it held nothing; otherwise serve it, listening
+ * again on a new socket. A socket passed by systemd is left as it is: what waits in it is
+ * for the instance systemd starts next.
+ */
+static void idle_close(void)
+{
+	if (socket_ours) {
+		if (shutdown(listen_fd, SHUT_RD) < 0)
+			log_warn("shutdown of the listening socket: %m");
+		unsigned before = n_sessions;
+		accept_cb(loop, &listen_io, EV_READ);
+		if (n_sessions > before) {
+			log_info("a client came as the idle time ended: serving it");
+			ev_io_stop(loop, &listen_io);
+			close(listen_fd);
+			listen_fd = -1;
+			int r = bind_socket();
+			if (r < 0) {
+				log_error("cannot listen again on %s: %s", socket_path, strerror(-r));
+				begin_stop();
+				return;
+			}
+			ev_io_set(&listen_io, listen_fd, EV_READ);
+			ev_io_start(loop, &listen_io);
+			return;
+		}
+	}
+	log_info("idle for %u s; exiting", cfg.idle_exit_s);
+	begin_stop();
+}
+
 static void idle_cb(struct ev_loop *l, ev_timer *w, int revents)
 {
 	(void)l;
-	(void)w;
 	(void)revents;
-	if (!tracer_busy() && !sessions) {
-		log_info("idle for %u s; exiting", cfg.idle_exit_s);
-		begin_stop();
+	ev_tstamp left = last_activity + cfg.idle_exit_s - ev_now(loop);
+
+	/* Busy: whatever ends it touches, so look again a full period later. */
+	if (tracer_busy() || sessions)
+		left = cfg.idle_exit_s;
+	if (left > 0) {
+		w->repeat = left;
+		ev_timer_again(loop, w);
+		return;
+	}
+	idle_close();
+	if (!stopping) {
+		w->repeat = cfg.idle_exit_s;
+		ev_timer_again(loop, w);
 	}
 }
 
@@ -518,10 +594,39 @@ static void activated_path(int fd)
 			 socket_path, expected);
 }
 
+/*
+ * The lock keeps one daemon per directory. Held by a daemon that serves: -EADDRINUSE (the
+ * client that started us connects to it). Held by one whose socket refuses connections:
+ * it is exiting (idle, stopping), and the client that started us came in between; wait
+ * for it (bounded) rather than leave that client with no daemon at all.
+ */
+static int lock_or_wait(int lock_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+
+	size_t n = strlen(socket_path);
+
+	memcpy(sa.sun_path, socket_path, n < sizeof(sa.sun_path) ? n : sizeof(sa.sun_path) - 1);
+	for (int i = 0; i < 250; i++) {
+		if (flock(lock_fd, LOCK_EX | LOCK_NB) == 0)
+			return 0;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			return -errno;
+		int r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+		close(fd);
+		if (r == 0)
+			return -EADDRINUSE;
+		usleep(20000);
+	}
+	return -EADDRINUSE;
+}
+
 int server_listen(const struct server_config *config, int *ret_lock_fd)
 {
 	char dir[4000], lock_path[4096];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int r;
 
 	cfg = *config;
@@ -538,12 +643,12 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 	int lock_fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lock_fd < 0)
 		return -errno;
-	if (flock(lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		r = -errno;
-		close(lock_fd);
-		return r == -EWOULDBLOCK ? -EADDRINUSE : r;
-	}
 	paths_join(socket_path, sizeof(socket_path), dir, PATHS_SOCKET);
+	r = lock_or_wait(lock_fd);
+	if (r < 0) {
+		close(lock_fd);
+		return r;
+	}
 	if (cfg.listen_fd >= 0) {
 		/* Socket activation: systemd owns the socket file, we only accept on it. */
 		activated_path(cfg.listen_fd);
@@ -551,19 +656,30 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 		*ret_lock_fd = lock_fd;
 		return 0;
 	}
-	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
-		close(lock_fd);
-		return -ENAMETOOLONG;
-	}
-	/* We hold the lock: any socket file left is a dead daemon's. */
-	unlink(socket_path);
-	strcpy(sa.sun_path, socket_path);
-	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (listen_fd < 0) {
-		r = -errno;
+	r = bind_socket();
+	if (r < 0) {
 		close(lock_fd);
 		return r;
 	}
+	socket_ours = true;
+	*ret_lock_fd = lock_fd;
+	return 0;
+}
+
+/* A new listening socket at socket_path, into listen_fd. We hold the lock. 0 or -errno. */
+static int bind_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int r;
+
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	/* We hold the lock: any socket file left is a dead daemon's (or our own). */
+	unlink(socket_path);
+	strcpy(sa.sun_path, socket_path);
+	listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (listen_fd < 0)
+		return -errno;
 	/* 0600: our user only; the system daemon's is for everyone (0666), checked per
 	 * request with SO_PEERCRED. */
 	mode_t old = umask(tracer_config.system ? 0111 : 0177);
@@ -572,11 +688,9 @@ int server_listen(const struct server_config *config, int *ret_lock_fd)
 	if (r < 0 || listen(listen_fd, 16) < 0) {
 		r = -errno;
 		close(listen_fd);
-		close(lock_fd);
+		listen_fd = -1;
 		return r;
 	}
-	socket_ours = true;
-	*ret_lock_fd = lock_fd;
 	return 0;
 }
 
@@ -612,11 +726,12 @@ int server_run(void)
 		ev_io_init(&notify_io, notify_cb, nfd, EV_READ);
 		ev_io_start(loop, &notify_io);
 	}
-	ev_timer_init(&sweep_timer, sweep_cb, SESSION_IDLE_S / 3, SESSION_IDLE_S / 3);
+	ev_timer_init(&sweep_timer, sweep_cb, 1., 1.);
 	ev_timer_start(loop, &sweep_timer);
 	if (cfg.idle_exit_s) {
-		ev_timer_init(&idle_timer, idle_cb, cfg.idle_exit_s, cfg.idle_exit_s);
-		ev_timer_start(loop, &idle_timer);
+		touch();
+		ev_timer_init(&idle_timer, idle_cb, 0., cfg.idle_exit_s);
+		ev_timer_again(loop, &idle_timer);
 	}
 	log_info("listening on %s%s", socket_path,
 		 socket_ours ? "" : " (passed by systemd)");

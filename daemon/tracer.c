@@ -550,30 +550,121 @@ static int db_create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	return store_create(path, ret);
 }
 
+/*
+ * PTRACE_SEIZE of @pid with @opts, with the client's ids when the daemon is root and the
+ * client is not (system mode). The kernel remembers the tracer's credentials at the attach
+ * (ptracer_cred, inherited by the children that are auto-attached) and lets a traced
+ * set-uid, set-gid or file-capability exec keep its privilege only if those credentials
+ * have CAP_SYS_PTRACE; seized as the user, without effective capabilities, every such
+ * exec of the trace runs unprivileged, as it would under the user's own tracer. The
+ * kernel's ptrace_may_access() then judges the seize for the user as well. Real and
+ * effective ids change (the seize checks the real ones), the saved ones stay root's, so
+ * we can come back; raw syscalls, because these are per thread, and only this one (the
+ * tracer thread) changes. Returns ptrace()'s result, with errno.
+ */
+static long seize_as(pid_t pid, unsigned long opts, uid_t uid, gid_t gid)
+{
+	uid_t ru, eu, su;
+	gid_t rg, eg, sg;
+
+	if (!tracer_config.system || uid == 0 || geteuid() != 0)
+		return ptrace(PTRACE_SEIZE, pid, 0, opts);
+	getresuid(&ru, &eu, &su);
+	getresgid(&rg, &eg, &sg);
+	if (syscall(SYS_setresgid, gid, gid, (gid_t)-1) < 0)
+		return -1;
+	if (syscall(SYS_setresuid, uid, uid, (uid_t)-1) < 0) {
+		int e = errno;
+		syscall(SYS_setresgid, rg, eg, sg);
+		errno = e;
+		return -1;
+	}
+	long r = ptrace(PTRACE_SEIZE, pid, 0, opts);
+	int e = errno;
+	if (syscall(SYS_setresuid, ru, eu, su) < 0 || syscall(SYS_setresgid, rg, eg, sg) < 0)
+		die("cannot take back the daemon's ids after a seize: %m");
+	errno = e;
+	return r;
+}
+
+/*
+ * RUN may hold a process only if no exec can raise it above the client. A tracer with
+ * CAP_SYS_PTRACE (the system daemon) keeps a set-uid, set-gid or file-capability exec
+ * privileged, so a client that skipped the seccomp step (which sets no_new_privs) could
+ * exec a set-uid program and read root's memory through its trace. no_new_privs, not a
+ * check at the exec event: the kernel then refuses every privilege gain, for every exec
+ * of every descendant (they inherit it, and it cannot be cleared), set-uid bits added
+ * later and file capabilities included, while a check at PTRACE_EVENT_EXEC comes after
+ * the kernel granted it, with the new image already running as root. Root needs none.
+ */
+static int run_privs_check(pid_t pid, uid_t uid, char **ret_msg)
+{
+	if (uid == 0)
+		return 0;
+	int r = procinfo_no_new_privs(pid);
+	if (r == 1)
+		return 0;
+	*ret_msg = xasprintf("pid %d may gain privileges (no_new_privs is not set): 'vmatrace "
+			     "run' traces only programs that cannot (prctl PR_SET_NO_NEW_PRIVS "
+			     "before asking)", pid);
+	return r < 0 ? r : -EPERM;
+}
+
+/*
+ * The one line a failed PTRACE_SEIZE of @pid (-*@err) gets, and who already traces it;
+ * *@err becomes -EBUSY then (no advice about permissions applies).
+ */
+static char *seize_error(pid_t pid, int *err)
+{
+	pid_t tracer = *err == -EPERM ? procinfo_tracer(pid) : 0;
+
+	/* `vmatrace run` inside `vmatrace run`: the child is ours already (TRACEFORK). */
+	if (tracer > 0) {
+		*err = -EBUSY;
+		return procinfo_traced_by(pid, tracer);
+	}
+	return xasprintf("cannot trace pid %d: %s", pid, strerror(-*err));
+}
+
 int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, trace_done_fn done,
 	       void *ctx, uint32_t *ret_id, char **ret_msg)
 {
 	struct store *store;
+	char *msg = NULL;
 	int r;
 
 	*ret_msg = NULL;
+	r = run_privs_check(pid, uid, ret_msg);
+	if (r < 0)
+		return r;
 	r = db_create(req->db_path, uid, gid, &store);
 	if (r < 0) {
 		*ret_msg = xasprintf("cannot create '%s': %s", req->db_path, strerror(-r));
 		return r;
 	}
-	if (ptrace(PTRACE_SEIZE, pid, 0, SEIZE_OPTIONS) < 0) {
+	if (seize_as(pid, SEIZE_OPTIONS, uid, gid) < 0) {
 		r = -errno;
-		*ret_msg = xasprintf("cannot trace pid %d: %s", pid, strerror(-r));
-		store_close(store, "error: not traced");
-		unlink(req->db_path);
+		*ret_msg = seize_error(pid, &r);
+		store_discard(store);
 		return r;
+	}
+	/*
+	 * Again, now that the pid is ours and cannot name another process: if it was reused
+	 * since the check, the process we hold is not one we may trace, and a seized process
+	 * cannot be let go before it stops: end it (it is the client's own child).
+	 */
+	if (run_privs_check(pid, uid, &msg) < 0) {
+		kill(pid, SIGKILL);
+		*ret_msg = msg;
+		store_discard(store);
+		return -EPERM;
 	}
 	char *cmd = cmdline_json(req);
 	struct trace *tr = trace_new(store, pid, req, "run", cmd, req->argc ? req->argv[0] : "?",
 				     done, ctx);
 	free(cmd);
 	tr->uid = uid;
+	tr->gid = gid;
 
 	/* The child is still our client's image, waiting for its go, until it execs. */
 	struct proc *p = proc_new(tr, pid);
@@ -593,7 +684,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
  * syscall. */
 static int seize_thread(struct trace *tr, struct proc *p, struct mmref *mm, pid_t tid)
 {
-	if (ptrace(PTRACE_SEIZE, tid, 0, ATTACH_OPTIONS) < 0)
+	if (seize_as(tid, ATTACH_OPTIONS, tr->uid, tr->gid) < 0)
 		return -errno;
 	/* Running since the seize: interrupt it, and resume it from that stop. */
 	ptrace(PTRACE_INTERRUPT, tid, 0, 0);
@@ -665,12 +756,16 @@ static void attach_process(struct trace *tr, pid_t pid)
 		 p->threads, mm->id);
 }
 
-static int seize_leader(pid_t pid, char **ret_msg)
+static void trace_detach(struct trace *tr);
+
+static int seize_leader(pid_t pid, uid_t uid, gid_t gid, char **ret_msg)
 {
-	if (ptrace(PTRACE_SEIZE, pid, 0, ATTACH_OPTIONS) < 0) {
+	if (seize_as(pid, ATTACH_OPTIONS, uid, gid) < 0) {
 		int r = -errno;
-		*ret_msg = xasprintf("cannot attach to pid %d: %s", pid, strerror(-r));
-		return r;
+		pid_t tracer = r == -EPERM ? procinfo_tracer(pid) : 0;
+		*ret_msg = tracer > 0 ? procinfo_traced_by(pid, tracer) :
+					xasprintf("cannot attach to pid %d: %s", pid, strerror(-r));
+		return tracer > 0 ? -EBUSY : r;
 	}
 	ptrace(PTRACE_INTERRUPT, pid, 0, 0);
 	return 0;
@@ -686,7 +781,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 
 	/* req->argv: further pids, into the same trace. All are checked before any seize. */
 	*ret_msg = NULL;
-	r = procinfo_attach_check(pid, uid, ret_msg);
+	r = procinfo_attach_check(pid, uid, gid, ret_msg);
 	for (uint32_t i = 0; r == 0 && i < req->argc; i++) {
 		char *end;
 		long v = strtol(req->argv[i], &end, 10);
@@ -695,7 +790,7 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 			return -EINVAL;
 		}
 		more[i] = (pid_t)v;
-		r = procinfo_attach_check(more[i], uid, ret_msg);
+		r = procinfo_attach_check(more[i], uid, gid, ret_msg);
 	}
 	if (r < 0)
 		return r;
@@ -705,10 +800,9 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 		return r;
 	}
 	/* The first process's leader first: if it cannot be seized, nothing is. */
-	r = seize_leader(pid, ret_msg);
+	r = seize_leader(pid, uid, gid, ret_msg);
 	if (r < 0) {
-		store_close(store, "error: not traced");
-		unlink(req->db_path);
+		store_discard(store);
 		return r;
 	}
 	char *cmd = procinfo_cmdline_json(pid, &program);
@@ -717,11 +811,23 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
 	free(program);
 	tr->attach = true;
 	tr->uid = uid;
+	tr->gid = gid;
 	tr->end_status = "done";
 	attach_process(tr, pid);
+	/*
+	 * Again now that it is ours: an exec of a set-uid program between the check and the
+	 * seize would have kept its privilege (we have CAP_SYS_PTRACE in system mode). Let it
+	 * go at its first stop; the client is told why, and the trace ends unreported.
+	 */
+	if (procinfo_creds_check(pid, uid, gid, ret_msg) < 0) {
+		tr->done = NULL;
+		tr->ctx = NULL;
+		trace_detach(tr);
+		return -EPERM;
+	}
 	for (uint32_t i = 0; i < req->argc; i++) {
 		char *msg = NULL;
-		if (seize_leader(more[i], &msg) == 0)
+		if (seize_leader(more[i], uid, gid, &msg) == 0)
 			attach_process(tr, more[i]);
 		else
 			log_warn("trace %u: %s (it exited since the check?)", tr->id, msg);

@@ -87,6 +87,7 @@ struct trace {
 	unsigned flags;         /* enum proto_trace_flags */
 	bool attach;            /* attached to a running process: no seccomp filter */
 	uid_t uid;              /* the client's: its DB, its detach, its status line */
+	gid_t gid;              /* the client's: threads attached later are seized as it */
 	const char *end_status; /* "done", or "detached" */
 	uint64_t next_seq;
 	uint64_t next_mm;

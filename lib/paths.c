@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,4 +64,40 @@ int paths_ensure_system_dir(const char *dir)
 int paths_join(char *buf, size_t size, const char *dir, const char *name)
 {
 	return fit(snprintf(buf, size, "%s/%s", dir, name), size);
+}
+
+int paths_check_socket(const char *dir, const char *name, uid_t uid, char *why, size_t size)
+{
+	char path[4096];
+	struct stat st;
+
+	/* lstat: a symlink in /tmp may be anyone's, whatever it points to. */
+	if (lstat(dir, &st) < 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode)) {
+		snprintf(why, size, "%s is not a directory", dir);
+		return -EPERM;
+	}
+	if (st.st_uid != uid && st.st_uid != 0) {
+		snprintf(why, size, "%s belongs to uid %u, not to you", dir, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	if (st.st_mode & 022) {
+		snprintf(why, size, "%s is writable by others (mode %04o)", dir,
+			 (unsigned)(st.st_mode & 07777));
+		return -EPERM;
+	}
+	if (paths_join(path, sizeof(path), dir, name) < 0)
+		return -ENAMETOOLONG;
+	if (lstat(path, &st) < 0)
+		return -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(why, size, "%s is not a socket", path);
+		return -EPERM;
+	}
+	if (st.st_uid != uid && st.st_uid != 0) {
+		snprintf(why, size, "%s belongs to uid %u, not to you", path, (unsigned)st.st_uid);
+		return -EPERM;
+	}
+	return 0;
 }

@@ -9,6 +9,7 @@
 #define VMATRACE_PATHS_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #define PATHS_SOCKET "vmatraced.sock"
 #define PATHS_LOCK "vmatraced.lock"
@@ -31,6 +32,15 @@ int paths_ensure_dir(const char *dir);
 /* paths_ensure_system_dir - the same for the system daemon: root's, 0755 (anyone may reach
  * the socket; only root may write there). */
 int paths_ensure_system_dir(const char *dir);
+
+/*
+ * paths_check_socket - may a client of @uid talk to the daemon socket @name in @dir? The
+ * directory must be a real directory (not a symlink) owned by @uid or root and writable by
+ * nobody else, the socket a socket owned by @uid or root: otherwise another user could
+ * have put their own daemon there (as ssh-agent's users check its socket). 0; -ENOENT
+ * (or another -errno) when either is missing; -EPERM with the reason in @why.
+ */
+int paths_check_socket(const char *dir, const char *name, uid_t uid, char *why, size_t size);
 
 /* paths_join - "@dir/@name" into @buf. 0 or -ENAMETOOLONG. */
 int paths_join(char *buf, size_t size, const char *dir, const char *name);

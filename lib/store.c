@@ -454,14 +454,58 @@ void store_end_vma(struct store *s, uint64_t id, uint64_t died_seq)
 
 /* Create and close. -------------------------------------------------------------------- */
 
-static void unlink_db(const char *path)
+/*
+ * Run as the store's filesystem ids (the client's, in system mode): what the daemon does to
+ * the user's files it does with the user's rights. Per thread on Linux, so only this thread
+ * changes. Returns the ids to give back to fsids_restore().
+ */
+struct fsids {
+	int uid, gid;
+};
+
+static struct fsids fsids_take(uid_t uid, gid_t gid)
+{
+	struct fsids old = { -1, -1 };
+
+	if (uid != (uid_t)-1) {
+		old.gid = setfsgid(gid);
+		old.uid = setfsuid(uid);
+	}
+	return old;
+}
+
+static void fsids_restore(struct fsids old)
+{
+	if (old.uid != -1) {
+		setfsuid((uid_t)old.uid);
+		setfsgid((gid_t)old.gid);
+	}
+}
+
+/*
+ * Remove the DB we created, and what SQLite left beside it, through the directory fd it was
+ * created in: never by path, which anyone who can write a parent directory may have
+ * redirected since (a symlink swapped in would make a root daemon delete any file). The
+ * main file goes only if it is still the inode we created with O_EXCL; the -wal, -shm and
+ * -journal files only if they are regular files. Called with the store's fsids.
+ */
+static void unlink_db(int dir_fd, const char *base, dev_t dev, ino_t ino)
 {
 	static const char *const suffix[] = { "", "-wal", "-shm", "-journal" };
 	char buf[4096];
+	struct stat st;
 
+	if (dir_fd < 0)
+		return;
 	for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
-		if (snprintf(buf, sizeof(buf), "%s%s", path, suffix[i]) < (int)sizeof(buf))
-			unlink(buf);
+		if (snprintf(buf, sizeof(buf), "%s%s", base, suffix[i]) >= (int)sizeof(buf))
+			continue;
+		if (fstatat(dir_fd, buf, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (i == 0 && (st.st_dev != dev || st.st_ino != ino))
+			continue; /* not ours any more: leave it */
+		if (unlinkat(dir_fd, buf, 0) < 0)
+			log_debug("store: cannot remove '%s': %m", buf);
 	}
 }
 
@@ -538,7 +582,14 @@ static void store_free(struct store *s)
 	for (int i = 0; i < N_ST; i++)
 		sqlite3_finalize(s->st[i]);
 	store_stack_finalize(&s->stack_st);
+	/* The last close checkpoints and deletes -wal and -shm: as the user, like every other
+	 * access to their files. */
+	struct fsids old = fsids_take(s->fsuid, s->fsgid);
 	sqlite3_close(s->db);
+	fsids_restore(old);
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
+	free(s->base);
 	while ((c = s->spare)) {
 		s->spare = c->next;
 		free(c);
@@ -558,21 +609,14 @@ int store_create(const char *path, struct store **ret)
 
 int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret)
 {
-	int r, old_uid = -1, old_gid = -1;
-
 	/*
 	 * The filesystem ids are per thread on Linux: this thread opens the DB as @uid, and
 	 * the writer thread, which opens the WAL and journal later, takes the same ids.
 	 */
-	if (uid != (uid_t)-1) {
-		old_gid = setfsgid(gid);
-		old_uid = setfsuid(uid);
-	}
-	r = create(path, uid, gid, ret);
-	if (uid != (uid_t)-1) {
-		setfsuid((uid_t)old_uid);
-		setfsgid((gid_t)old_gid);
-	}
+	struct fsids old = fsids_take(uid, gid);
+	int r = create(path, uid, gid, ret);
+
+	fsids_restore(old);
 	return r;
 }
 
@@ -585,23 +629,52 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 
 	if (!path || !ret)
 		return -EINVAL;
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->fsuid = uid;
+	s->fsgid = gid;
+	s->dir_fd = -1;
+	/*
+	 * The directory is held by an fd, so that a failed start removes what we created
+	 * there and nothing else, whatever happens to the path meanwhile (unlink_db).
+	 */
+	const char *slash = strrchr(path, '/');
+	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) :
+			    strdup(".");
+	s->base = strdup(slash ? slash + 1 : path);
+	if (!dir || !s->base || !*s->base) {
+		free(dir);
+		r = !dir || !s->base ? -ENOMEM : -EISDIR;
+		goto error_free;
+	}
+	s->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(dir);
+	if (s->dir_fd < 0) {
+		r = -errno;
+		goto error_free;
+	}
 	/*
 	 * O_EXCL: never overwrite a trace; SQLite itself would open an existing file. 0600
 	 * like perf.data: a trace holds command lines and paths. SQLite gives -wal and -shm
 	 * the same mode.
 	 */
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
-	close(fd);
-
-	s = calloc(1, sizeof(*s));
-	if (!s) {
-		unlink(path);
-		return -ENOMEM;
+	fd = openat(s->dir_fd, s->base, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	if (fd < 0) {
+		r = -errno;
+		goto error_free;
 	}
-	s->fsuid = uid;
-	s->fsgid = gid;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		close(fd);
+		unlinkat(s->dir_fd, s->base, 0);
+		goto error_free;
+	}
+	close(fd);
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
 	pthread_mutex_init(&s->lock, NULL);
 	/* Deadlines on CLOCK_MONOTONIC: a clock step must not stall or rush commits. */
 	pthread_condattr_init(&ca);
@@ -632,9 +705,44 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	return 0;
 
 error:
+	/* Keep the directory for unlink_db: store_free() closes it. */
+	fd = s->dir_fd;
+	s->dir_fd = -1;
 	store_free(s);
-	unlink_db(path);
+	struct fsids ids = fsids_take(uid, gid);
+	unlink_db(fd, slash ? slash + 1 : path, st.st_dev, st.st_ino);
+	fsids_restore(ids);
+	close(fd);
 	return r ? r : -EIO;
+
+error_free:
+	if (s->dir_fd >= 0)
+		close(s->dir_fd);
+	free(s->base);
+	free(s);
+	return r;
+}
+
+void store_discard(struct store *s)
+{
+	if (!s)
+		return;
+	int dir_fd = s->dir_fd;
+	char *base = s->base;
+	dev_t dev = s->dev;
+	ino_t ino = s->ino;
+	uid_t uid = s->fsuid;
+	gid_t gid = s->fsgid;
+
+	s->dir_fd = -1;
+	s->base = NULL;
+	store_close(s, "error: not traced");
+	struct fsids old = fsids_take(uid, gid);
+	unlink_db(dir_fd, base, dev, ino);
+	fsids_restore(old);
+	if (dir_fd >= 0)
+		close(dir_fd);
+	free(base);
 }
 
 int store_close(struct store *s, const char *end_status)

@@ -85,6 +85,14 @@ int store_create(const char *path, struct store **ret);
  */
 int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret);
 
+/*
+ * store_discard - close a store whose trace never started (the target could not be seized)
+ * and remove its files: through the directory fd the DB was created in, with the store's
+ * filesystem ids, and the main file only if it is still the inode store_create() made.
+ * Never by path, which may lead elsewhere by now. NULL-safe.
+ */
+void store_discard(struct store *s);
+
 /* store_begin_trace - record the trace metadata. Call once, before any other record. */
 int store_begin_trace(struct store *s, const struct store_trace_meta *meta);
 
@@ -184,8 +192,11 @@ struct store_ro;
 /*
  * store_open_ro - open @path read-only. Errors: -ENOENT (no such file), -EMEDIUMTYPE (not a
  * vmatrace DB: not SQLite, or another application's), -EPROTONOSUPPORT (a newer schema
- * version than this build knows). The caller frees it with store_ro_close(). A trace
- * still being written can be opened: it shows what the writer has committed so far.
+ * version than this build knows), -EUCLEAN (SQLite finds it malformed), -ENOTRECOVERABLE
+ * (in WAL mode, with commits in its -wal, in a directory we cannot write: SQLite cannot
+ * read the WAL without creating -shm there; with no WAL content such a DB is read as
+ * immutable). The caller frees it with store_ro_close(). A trace still being written can
+ * be opened: it shows what the writer has committed so far.
  * One store_ro is for one thread at a time.
  */
 int store_open_ro(const char *path, struct store_ro **ret);
@@ -194,7 +205,11 @@ void store_ro_close(struct store_ro *r);
 /* store_ro_version - the schema version of @r's DB (PRAGMA user_version). */
 int store_ro_version(const struct store_ro *r);
 
-/* store_ro_errmsg - SQLite's last error message for @r (valid until the next call). */
+/*
+ * store_ro_errmsg - SQLite's last error message for @r (valid until the next call); when
+ * the error was the reader's own (SQLite's last call succeeded), a sentence about the DB's
+ * contents instead of SQLite's "not an error".
+ */
 const char *store_ro_errmsg(struct store_ro *r);
 
 /* Filter for store_query_events(); zero/NULL fields do not filter. */

@@ -27,7 +27,17 @@ int store_ro_version(const struct store_ro *r)
 
 const char *store_ro_errmsg(struct store_ro *r)
 {
-	return r ? sqlite3_errmsg(r->db) : "no store";
+	if (!r)
+		return "no store";
+	/*
+	 * The error was ours, not SQLite's (a row the DB should hold is missing, a value is
+	 * out of range): SQLite's last call went well, and its message is "not an error".
+	 */
+	int rc = sqlite3_errcode(r->db);
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		return "its contents are inconsistent (a row missing or out of range: altered, or "
+		       "not written to the end)";
+	return sqlite3_errmsg(r->db);
 }
 
 void store_ro_close(struct store_ro *r)
@@ -54,6 +64,56 @@ static int pragma_int(sqlite3 *db, const char *sql, int64_t *ret)
 		rc = SQLITE_OK;
 	}
 	sqlite3_finalize(st);
+	return rc;
+}
+
+/*
+ * A DB still in WAL mode (a live trace, or one whose daemon was killed) can be read only
+ * through its -shm index, which SQLite creates beside it even to read; in a directory we
+ * cannot write (another user's, read-only media) that fails. If the WAL is absent or empty
+ * the main file holds everything: read it as immutable (no -shm, no locks). If the WAL
+ * holds commits, reading without it would show a truncated trace: -ENOTRECOVERABLE, which
+ * the client explains (copy the DB and its -wal to a writable directory).
+ */
+static int open_wal_readonly(const char *path, struct store_ro *r)
+{
+	char *copy = strdup(path), *wal = sqlite3_mprintf("%s-wal", path);
+	struct stat st;
+	int rc = SQLITE_NOMEM;
+
+	if (!copy || !wal)
+		goto out;
+	char *slash = strrchr(copy, '/');
+	const char *dir = slash ? (slash == copy ? "/" : (*slash = '\0', copy)) : ".";
+	if (access(dir, W_OK) == 0) {
+		rc = SQLITE_READONLY; /* not the directory's fault: keep SQLite's answer */
+		goto out;
+	}
+	if (stat(wal, &st) == 0 && st.st_size > 0) {
+		rc = -1;
+		goto out;
+	}
+	/* A URI: every byte but the unreserved ones percent-encoded. */
+	size_t n = strlen(path);
+	char *uri = malloc(3 * n + 32);
+	if (!uri)
+		goto out;
+	char *o = uri + sprintf(uri, "file:");
+	for (const unsigned char *c = (const unsigned char *)path; *c; c++)
+		o += sprintf(o, (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+				(*c >= '0' && *c <= '9') || strchr("/-._~", *c) ? "%c" : "%%%02X",
+			     *c);
+	strcpy(o, "?immutable=1");
+	sqlite3_close(r->db);
+	r->db = NULL;
+	rc = sqlite3_open_v2(uri, &r->db,
+			     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+	free(uri);
+	if (rc == SQLITE_OK)
+		sqlite3_extended_result_codes(r->db, 1);
+out:
+	free(copy);
+	sqlite3_free(wal);
 	return rc;
 }
 
@@ -89,6 +149,15 @@ int store_open_ro(const char *path, struct store_ro **ret)
 
 	/* The first read of the file: a text file fails here with SQLITE_NOTADB. */
 	rc = pragma_int(r->db, "PRAGMA application_id", &app);
+	if ((rc & 0xff) == SQLITE_READONLY || (rc & 0xff) == SQLITE_CANTOPEN) {
+		rc = open_wal_readonly(path, r);
+		if (rc == -1) {
+			err = -ENOTRECOVERABLE;
+			goto error_close;
+		}
+		if (rc == SQLITE_OK)
+			rc = pragma_int(r->db, "PRAGMA application_id", &app);
+	}
 	if (rc == SQLITE_OK)
 		rc = pragma_int(r->db, "PRAGMA user_version", &version);
 	if (rc != SQLITE_OK)

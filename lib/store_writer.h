@@ -152,6 +152,10 @@ enum {
 struct store {
 	uid_t fsuid;                /* files are opened as this user (system daemon), -1: ours */
 	gid_t fsgid;
+	int dir_fd;                 /* O_PATH fd of the directory the DB was created in */
+	char *base;                 /* the DB's name in it ("trace.db") */
+	dev_t dev;                  /* the main file we created (O_EXCL): what we may remove */
+	ino_t ino;
 	/* Shared, under lock. */
 	pthread_mutex_t lock;
 	pthread_cond_t wake;          /* the writer waits here */

@@ -54,7 +54,7 @@ with vtlib.Session(tap) as s:
                                 root_sleep.pid) and 'sudo vmatrace attach' in ls[1],
                'attach to another user\'s process: the error, then the advice', r)
 
-        # Our own uid, but not dumpable: the kernel refuses PTRACE_SEIZE with EPERM.
+        # Our own uid, but not dumpable: the daemon refuses, as the kernel would.
         code = ('import ctypes,time; ctypes.CDLL(None).prctl(4, 0, 0, 0, 0); '
                 'print("ready", flush=True); time.sleep(60)')
         py = shutil.which('python3', path='/usr/bin:/bin') or 'python3'  # one nobody may run
@@ -66,8 +66,8 @@ with vtlib.Session(tap) as s:
         nd.wait()
         ls = lines(r)
         tap.ok(r.rc == 1 and len(ls) == 2 and
-               ls[0] == 'vmatrace: cannot attach to pid %d: Operation not permitted' % pid and
-               'not dumpable' in ls[1],
+               ls[0] == 'vmatrace: pid %d is not dumpable (a set-uid program or '
+               'PR_SET_DUMPABLE 0): only root may trace it' % pid and 'sudo' in ls[1],
                'attach to a process that is not dumpable: the error, then the advice', r)
 
         if not os.path.exists(YAMA):

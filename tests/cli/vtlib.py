@@ -27,6 +27,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -335,3 +336,127 @@ def parse_kv(text, tag):
                     d[k] = v
         res.append(d)
     return res
+
+
+# ---- two users, the system daemon, and the wire protocol (tests of system mode) ----------
+
+TEST_USERS = ('vt-alice', 'vt-bob')
+
+
+def test_users(tap):
+    """[(uid, gid), (uid, gid)] of two unprivileged users for the tests that act as someone
+    else (setpriv). Created with useradd when missing: the tests run as root in CI. Skips
+    the test when that is not possible."""
+    import pwd
+    if os.geteuid() != 0:
+        tap.skip_all('needs root to act as other users')
+    if not shutil.which('setpriv'):
+        tap.skip_all('setpriv (util-linux) is missing')
+    res = []
+    for name in TEST_USERS:
+        for _ in range(50):
+            try:
+                pw = pwd.getpwnam(name)
+                res.append((pw.pw_uid, pw.pw_gid))
+                break
+            except KeyError:
+                pass
+            if not shutil.which('useradd'):
+                tap.skip_all('user %s is missing and useradd is not installed' % name)
+            # Another test may be adding it at the same time: /etc/passwd is locked then.
+            subprocess.run(['useradd', '--system', '--no-create-home', '--user-group',
+                            '--shell', '/usr/sbin/nologin', name],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.1)
+        else:
+            tap.skip_all('cannot create the test user %s' % name)
+    return res
+
+
+def as_user(ids):
+    """The setpriv prefix that runs a command as @ids (uid, gid), no supplementary groups."""
+    return ['setpriv', '--reuid=%d' % ids[0], '--regid=%d' % ids[1], '--clear-groups', '--']
+
+
+class SystemDaemon:
+    """`vmatraced --system -f` in a fresh root-owned directory (0755) given to clients as
+    VMATRACE_SOCKET_DIR; stopped (and its directory removed) by close()."""
+
+    def __init__(self, tap, args=()):
+        self.tap = tap
+        self.dir = tempfile.mkdtemp(prefix='vt-sys-', dir='/tmp')
+        os.chmod(self.dir, 0o755)
+        self.env = dict(os.environ, VMATRACE_SOCKET_DIR=self.dir)
+        self.sock = os.path.join(self.dir, 'vmatraced.sock')
+        self.log = open(os.path.join(self.dir, 'vmatraced.log'), 'w+')
+        self.proc = subprocess.Popen([os.environ['VMATRACED'], '--system', '-f'] + list(args),
+                                     env=self.env, stderr=self.log)
+        for _ in range(200):
+            if os.path.exists(self.sock):
+                break
+            time.sleep(0.05)
+
+    def log_text(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()[-4000:]
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self.tap.failed:
+            self.tap.diag('system daemon log (tail):\n' + self.log_text())
+        self.log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+PROTO_MAGIC = 0x50544d56
+T_HELLO, T_RUN, T_ATTACHED, T_FINISHED, T_ERROR, T_ATTACH = 1, 2, 3, 4, 5, 6
+
+
+def _pstr(s):
+    b = os.fsencode(s)
+    return struct.pack('<I', len(b)) + b
+
+
+def frame(typ, payload=b''):
+    return struct.pack('<IHHI', PROTO_MAGIC, 1, typ, len(payload)) + payload
+
+
+def hello_frame():
+    return frame(T_HELLO, struct.pack('<I', os.getpid()) + _pstr('test'))
+
+
+def run_frame(pid, db, argv=('prog',), flags=0, typ=None):
+    payload = struct.pack('<II', pid, flags) + _pstr(db) + _pstr('/') + \
+        struct.pack('<I', len(argv)) + b''.join(_pstr(a) for a in argv)
+    return frame(T_RUN if typ is None else typ, payload)
+
+
+def recv_frame(sock, timeout=30):
+    """(type, payload) of the next frame on @sock, or (None, why)."""
+    sock.settimeout(timeout)
+    data = b''
+    try:
+        while len(data) < 12 or len(data) < 12 + struct.unpack_from('<I', data, 8)[0]:
+            b = sock.recv(65536)
+            if not b:
+                return None, 'closed after %d bytes' % len(data)
+            data += b
+    except OSError as e:
+        return None, str(e)
+    return struct.unpack_from('<H', data, 6)[0], data[12:]
+
+
+def error_text(payload):
+    """The message of an ERROR payload."""
+    n = struct.unpack_from('<I', payload, 4)[0]
+    return payload[8:8 + n].decode('utf-8', 'replace')
