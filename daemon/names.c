@@ -166,7 +166,7 @@ void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], uns
 			if (u->trace != tr || !mm->model || mm->names_gen == gen)
 				continue;
 			mm->names_gen = gen;
-			model_names_recheck(mm->model, u->proc->pid, seq, ids, n, all, NULL, 0,
+			model_names_recheck(mm->model, u->tid, seq, ids, n, all, NULL, 0,
 					    &tr->counts);
 		}
 }
@@ -185,7 +185,7 @@ void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
 			if (u->trace != tr || !mm->model || mm->names_gen == ~gen)
 				continue;
 			mm->names_gen = ~gen;
-			if (model_names_recheck(mm->model, u->proc->pid, 0, ids, 1, false, name,
+			if (model_names_recheck(mm->model, u->tid, 0, ids, 1, false, name,
 						sizeof(name), &tr->counts) > 0)
 				first = u;
 		}

@@ -261,8 +261,10 @@ static void release_mm(struct trace *tr, struct mmref *mm, bool force)
 		*hp = h->next;
 		if (!h->next)
 			mm->held_tail = hp;
-		/* the held task is alive (its end waits for this) and answers kernel questions */
-		commit(tr, mm, &h->ev, &h->facts, h->task->proc->pid);
+		/* the held task is alive (its end waits for this) and answers kernel questions:
+		 * through its own tid, which has the mm while the leader may have left it
+		 * (exit_group tears threads down one by one) */
+		commit(tr, mm, &h->ev, &h->facts, h->task->tid);
 		h->task->n_held--;
 		free(h);
 	}
@@ -298,7 +300,7 @@ void order_complete(struct task *t, const struct model_facts *facts)
 	flight_end(t);
 	if (!mm->held_head && (!mm->flight_head || mm->flight_head->entry_stamp > exit_stamp)) {
 		/* Nothing in flight could have gone first: the common, single-threaded case. */
-		commit(tr, mm, &t->ev, facts, t->proc->pid);
+		commit(tr, mm, &t->ev, facts, t->tid);
 	} else {
 		struct held *h = xcalloc(1, sizeof(*h));
 		event_move(&h->ev, &t->ev);

@@ -241,7 +241,7 @@ static void on_syscall_stop(struct task *t)
 		/* A map change: its place in the mm's order is order.c's to give. */
 		struct model_facts facts;
 		note_mapping(t);
-		model_facts_read(&t->ev, t->proc->pid, &facts);
+		model_facts_read(&t->ev, t->tid, &facts);
 		order_complete(t, &facts);
 	} else if (names_syscall(t->ev.nr)) {
 		/* A name changes now: mapped files of it show the new one from this event on. */
