@@ -141,6 +141,42 @@ struct store_ro;
 struct store_ro *open_db_or_die(const char *path);
 
 /*
+ * output_init - check standard output at exit (client/output.c): if a write failed (a
+ * full disk, an I/O error), print "vmatrace: write error: REASON" and exit 1 whatever the
+ * command returned. A closed pipe (EPIPE) stays quiet. main() calls it once.
+ * output_failed - true once a write to standard output failed: a long walk can stop.
+ */
+void output_init(void);
+bool output_failed(void);
+
+/*
+ * db_read_error - the one line for a reader that failed with -errno @err on @db: "'DB' is
+ * damaged: WHY" for a DB that breaks the schema's rules (-EUCLEAN), else "@cmd: cannot
+ * read 'DB': WHY". Nothing when standard output failed: that is the error, and
+ * output_init's check reports it.
+ */
+void db_read_error(const char *cmd, const char *db, struct store_ro *r, int err);
+
+/*
+ * The file of an -o option (export, timeline). out_file_open - open @path for writing:
+ * "-" is standard output; a regular file or a new name is written as PATH.tmpPID and
+ * renamed over PATH by out_file_close (a failed run leaves no half file); anything else
+ * (a device, a FIFO, a symlink, /dev/fd/N) is written in place. 0 or -errno.
+ * out_file_close - flush and close; on success rename the temporary file, else remove it.
+ * Returns @err if set, else the first write error, else 0. Errors on standard output are
+ * left to output_init's check. out_file_in_place - true if @path would be written in
+ * place ("-" included).
+ */
+struct out_file {
+	FILE *f;
+	const char *path;
+	char *tmp;              /* the temporary name, NULL when written in place */
+};
+int out_file_open(struct out_file *o, const char *path);
+int out_file_close(struct out_file *o, int err);
+bool out_file_in_place(const char *path);
+
+/*
  * vma_format_maps - @v as a /proc/PID/maps line (no newline) in @buf; its length.
  * vma_print_json - @v as a JSON object: start, end, offset, ino as numbers, perms, dev
  * ("fe:00"), name, born_seq, origin_unknown (client/vmaout.c).

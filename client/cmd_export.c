@@ -663,42 +663,30 @@ static int write_perfetto(struct export *x)
 
 /* The command. -------------------------------------------------------------------------- */
 
-/* write_to - run @fmt's writer into @path through a temporary file renamed at the end, so
- * that a failure leaves no half file; "-" is standard output. Prints why on failure. */
+/* write_to - run @fmt's writer into @path (out_file_open: a regular file through a
+ * temporary one, a device or FIFO in place, "-" standard output). Prints why on failure. */
 static int write_to(struct export *x, const struct format *fmt, const char *path)
 {
-	char *tmp = NULL;
-	int err;
+	struct out_file o;
+	int err = out_file_open(&o, path);
 
-	if (!strcmp(path, "-")) {
-		x->out = stdout;
-	} else {
-		tmp = xasprintf("%s.tmp%d", path, (int)getpid());
-		x->out = fopen(tmp, "we");
-		if (!x->out) {
-			log_error("export: cannot write '%s': %s", path, strerror(errno));
-			free(tmp);
-			return -1;
-		}
+	if (err < 0) {
+		log_error("export: cannot write '%s': %s", path, strerror(-err));
+		return -1;
 	}
+	x->out = o.f;
 	err = fmt->write(x);
-	if (fflush(x->out) != 0 && !err)
-		err = -errno;
-	if (tmp) {
-		if (fclose(x->out) != 0 && !err)
-			err = -errno;
-		if (!err && rename(tmp, path) < 0)
-			err = -errno;
-		if (err)
-			unlink(tmp);
-	}
-	free(tmp);
-	if (err == -EIO || err == -ENOSPC || err == -EDQUOT || err == -EACCES || err == -EROFS)
+	/* A writer's -EIO is the output's (ferror): out_file_close says which error. */
+	if (err == -EIO && ferror(x->out))
+		err = 0;
+	err = out_file_close(&o, err);
+	x->out = NULL;
+	if (err == -EIO || err == -ENOSPC || err == -EDQUOT || err == -EACCES || err == -EROFS ||
+	    err == -EFBIG || err == -EPIPE)
 		log_error("export: cannot write '%s': %s", path, strerror(-err));
 	else if (err)
-		log_error("export: cannot read '%s': %s", x->db,
-			  err == -ENOMEM ? strerror(ENOMEM) : store_ro_errmsg(x->r));
-	return err ? -1 : 0;
+		db_read_error("export", x->db, x->r, err);
+	return err || output_failed() ? -1 : 0;
 }
 
 int cmd_export(int argc, char **argv)

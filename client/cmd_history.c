@@ -298,7 +298,7 @@ int cmd_history(int argc, char **argv)
 	if (!err && !h.n)
 		fprintf(stderr, "vmatrace: no recorded mapping ever covered 0x%" PRIx64 "\n", addr);
 	if (err < 0)
-		log_error("history: cannot read '%s': %s", db, store_ro_errmsg(r));
+		db_read_error("history", db, r, err);
 	for (size_t i = 0; i < h.n; i++)
 		free(h.vs[i].name);
 	free(h.vs);

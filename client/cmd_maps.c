@@ -177,7 +177,7 @@ int cmd_maps(int argc, char **argv)
 		printf("Address           Kbytes Mode  Mapping\n");
 	err = store_query_vmas_at(r, mm, at, print_vma, &o);
 	if (err < 0) {
-		log_error("maps: cannot read '%s': %s", db, store_ro_errmsg(r));
+		db_read_error("maps", db, r, err);
 		goto error;
 	}
 	if (o.extended)

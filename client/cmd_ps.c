@@ -331,7 +331,7 @@ int cmd_ps(int argc, char **argv)
 		}
 	}
 	if (err < 0)
-		log_error("ps: cannot read '%s': %s", db, store_ro_errmsg(ps.r));
+		db_read_error("ps", db, ps.r, err);
 	for (size_t i = 0; i < ps.n; i++) {
 		free(ps.procs[i].exe);
 		free(ps.procs[i].argv);

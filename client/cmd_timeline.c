@@ -47,7 +47,9 @@ static void usage(FILE *out)
 		"\n"
 		"  -d, --db DB        read DB (default ./%s)\n"
 		"  -p, --pid P        only the address spaces of process P (PID or PID@N)\n"
-		"  -o, --output FILE  write FILE; its extension (.svg, .html) says the format\n"
+		"  -o, --output FILE  write FILE; its extension (.svg, .html) says the format;\n"
+		"                     '-' (standard output), a FIFO or a device without one:\n"
+		"                     SVG, written in place\n"
 		"      --seq          x is the event number instead of the time\n"
 		"      --max-rects N  above N rectangles (default %d), merge those narrower\n"
 		"                     than a pixel that share a pixel column, rows and colour\n"
@@ -601,9 +603,10 @@ int cmd_timeline(int argc, char **argv)
 		die("timeline: unexpected argument '%s'", argv[optind]);
 	if (!out)
 		die("timeline: -o FILE.svg or -o FILE.html is required");
-	if (!has_suffix(out, ".svg") && !has_suffix(out, ".html") && !has_suffix(out, ".htm"))
+	/* The extension says the format; "-", a pipe or a device without one gets SVG. */
+	html = has_suffix(out, ".html") || has_suffix(out, ".htm");
+	if (!html && !has_suffix(out, ".svg") && !out_file_in_place(out))
 		die("timeline: cannot tell the format of '%s': name it FILE.svg or FILE.html", out);
-	html = !has_suffix(out, ".svg");
 
 	struct store_ro *r = open_db_or_die(db);
 	tl.db = db;
@@ -624,32 +627,25 @@ int cmd_timeline(int argc, char **argv)
 	store_ro_close(r);
 	r = NULL;
 
-	/* Written beside, then renamed: a failed run leaves no half picture. */
-	char *tmp = xasprintf("%s.tmp%d", out, (int)getpid());
-	FILE *f = fopen(tmp, "we");
-	if (!f) {
-		log_error("timeline: cannot write '%s': %s", out, strerror(errno));
-		free(tmp);
+	/* A regular file is written beside, then renamed: a failed run leaves no half
+	 * picture. A device, FIFO or symlink is written in place (out_file_open). */
+	struct out_file o;
+	err = out_file_open(&o, out);
+	if (err < 0) {
+		log_error("timeline: cannot write '%s': %s", out, strerror(-err));
 		goto error;
 	}
-	err = html ? timeline_write_html(&tl, f) : timeline_write_svg(&tl, f);
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, out) < 0)
-		err = -errno;
+	err = html ? timeline_write_html(&tl, o.f) : timeline_write_svg(&tl, o.f);
+	err = out_file_close(&o, err == -EIO ? 0 : err);
 	if (err) {
 		log_error("timeline: cannot write '%s': %s", out, strerror(-err));
-		unlink(tmp);
-		free(tmp);
 		goto error;
 	}
-	free(tmp);
 	timeline_free(&tl);
-	return 0;
+	return output_failed() ? 1 : 0;
 
 error_read:
-	log_error("timeline: cannot read '%s': %s", db, err == -ENOMEM ? strerror(ENOMEM) :
-		  store_ro_errmsg(r));
+	db_read_error("timeline", db, r, err);
 error:
 	store_ro_close(r);
 	timeline_free(&tl);

@@ -79,6 +79,7 @@ struct store_ro *open_db_or_die(const char *path)
 int main(int argc, char **argv)
 {
 	log_prog = "vmatrace";
+	output_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
