@@ -177,12 +177,16 @@ int out_file_close(struct out_file *o, int err);
 bool out_file_in_place(const char *path);
 
 /*
- * vma_format_maps - @v as a /proc/PID/maps line (no newline) in @buf; its length.
+ * vma_format_maps - @v as a /proc/PID/maps line (no newline) in @buf; its length. The
+ * name is escaped for a terminal (stresc_name: a newline as \012, as /proc shows it).
+ * vma_format_maps_name - the same, and where the name starts in @buf in @ret_name_at.
  * vma_print_json - @v as a JSON object: start, end, offset, ino as numbers, perms, dev
  * ("fe:00"), name, born_seq, origin_unknown (client/vmaout.c).
  */
 struct store_vma;
 size_t vma_format_maps(const struct store_vma *v, char *buf, size_t size);
+size_t vma_format_maps_name(const struct store_vma *v, char *buf, size_t size,
+			    size_t *ret_name_at);
 void vma_print_json(const struct store_vma *v, FILE *out);
 
 #endif

@@ -15,6 +15,7 @@
 #include "client.h"
 #include "log.h"
 #include "store.h"
+#include "stresc.h"
 #include "sysent.h"
 #include "xalloc.h"
 
@@ -88,9 +89,12 @@ static int add_mm(uint64_t seq, uint64_t mm, const char *exe, void *data)
 
 static void print_line(char sign, const struct store_vma *v)
 {
-	printf("  %c %08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " %02x:%02x %" PRIu64 "%s%s\n",
+	printf("  %c %08" PRIx64 "-%08" PRIx64 " %.4s %08" PRIx64 " %02x:%02x %" PRIu64 "%s",
 	       sign, v->start, v->end, v->perms, v->offset, major(v->dev), minor(v->dev), v->ino,
-	       v->name[0] ? "  " : "", v->name);
+	       v->name[0] ? "  " : "");
+	/* Escaped as maps escapes it: the name comes from the traced program. */
+	stresc_print_name(stdout, v->name);
+	putchar('\n');
 }
 
 /* Walking the versions in event order: two orders, by birth and by death. */

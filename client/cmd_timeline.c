@@ -95,21 +95,21 @@ static int add_version(const struct store_vma *v, uint64_t id, uint64_t died, vo
 	struct tl_panel *p = data;
 	struct tl_version *t;
 	char line[8192];
-	size_t n;
+	size_t name_at;
 
 	if (p->n == p->cap) {
 		p->cap = p->cap ? 2 * p->cap : 64;
 		p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
 	}
 	t = &p->v[p->n++];
-	n = vma_format_maps(v, line, sizeof(line));
+	vma_format_maps_name(v, line, sizeof(line), &name_at);
 	*t = (struct tl_version){
 		.id = id, .start = v->start, .end = v->end, .born_seq = v->born_seq,
 		.died_seq = died, .line = xstrdup(line),
 		.kind = (uint8_t)vma_kind(v), .level = (uint8_t)vma_level(v->perms),
 	};
-	/* The name is the line's tail: it follows the fixed columns. */
-	t->name = t->line + n - strlen(v->name);
+	/* The name is the line's tail (escaped, maybe cut): it follows the fixed columns. */
+	t->name = t->line + name_at;
 	return 0;
 }
 
