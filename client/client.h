@@ -31,8 +31,10 @@ int cmd_stats(int argc, char **argv);
 
 /*
  * prepare_db - the absolute path of the DB to write at @path (relative to the working
- * directory); an existing vmatrace DB is kept as PATH.old (perf record's habit), anything
- * else there is refused. Dies with one line on error. The caller frees the result.
+ * directory); an existing vmatrace DB is kept as PATH.old (perf record's habit) with its
+ * -wal and -journal (stale ones of the old PATH.old removed first), anything else there
+ * is refused, and so is a DB a live trace is writing (store_try_lock), naming that trace.
+ * Dies with one line on error. The caller frees the result.
  */
 char *prepare_db(const char *path);
 

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -519,6 +520,8 @@ static void store_free(struct store *s)
 		sqlite3_finalize(s->st[i]);
 	store_stack_finalize(&s->stack_st);
 	sqlite3_close(s->db);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	while ((c = s->spare)) {
 		s->spare = c->next;
 		free(c);
@@ -573,13 +576,27 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
-	close(fd);
+	/*
+	 * The trace lock (store_try_lock): held on this fd until store_close, so that a
+	 * client about to rotate PATH to PATH.old, or a second run writing the same PATH,
+	 * sees a live trace there. flock, not fcntl: SQLite's own locks are fcntl locks of
+	 * this process on the same file, and closing any fd of the file would drop ours.
+	 * Taken at once: the file is new and ours (O_EXCL).
+	 */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		close(fd);
+		unlink(path);
+		return r;
+	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s) {
+		close(fd);
 		unlink(path);
 		return -ENOMEM;
 	}
+	s->lock_fd = fd;
 	s->fsuid = uid;
 	s->fsgid = gid;
 	pthread_mutex_init(&s->lock, NULL);
@@ -615,6 +632,21 @@ error:
 	store_free(s);
 	unlink_db(path);
 	return r ? r : -EIO;
+}
+
+int store_try_lock(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 int store_close(struct store *s, const char *end_status)

@@ -72,7 +72,8 @@ struct store_mm {
 /*
  * store_create - create a new DB at @path (mode 0600) and start its writer thread.
  * The file must not exist (the caller keeps an old one as PATH.old, like perf record):
- * -EEXIST if it does.
+ * -EEXIST if it does. The store holds the trace lock of the file (store_try_lock) from
+ * its creation to store_close(), or until the daemon dies.
  * Returns 0 and the store in @ret, or -errno (the file is not left behind on failure).
  * The caller owns the store and releases it with store_close().
  */
@@ -84,6 +85,14 @@ int store_create(const char *path, struct store **ret);
  * could, and the user owns it. (uid_t)-1: our own ids.
  */
 int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret);
+
+/*
+ * store_try_lock - take the trace lock of the DB at @path without waiting: for a client
+ * that is about to move or replace the file. Returns an fd that holds the lock (close it
+ * to let go), -EBUSY if a writer holds it (a trace is being written into the file), or
+ * -errno. The lock is an flock(2) on the DB file itself, which SQLite does not use.
+ */
+int store_try_lock(const char *path);
 
 /* store_begin_trace - record the trace metadata. Call once, before any other record. */
 int store_begin_trace(struct store *s, const struct store_trace_meta *meta);

@@ -139,6 +139,7 @@ enum {
 
 struct store {
 	uid_t fsuid;                /* files are opened as this user (system daemon), -1: ours */
+	int lock_fd;                /* holds the trace lock (flock) on the DB until close */
 	gid_t fsgid;
 	/* Shared, under lock. */
 	pthread_mutex_t lock;

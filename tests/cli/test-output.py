@@ -12,6 +12,7 @@
 """
 import json
 import os
+import select
 import stat
 import subprocess
 import sys
@@ -48,9 +49,14 @@ def check_write_errors(s, db, pid, addr):
                % (' '.join(map(str, c)), rc), 'stderr: %r' % err)
 
 
-def read_fifo(path, into):
-    with open(path, 'rb') as f:
-        into.append(f.read())
+def drain(fd, into, done):
+    """Read @fd into @into until @done is set and nothing more comes."""
+    while True:
+        rd, _, _ = select.select([fd], [], [], 0.2)
+        if rd:
+            into.append(os.read(fd, 65536))
+        elif done.is_set():
+            return
 
 
 def check_output_files(s, db):
@@ -71,19 +77,17 @@ def check_output_files(s, db):
         if os.path.lexists(fifo):
             os.unlink(fifo)
         os.mkfifo(fifo)
-        got = []
-        t = threading.Thread(target=read_fifo, args=(fifo, got))
+        # Held open for reading and writing: the command's open never blocks, and
+        # neither does this test if the command replaces the FIFO instead.
+        fd = os.open(fifo, os.O_RDWR)
+        got, done = [], threading.Event()
+        t = threading.Thread(target=drain, args=(fd, got, done), daemon=True)
         t.start()
         r = s.cmd(cmd[0], '-d', db, *cmd[1:], '-o', fifo, timeout=60)
-        if r.rc != 0:
-            # Unblock the reader if the command never opened the FIFO.
-            try:
-                fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-                os.close(fd)
-            except OSError:
-                pass
+        done.set()
         t.join(30)
-        data = got[0] if got else b''
+        os.close(fd)
+        data = b''.join(got)
         tap.ok(r.rc == 0 and stat.S_ISFIFO(os.lstat(fifo).st_mode),
                '%s -o FIFO exits 0 and leaves the FIFO' % cmd[0], r)
         tap.ok(data.startswith(b'{"displayTimeUnit"' if cmd[0] == 'export' else b'<svg'),
