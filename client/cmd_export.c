@@ -49,8 +49,7 @@ struct export {
 	FILE *out;
 	bool have_pid;
 	struct store_proc_info proc; /* with --pid: the process */
-	uint64_t *times;            /* store_query_event_times */
-	uint64_t ntimes;
+	struct store_event_times times; /* store_query_event_times */
 	uint64_t end_ns;            /* the trace's end, since its start */
 	uint64_t base_ns;           /* trace.start_mono_ns: event.time_ns - base_ns = ts */
 	bool first;                 /* no traceEvents element written yet */
@@ -253,7 +252,7 @@ static void put_str(struct export *x, const char *key, const char *s)
 
 static uint64_t seq_time(const struct export *x, uint64_t seq)
 {
-	return x->times[seq < x->ntimes ? seq : x->ntimes - 1];
+	return store_event_time_at(&x->times, seq);
 }
 
 /* Names. -------------------------------------------------------------------------------- */
@@ -627,10 +626,10 @@ static int write_perfetto(struct export *x)
 	struct store_trace_info info;
 	int err;
 
-	err = store_query_event_times(x->r, &x->times, &x->ntimes);
+	err = store_query_event_times(x->r, &x->times);
 	if (err < 0)
 		return err;
-	x->end_ns = x->times[x->ntimes - 1];
+	store_event_times_last(&x->times, &x->end_ns);
 	if (store_query_trace(x->r, &info) == 0) {
 		x->base_ns = info.start_mono_ns;
 		if (info.end_mono_ns > info.start_mono_ns &&
@@ -754,7 +753,7 @@ int cmd_export(int argc, char **argv)
 		goto error;
 	}
 	err = write_to(&x, fmt, out);
-	free(x.times);
+	store_event_times_release(&x.times);
 	store_ro_close(x.r);
 	return err < 0 ? 1 : 0;
 

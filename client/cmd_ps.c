@@ -185,7 +185,9 @@ static int print_json(struct ps *ps, const struct proc *q)
 	else
 		printf("null");
 	/* argv is stored as a JSON array (sysent.h's json_print_string). */
-	printf(",\"argv\":%s,\"mms\":[%s],\"mm_users\":[", q->argv ? q->argv : "null",
+	/* The stored JSON array as it is, if it is one: a damaged DB's text is not JSON. */
+	bool argv_ok = q->argv && stresc_json_ok(q->argv) && stresc_print_argv(q->argv, NULL) == 0;
+	printf(",\"argv\":%s,\"mms\":[%s],\"mm_users\":[", argv_ok ? q->argv : "null",
 	       q->mms ? q->mms : "");
 	for (m = q->mms; !err && m && *m;) {
 		char *next;

@@ -117,9 +117,29 @@ struct mm_pick {
 	struct timeline *tl;
 	const uint64_t *only;       /* the mms of --pid, or NULL for all */
 	size_t nonly;
-	char **names;               /* program of each mm so far, by id (fork copies inherit) */
-	uint64_t nnames;
+	/* The program of each mm so far (fork copies inherit), in id order as the mms come:
+	 * one entry per mm row, not per id value, which a damaged DB may make huge. */
+	uint64_t *ids;
+	char **names;
+	size_t nnames;
 };
+
+/* name_of_mm - the program recorded for mm @id so far, NULL if none. */
+static const char *name_of_mm(const struct mm_pick *k, uint64_t id)
+{
+	size_t lo = 0, hi = k->nnames;
+
+	/* ids ascend as SQLite orders them: as signed 64-bit values. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((int64_t)k->ids[mid] < (int64_t)id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < k->nnames && k->ids[lo] == id ? k->names[lo] : NULL;
+}
 
 static const char *base_name(const char *path)
 {
@@ -135,16 +155,13 @@ static int pick_mm(const struct store_mm_info *m, void *data)
 	const char *exe = m->exe;
 	bool want = !k->only;
 
-	if (m->id >= k->nnames) {
-		uint64_t n = m->id + 64;
-		k->names = xrealloc(k->names, n * sizeof(*k->names));
-		memset(k->names + k->nnames, 0, (n - k->nnames) * sizeof(*k->names));
-		k->nnames = n;
-	}
 	/* A fork's copy runs its parent's program until it execs. */
-	if (!exe && m->parent && m->parent < m->id)
-		exe = k->names[m->parent];
-	k->names[m->id] = exe ? xstrdup(exe) : NULL;
+	if (!exe && m->parent && m->parent != m->id)
+		exe = name_of_mm(k, m->parent);
+	k->ids = xrealloc(k->ids, (k->nnames + 1) * sizeof(*k->ids));
+	k->names = xrealloc(k->names, (k->nnames + 1) * sizeof(*k->names));
+	k->ids[k->nnames] = m->id;
+	k->names[k->nnames++] = exe ? xstrdup(exe) : NULL;
 	for (size_t i = 0; !want && i < k->nonly; i++)
 		want = k->only[i] == m->id;
 	if (!want)
@@ -272,7 +289,7 @@ static uint64_t x_of(const struct timeline *tl, uint64_t seq)
 {
 	if (tl->by_seq)
 		return seq;
-	return tl->times[seq < tl->ntimes ? seq : tl->ntimes - 1];
+	return store_event_time_at(&tl->times, seq);
 }
 
 double timeline_x(const struct timeline *tl, uint64_t seq)
@@ -462,7 +479,7 @@ static void timeline_free(struct timeline *tl)
 	free(tl->ev_text);
 	free(tl->panels);
 	free(tl->rects);
-	free(tl->times);
+	store_event_times_release(&tl->times);
 }
 
 /*
@@ -504,12 +521,13 @@ static int load(struct store_ro *r, struct timeline *tl, const struct pid_mms *o
 	int err;
 
 	err = store_query_mms(r, pick_mm, &k);
-	for (uint64_t i = 0; i < k.nnames; i++)
+	for (size_t i = 0; i < k.nnames; i++)
 		free(k.names[i]);
 	free(k.names);
+	free(k.ids);
 	if (err < 0)
 		return err;
-	err = store_query_event_times(r, &tl->times, &tl->ntimes);
+	err = store_query_event_times(r, &tl->times);
 	if (err < 0)
 		return err;
 	for (size_t i = 0; i < tl->npanels; i++) {
@@ -519,7 +537,8 @@ static int load(struct store_ro *r, struct timeline *tl, const struct pid_mms *o
 		tl->nversions += tl->panels[i].n;
 	}
 	/* The right edge: the end of the trace (its close), else its last event. */
-	tl->x_end = tl->by_seq ? tl->ntimes : tl->times[tl->ntimes - 1];
+	uint64_t last_t, last = store_event_times_last(&tl->times, &last_t);
+	tl->x_end = tl->by_seq ? last + 1 : last_t;
 	if (!tl->by_seq && store_query_trace(r, &info) == 0) {
 		if (info.end_mono_ns > info.start_mono_ns &&
 		    info.end_mono_ns - info.start_mono_ns > tl->x_end)

@@ -62,7 +62,8 @@ pid_t parse_pid(const char *s, const char *what)
 struct store_ro *open_db_or_die(const char *path)
 {
 	struct store_ro *r;
-	int err = store_open_ro(path, &r);
+	char why[200];
+	int err = store_open_ro_why(path, &r, why, sizeof(why));
 
 	if (err == -ENOENT)
 		die("cannot open '%s': no such file (record one with 'vmatrace run')", path);
@@ -71,6 +72,8 @@ struct store_ro *open_db_or_die(const char *path)
 	if (err == -EPROTONOSUPPORT)
 		die("cannot open '%s': written by a newer vmatrace (schema version too new)",
 		    path);
+	if (err == -EUCLEAN)
+		die("'%s' is damaged: %s", path, why);
 	if (err < 0)
 		die("cannot open '%s': %s", path, strerror(-err));
 	return r;

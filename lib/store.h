@@ -192,6 +192,15 @@ struct store_ro;
  * One store_ro is for one thread at a time.
  */
 int store_open_ro(const char *path, struct store_ro **ret);
+
+/*
+ * store_open_ro_why - the same; a DB whose tables are not the schema's (a view or a
+ * virtual table in place of one, generated columns, a broken schema) gives -EUCLEAN, and
+ * why in @why (@size bytes), for "'DB' is damaged: WHY". The readers check the rows they
+ * read the same way (a negative seq, a VMA that ends before it starts): -EUCLEAN, and
+ * store_ro_errmsg() says why.
+ */
+int store_open_ro_why(const char *path, struct store_ro **ret, char *why, size_t size);
 void store_ro_close(struct store_ro *r);
 
 /* store_ro_version - the schema version of @r's DB (PRAGMA user_version). */
