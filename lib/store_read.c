@@ -95,7 +95,8 @@ static int check_tables(struct store_ro *r)
 				"  COLLATE NOCASE),"
 				" (SELECT type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
 				"  FROM main.sqlite_master WHERE name = ?1 COLLATE NOCASE),"
-				" (SELECT count(*) FROM pragma_table_xinfo(?1, 'main') WHERE hidden)",
+				" (SELECT count(*) FROM pragma_table_xinfo(?1, 'main')"
+				"  WHERE hidden)",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return rc;
@@ -304,7 +305,8 @@ int store_query_events_at(struct store_ro *r, const uint64_t *seqs, size_t n,
 	sqlite3_stmt *st;
 	int rc, err = 0;
 
-	rc = sqlite3_prepare_v2(r->db, "SELECT " EVENT_COLUMNS " FROM main.event e LEFT JOIN main.file f"
+	rc = sqlite3_prepare_v2(r->db, "SELECT " EVENT_COLUMNS " FROM main.event e"
+				" LEFT JOIN main.file f"
 				" ON f.id = e.file WHERE e.seq = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_sqlite_errno(r->db, rc);
@@ -417,7 +419,8 @@ int store_ro_check_vma(struct store_ro *r, const struct store_vma *v, uint64_t i
 	const char *p = v->perms;
 
 	if (v->start >= v->end)
-		return store_ro_damaged(r, "VMA version %llu ends (0x%llx) before it starts (0x%llx)",
+		return store_ro_damaged(r, "VMA version %llu ends (0x%llx) before it starts"
+					" (0x%llx)",
 					(unsigned long long)id, (unsigned long long)v->end,
 					(unsigned long long)v->start);
 	if (strlen(p) != 4 || (p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
@@ -630,7 +633,8 @@ int store_query_processes(struct store_ro *r,
 {
 	struct proc_walk w = { .fn = fn, .data = data };
 
-	return store_ro_walk(r, "SELECT " PROC_COLUMNS " FROM main.process ORDER BY id", 0, NULL, proc_row,
+	return store_ro_walk(r, "SELECT " PROC_COLUMNS " FROM main.process ORDER BY id", 0, NULL,
+			     proc_row,
 		    &w);
 }
 
@@ -664,7 +668,8 @@ int store_count_pid(struct store_ro *r, pid_t pid, uint64_t *ret_count)
 {
 	const int64_t args[1] = { pid };
 
-	return store_ro_u64(r, "SELECT count(*) FROM main.process WHERE pid = ?1", 1, args, ret_count);
+	return store_ro_u64(r, "SELECT count(*) FROM main.process WHERE pid = ?1", 1, args,
+			    ret_count);
 }
 
 int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uint64_t *ret_mm)
@@ -703,8 +708,9 @@ int store_query_process_mms(struct store_ro *r, uint64_t id,
 	struct pair_walk w = { .fn_mm = fn, .data = data };
 	const int64_t args[1] = { (int64_t)id };
 
-	return store_ro_walk(r, "SELECT start_seq, mm, NULL FROM main.process WHERE id = ?1 UNION ALL"
-		    " SELECT seq, mm, exe FROM (SELECT seq, mm, exe FROM main.exec WHERE process = ?1"
+	return store_ro_walk(r, "SELECT start_seq, mm, NULL FROM main.process WHERE id = ?1"
+		    " UNION ALL SELECT seq, mm, exe FROM (SELECT seq, mm, exe FROM main.exec"
+		    " WHERE process = ?1"
 		    " ORDER BY seq)", 1, args, pair_row, &w);
 }
 
@@ -714,6 +720,7 @@ int store_query_mm_users(struct store_ro *r, uint64_t mm,
 	struct pair_walk w = { .fn_users = fn, .data = data };
 	const int64_t args[1] = { (int64_t)mm };
 
-	return store_ro_walk(r, "SELECT seq, users FROM main.mm_users WHERE mm = ?1 ORDER BY seq, rowid", 1,
+	return store_ro_walk(r, "SELECT seq, users FROM main.mm_users WHERE mm = ?1"
+			     " ORDER BY seq, rowid", 1,
 		    args, pair_row, &w);
 }

@@ -21,7 +21,7 @@
 static const char *const sql_file =
 	"INSERT INTO file (dev, ino, path, build_id) VALUES (?1, ?2, ?3, ?4)"
 	" ON CONFLICT (dev, ino, path) DO UPDATE SET build_id = coalesce(build_id, excluded.build_id)";
-static const char *const sql_file_id = "SELECT id FROM main.file WHERE dev = ?1 AND ino = ?2 AND path = ?3";
+static const char *const sql_file_id = "SELECT id FROM file WHERE dev = ?1 AND ino = ?2 AND path = ?3";
 static const char *const sql_frame =
 	"INSERT INTO frame (id, file, rel_pc, function, func_off) VALUES (?1, ?2, ?3, ?4, ?5)";
 static const char *const sql_stack = "INSERT INTO stack (id, depth) VALUES (?1, ?2)";
@@ -216,7 +216,8 @@ static const char mapped_sql[] =
 	"SELECT e.stack_id, e.mm, sum(g.n) FROM ("
 	"  SELECT seq, mm, sum(n) AS n FROM ("
 	"   SELECT born_seq AS seq, mm, \"end\" - start AS n FROM main.vma"
-	"   UNION ALL SELECT died_seq, mm, start - \"end\" FROM main.vma WHERE died_seq IS NOT NULL)"
+	"   UNION ALL SELECT died_seq, mm, start - \"end\" FROM main.vma"
+	"   WHERE died_seq IS NOT NULL)"
 	"  GROUP BY seq, mm) g"
 	" JOIN main.event e ON e.seq = g.seq AND e.mm = g.mm"
 	" WHERE g.n > 0 AND e.stack_id IS NOT NULL"

@@ -64,7 +64,8 @@ int store_query_mm_versions(struct store_ro *r, uint64_t mm,
 	if (mm)
 		return store_ro_walk_versions(r, "SELECT " VMA_COLUMNS " FROM main.vma v WHERE"
 					      " v.mm = ?1 ORDER BY v.id", 1, args, fn, data);
-	return store_ro_walk_versions(r, "SELECT " VMA_COLUMNS " FROM main.vma v ORDER BY v.mm, v.id",
+	return store_ro_walk_versions(r, "SELECT " VMA_COLUMNS " FROM main.vma v"
+				      " ORDER BY v.mm, v.id",
 				      0, NULL, fn, data);
 }
 
@@ -135,7 +136,8 @@ int store_query_event_times(struct store_ro *r, struct store_event_times *ret)
 	struct times c = { .out = &o, .r = r };
 	int err;
 
-	err = store_ro_u64(r, "SELECT coalesce(start_mono_ns, 0) FROM main.trace", 0, NULL, &c.base);
+	err = store_ro_u64(r, "SELECT coalesce(start_mono_ns, 0) FROM main.trace", 0, NULL,
+			   &c.base);
 	if (err == -ENOENT)
 		c.base = 0;
 	else if (err < 0)

@@ -313,7 +313,8 @@ static void add_event(struct store *s, uint64_t seq, pid_t pid, pid_t tid, uint6
 {
 	struct event ev = {
 		.seq = seq, .time_ns = 1000 + seq * 10, .pid = pid, .tid = tid, .mm = mm,
-		.kind = name ? EVENT_SYSCALL : EVENT_TASK_EXIT, .nr = name ? sysent_lookup(name) : -1,
+		.kind = name ? EVENT_SYSCALL : EVENT_TASK_EXIT,
+		.nr = name ? sysent_lookup(name) : -1,
 		.args = { 0x7f0000000000, 8192, 3, 0x22, (uint64_t)-1, 0 }, .ret = ret,
 		.dur_ns = 5, .stack_id = stack,
 	};
@@ -410,8 +411,8 @@ static int shrink(const char *path)
 	int rc = sqlite3_open(path, &db);
 
 	if (rc == SQLITE_OK)
-		rc = sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 512; VACUUM",
-				  NULL, NULL, NULL);
+		rc = sqlite3_exec(db, "PRAGMA journal_mode = DELETE; PRAGMA page_size = 512;"
+				  " VACUUM", NULL, NULL, NULL);
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : -EIO;
 }
