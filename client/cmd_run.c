@@ -130,8 +130,9 @@ static int first_pid(const struct store_proc_info *p, void *data)
 /*
  * die_in_use - refuse @path, which a live trace holds (its writer's lock), naming that
  * trace as far as it has been committed: its command line, mode and first process.
+ * Frees @abs (its absolute path).
  */
-static noreturn void die_in_use(const char *path, const char *abs)
+static noreturn void die_in_use(const char *path, char *abs)
 {
 	struct store_trace_info t;
 	struct store_ro *r;
@@ -157,8 +158,18 @@ static noreturn void die_in_use(const char *path, const char *abs)
 			fclose(f);
 		store_ro_close(r);
 	}
-	die("'%s' is being written by another trace%s: wait for it to end, or write another "
-	    "file with -o", path, who ? who : "");
+	free(abs);
+	if (who) {
+		/* die() exits: the line is printed from a copy on the stack. */
+		char line[512];
+
+		snprintf(line, sizeof(line), "%s", who);
+		free(who);
+		die("'%s' is being written by another trace%s: wait for it to end, or write "
+		    "another file with -o", path, line);
+	}
+	die("'%s' is being written by another trace: wait for it to end, or write another "
+	    "file with -o", path);
 }
 
 char *prepare_db(const char *path)
@@ -186,9 +197,11 @@ char *prepare_db(const char *path)
 		die_in_use(path, abs);
 	struct store_ro *r;
 	int err = store_open_ro(abs, &r);
-	if (err < 0)
+	if (err < 0) {
+		free(abs);
 		die("refusing to replace '%s': %s", path,
 		    err == -EMEDIUMTYPE ? "not a vmatrace DB" : strerror(-err));
+	}
 	store_ro_close(r);
 
 	/*
