@@ -137,10 +137,11 @@ def main():
                    'seq 3e9: %s exits 0 within 1 GiB of address space' % cmd,
                    'rc %d, stderr %r' % (p.returncode, p.stderr))
 
-        # Legal but long: an 8 KiB+ name.
+        # Legal but long: an 8 KiB+ name, on the largest version, so that it names its
+        # band in the timeline (the label is the name found in the version's line).
         long_name = '/x' + 'a' * 9000
-        db = tamper(s, src, 'longname.db', "UPDATE vma SET name = '%s' WHERE id = %d" %
-                    (long_name, vid))
+        db = tamper(s, src, 'longname.db', "UPDATE vma SET name = '%s' WHERE id = (SELECT"
+                    ' id FROM vma ORDER BY "end" - start DESC LIMIT 1)' % long_name)
         for cmd in ('timeline', 'export'):
             r = s.cmd(cmd, '-d', db, *out_args(s, cmd, db))
             tap.ok(r.rc == 0 and not r.err, 'a 9 KiB name: %s exits 0' % cmd, r)
@@ -148,6 +149,9 @@ def main():
             svg = f.read()
         tap.ok('/xaaaaaaaaaaaaaaaa' in svg and '%x' % vstart in svg,
                'the timeline shows the VMA with its (cut) name')
+        tap.ok(re.search(r'<text x="[0-9.]+" y="[0-9.]+">xaaaaaaaaaaaaaaaa', svg),
+               'its band is labelled with the name', re.findall(r'<text x="[0-9.]+" '
+                                                             r'y="[0-9.]+">[^<]{0,40}', svg))
 
 
 main()
