@@ -38,6 +38,12 @@ int cmd_stats(int argc, char **argv);
  */
 char *prepare_db(const char *path);
 
+/*
+ * db_in_use - if a live trace holds the DB at @abs (its writer's lock, store_try_lock),
+ * say so in one line naming that trace and @path, and return true; else false.
+ */
+bool db_in_use(const char *path, const char *abs);
+
 /* print_summary - the paragraph a finished trace prints on stderr (DB named as given). */
 struct proto_finished;
 void print_summary(const struct proto_finished *f, const char *db, unsigned flags);

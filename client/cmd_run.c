@@ -17,7 +17,6 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <stdnoreturn.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -127,12 +126,7 @@ static int first_pid(const struct store_proc_info *p, void *data)
 	return 1;
 }
 
-/*
- * die_in_use - refuse @path, which a live trace holds (its writer's lock), naming that
- * trace as far as it has been committed: its command line, mode and first process.
- * Frees @abs (its absolute path).
- */
-static noreturn void die_in_use(const char *path, char *abs)
+bool db_in_use(const char *path, const char *abs)
 {
 	struct store_trace_info t;
 	struct store_ro *r;
@@ -140,7 +134,14 @@ static noreturn void die_in_use(const char *path, char *abs)
 	char *who = NULL;
 	size_t len = 0;
 	FILE *f;
+	int lock = store_try_lock(abs);
 
+	if (lock != -EBUSY) {
+		if (lock >= 0)
+			close(lock);
+		return false;
+	}
+	/* Named as far as the live trace has committed: mode, command line, first pid. */
 	if (store_open_ro(abs, &r) == 0) {
 		f = open_memstream(&who, &len);
 		if (f && store_query_trace(r, &t) == 0 && t.cmdline) {
@@ -158,18 +159,10 @@ static noreturn void die_in_use(const char *path, char *abs)
 			fclose(f);
 		store_ro_close(r);
 	}
-	free(abs);
-	if (who) {
-		/* die() exits: the line is printed from a copy on the stack. */
-		char line[512];
-
-		snprintf(line, sizeof(line), "%s", who);
-		free(who);
-		die("'%s' is being written by another trace%s: wait for it to end, or write "
-		    "another file with -o", path, line);
-	}
-	die("'%s' is being written by another trace: wait for it to end, or write another "
-	    "file with -o", path);
+	log_error("'%s' is being written by another trace%s: wait for it to end, or write "
+		  "another file with -o", path, who ? who : "");
+	free(who);
+	return true;
 }
 
 char *prepare_db(const char *path)
@@ -193,8 +186,10 @@ char *prepare_db(const char *path)
 	}
 	/* A trace being written there (its daemon holds the lock): never move it away. */
 	int lock = store_try_lock(abs);
-	if (lock == -EBUSY)
-		die_in_use(path, abs);
+	if (lock == -EBUSY && db_in_use(path, abs)) {
+		free(abs);
+		exit(1);
+	}
 	struct store_ro *r;
 	int err = store_open_ro(abs, &r);
 	if (err < 0) {
@@ -351,7 +346,9 @@ int cmd_run(int argc, char **argv)
 		if (r < 0)
 			log_error("the daemon did not answer: %s", strerror(-r));
 		else if (reply.type == PROTO_ERROR) {
-			log_error("%s", reply.u.error.message);
+			/* Two runs that both found no DB: the second daemon finds the first's. */
+			if (reply.u.error.err != EEXIST || !db_in_use(arg_output, db))
+				log_error("%s", reply.u.error.message);
 			advise_trace_error((int)reply.u.error.err, pid, false);
 		} else
 			log_error("the daemon answered with an unexpected %s",
