@@ -32,10 +32,18 @@ int cmd_why(int argc, char **argv);
 
 /*
  * prepare_db - the absolute path of the DB to write at @path (relative to the working
- * directory); an existing vmatrace DB is kept as PATH.old (perf record's habit), anything
- * else there is refused. Dies with one line on error. The caller frees the result.
+ * directory); an existing vmatrace DB is kept as PATH.old (perf record's habit) with its
+ * -wal and -journal (stale ones of the old PATH.old removed first), anything else there
+ * is refused, and so is a DB a live trace is writing (store_try_lock), naming that trace.
+ * Dies with one line on error. The caller frees the result.
  */
 char *prepare_db(const char *path);
+
+/*
+ * db_in_use - if a live trace holds the DB at @abs (its writer's lock, store_try_lock),
+ * say so in one line naming that trace and @path, and return true; else false.
+ */
+bool db_in_use(const char *path, const char *abs);
 
 /* print_summary - the paragraph a finished trace prints on stderr (DB named as given). */
 struct proto_finished;
@@ -148,12 +156,52 @@ struct store_ro;
 struct store_ro *open_db_or_die(const char *path);
 
 /*
- * vma_format_maps - @v as a /proc/PID/maps line (no newline) in @buf; its length.
+ * output_init - check standard output at exit (client/output.c): if a write failed (a
+ * full disk, an I/O error), print "vmatrace: write error: REASON" and exit 1 whatever the
+ * command returned. A closed pipe (EPIPE) stays quiet. main() calls it once.
+ * output_failed - true once a write to standard output failed: a long walk can stop.
+ */
+void output_init(void);
+bool output_failed(void);
+
+/*
+ * db_read_error - the one line for a reader that failed with -errno @err on @db: "'DB' is
+ * damaged: WHY" for a DB that breaks the schema's rules (-EUCLEAN), else "@cmd: cannot
+ * read 'DB': WHY". Nothing when standard output failed: that is the error, and
+ * output_init's check reports it.
+ */
+void db_read_error(const char *cmd, const char *db, struct store_ro *r, int err);
+
+/*
+ * The file of an -o option (export, timeline). out_file_open - open @path for writing:
+ * "-" is standard output; a regular file or a new name is written as PATH.tmpPID and
+ * renamed over PATH by out_file_close (a failed run leaves no half file); anything else
+ * (a device, a FIFO, a symlink, /dev/fd/N) is written in place. 0 or -errno.
+ * out_file_close - flush and close; on success rename the temporary file, else remove it.
+ * Returns @err if set, else the first write error, else 0. Errors on standard output are
+ * left to output_init's check. out_file_in_place - true if @path would be written in
+ * place ("-" included).
+ */
+struct out_file {
+	FILE *f;
+	const char *path;
+	char *tmp;              /* the temporary name, NULL when written in place */
+};
+int out_file_open(struct out_file *o, const char *path);
+int out_file_close(struct out_file *o, int err);
+bool out_file_in_place(const char *path);
+
+/*
+ * vma_format_maps - @v as a /proc/PID/maps line (no newline) in @buf; its length. The
+ * name is escaped for a terminal (stresc_name: a newline as \012, as /proc shows it).
+ * vma_format_maps_name - the same, and where the name starts in @buf in @ret_name_at.
  * vma_print_json - @v as a JSON object: start, end, offset, ino as numbers, perms, dev
  * ("fe:00"), name, born_seq, origin_unknown (client/vmaout.c).
  */
 struct store_vma;
 size_t vma_format_maps(const struct store_vma *v, char *buf, size_t size);
+size_t vma_format_maps_name(const struct store_vma *v, char *buf, size_t size,
+			    size_t *ret_name_at);
 void vma_print_json(const struct store_vma *v, FILE *out);
 
 #endif

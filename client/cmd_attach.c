@@ -161,8 +161,11 @@ int cmd_attach(int argc, char **argv)
 	if (request(&c, &m, &reply) < 0)
 		goto error_close;
 	if (reply.type != PROTO_ATTACHED) {
-		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
-							    "unexpected answer from the daemon");
+		/* Two traces that both found no DB: the second daemon finds the first's. */
+		if (reply.type != PROTO_ERROR || reply.u.error.err != EEXIST ||
+		    !db_in_use(output, db))
+			log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
+								    "unexpected answer from the daemon");
 		if (reply.type == PROTO_ERROR)
 			advise_trace_error((int)reply.u.error.err, pid, true);
 		proto_msg_release(&reply);

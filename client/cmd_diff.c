@@ -286,7 +286,7 @@ int cmd_diff(int argc, char **argv)
 	if (!err)
 		err = store_query_vmas_at(r, d.mm[1], d.seq[1], keep_vma, &d.to);
 	if (err < 0)
-		log_error("diff: cannot read '%s': %s", db, store_ro_errmsg(r));
+		db_read_error("diff", db, r, err);
 	else
 		output(&d, proc_ref_name(&pid, name), p.pid);
 	vlist_release(&d.from);

@@ -138,15 +138,13 @@ int cmd_events(int argc, char **argv)
 	} else if (f.mm && store_has_mm(r, f.mm) == 0) {
 		log_error("events: no address space %" PRIu64 " in '%s'", f.mm, db);
 		err = 1;
-	} else if (store_query_events(r, &f, print_one, &ctx) < 0) {
-		log_error("events: cannot read '%s': %s", db, store_ro_errmsg(r));
+	} else if ((err = store_query_events(r, &f, print_one, &ctx)) < 0) {
+		db_read_error("events", db, r, err);
 		err = 1;
 	}
 	store_ro_close(r);
 	free(nrs);
 	if (err)
 		return 1;
-	if (fflush(stdout) != 0 && errno != EPIPE)
-		die("events: cannot write the output: %m");
 	return 0;
 }

@@ -50,8 +50,7 @@ struct export {
 	FILE *out;
 	bool have_pid;
 	struct store_proc_info proc; /* with --pid: the process */
-	uint64_t *times;            /* store_query_event_times */
-	uint64_t ntimes;
+	struct store_event_times times; /* store_query_event_times */
 	uint64_t end_ns;            /* the trace's end, since its start */
 	uint64_t base_ns;           /* trace.start_mono_ns: event.time_ns - base_ns = ts */
 	bool first;                 /* no traceEvents element written yet */
@@ -254,7 +253,7 @@ static void put_str(struct export *x, const char *key, const char *s)
 
 static uint64_t seq_time(const struct export *x, uint64_t seq)
 {
-	return x->times[seq < x->ntimes ? seq : x->ntimes - 1];
+	return store_event_time_at(&x->times, seq);
 }
 
 /* Names. -------------------------------------------------------------------------------- */
@@ -643,10 +642,10 @@ static int write_perfetto(struct export *x)
 	struct store_trace_info info;
 	int err;
 
-	err = store_query_event_times(x->r, &x->times, &x->ntimes);
+	err = store_query_event_times(x->r, &x->times);
 	if (err < 0)
 		return err;
-	x->end_ns = x->times[x->ntimes - 1];
+	store_event_times_last(&x->times, &x->end_ns);
 	if (store_query_trace(x->r, &info) == 0) {
 		x->base_ns = info.start_mono_ns;
 		if (info.end_mono_ns > info.start_mono_ns &&
@@ -679,42 +678,30 @@ static int write_perfetto(struct export *x)
 
 /* The command. -------------------------------------------------------------------------- */
 
-/* write_to - run @fmt's writer into @path through a temporary file renamed at the end, so
- * that a failure leaves no half file; "-" is standard output. Prints why on failure. */
+/* write_to - run @fmt's writer into @path (out_file_open: a regular file through a
+ * temporary one, a device or FIFO in place, "-" standard output). Prints why on failure. */
 static int write_to(struct export *x, const struct format *fmt, const char *path)
 {
-	char *tmp = NULL;
-	int err;
+	struct out_file o;
+	int err = out_file_open(&o, path);
 
-	if (!strcmp(path, "-")) {
-		x->out = stdout;
-	} else {
-		tmp = xasprintf("%s.tmp%d", path, (int)getpid());
-		x->out = fopen(tmp, "we");
-		if (!x->out) {
-			log_error("export: cannot write '%s': %s", path, strerror(errno));
-			free(tmp);
-			return -1;
-		}
+	if (err < 0) {
+		log_error("export: cannot write '%s': %s", path, strerror(-err));
+		return -1;
 	}
+	x->out = o.f;
 	err = fmt->write(x);
-	if (fflush(x->out) != 0 && !err)
-		err = -errno;
-	if (tmp) {
-		if (fclose(x->out) != 0 && !err)
-			err = -errno;
-		if (!err && rename(tmp, path) < 0)
-			err = -errno;
-		if (err)
-			unlink(tmp);
-	}
-	free(tmp);
-	if (err == -EIO || err == -ENOSPC || err == -EDQUOT || err == -EACCES || err == -EROFS)
+	/* A writer's -EIO is the output's (ferror): out_file_close says which error. */
+	if (err == -EIO && ferror(x->out))
+		err = 0;
+	err = out_file_close(&o, err);
+	x->out = NULL;
+	if (err == -EIO || err == -ENOSPC || err == -EDQUOT || err == -EACCES || err == -EROFS ||
+	    err == -EFBIG || err == -EPIPE)
 		log_error("export: cannot write '%s': %s", path, strerror(-err));
 	else if (err)
-		log_error("export: cannot read '%s': %s", x->db,
-			  err == -ENOMEM ? strerror(ENOMEM) : store_ro_errmsg(x->r));
-	return err ? -1 : 0;
+		db_read_error("export", x->db, x->r, err);
+	return err || output_failed() ? -1 : 0;
 }
 
 int cmd_export(int argc, char **argv)
@@ -782,7 +769,7 @@ int cmd_export(int argc, char **argv)
 		goto error;
 	}
 	err = write_to(&x, fmt, out);
-	free(x.times);
+	store_event_times_release(&x.times);
 	store_ro_close(x.r);
 	return err < 0 ? 1 : 0;
 

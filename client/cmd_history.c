@@ -15,6 +15,7 @@
 #include "client.h"
 #include "log.h"
 #include "store.h"
+#include "stresc.h"
 #include "sysent.h"
 #include "xalloc.h"
 
@@ -90,9 +91,12 @@ static int add_mm(uint64_t seq, uint64_t mm, const char *exe, void *data)
 
 static void print_line(char sign, const struct store_vma *v)
 {
-	printf("  %c %08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " %02x:%02x %" PRIu64 "%s%s\n",
+	printf("  %c %08" PRIx64 "-%08" PRIx64 " %.4s %08" PRIx64 " %02x:%02x %" PRIu64 "%s",
 	       sign, v->start, v->end, v->perms, v->offset, major(v->dev), minor(v->dev), v->ino,
-	       v->name[0] ? "  " : "", v->name);
+	       v->name[0] ? "  " : "");
+	/* Escaped as maps escapes it: the name comes from the traced program. */
+	stresc_print_name(stdout, v->name);
+	putchar('\n');
 }
 
 /* Walking the versions in event order: two orders, by birth and by death. */
@@ -354,7 +358,7 @@ int cmd_history(int argc, char **argv)
 	if (!err && !h.n)
 		fprintf(stderr, "vmatrace: no recorded mapping ever covered 0x%" PRIx64 "\n", addr);
 	if (err < 0)
-		log_error("history: cannot read '%s': %s", db, store_ro_errmsg(r));
+		db_read_error("history", db, r, err);
 	for (size_t i = 0; i < h.n; i++)
 		free(h.vs[i].name);
 	free(h.vs);

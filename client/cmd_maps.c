@@ -16,6 +16,7 @@
 #include "client.h"
 #include "log.h"
 #include "store.h"
+#include "stresc.h"
 
 static void usage(FILE *out)
 {
@@ -73,9 +74,10 @@ static int print_vma(const struct store_vma *v, uint64_t id, void *data)
 		putchar('\n');
 	} else if (o->extended) {
 		/* pmap's mode: rwx, then 's' for a shared mapping, then the reserve flag. */
-		printf("%016" PRIx64 " %7" PRIu64 " %.3s%c- %s\n", v->start,
-		       (v->end - v->start) / 1024, v->perms, v->perms[3] == 's' ? 's' : '-',
-		       pmap_mapping(v));
+		printf("%016" PRIx64 " %7" PRIu64 " %.3s%c- ", v->start,
+		       (v->end - v->start) / 1024, v->perms, v->perms[3] == 's' ? 's' : '-');
+		stresc_print_name(stdout, pmap_mapping(v));
+		putchar('\n');
 	} else {
 		vma_format_maps(v, line, sizeof(line));
 		puts(line);
@@ -177,7 +179,7 @@ int cmd_maps(int argc, char **argv)
 		printf("Address           Kbytes Mode  Mapping\n");
 	err = store_query_vmas_at(r, mm, at, print_vma, &o);
 	if (err < 0) {
-		log_error("maps: cannot read '%s': %s", db, store_ro_errmsg(r));
+		db_read_error("maps", db, r, err);
 		goto error;
 	}
 	if (o.extended)

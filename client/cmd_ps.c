@@ -14,6 +14,7 @@
 #include "client.h"
 #include "log.h"
 #include "store.h"
+#include "stresc.h"
 #include "sysent.h"
 #include "xalloc.h"
 
@@ -132,34 +133,15 @@ static void status_text(int status, char *buf, size_t size)
 		snprintf(buf, size, "0x%x", status);
 }
 
-/* The program column: argv joined by spaces (from its JSON), else the exe path. */
-static void program_text(const struct proc *q, char *buf, size_t size)
+/*
+ * The program column: argv as words (decoded from its JSON), else the exe path. Both
+ * come from the traced program: escaped for the terminal (stresc_print_name).
+ */
+static void print_program(const struct proc *q)
 {
-	size_t n = 0;
-
-	buf[0] = '\0';
-	if (q->argv) {
-		bool in = false, esc = false;
-		for (const char *c = q->argv; *c && n + 2 < size; c++) {
-			if (in && esc) {
-				buf[n++] = *c;
-				esc = false;
-			} else if (in && *c == '\\') {
-				esc = true;
-			} else if (*c == '"') {
-				in = !in;
-				if (!in && n + 1 < size)
-					buf[n++] = ' ';
-			} else if (in) {
-				buf[n++] = *c;
-			}
-		}
-		while (n && buf[n - 1] == ' ')
-			n--;
-		buf[n] = '\0';
-	}
-	if (!n)
-		snprintf(buf, size, "%s", q->exe ? q->exe : "?");
+	if (q->argv && strcmp(q->argv, "[]") && stresc_print_argv_words(q->argv, stdout) == 0)
+		return;
+	stresc_print_name(stdout, q->exe ? q->exe : "?");
 }
 
 /* proc_name - "PID", or "PID@N" when other processes of the trace had the same pid. */
@@ -203,7 +185,9 @@ static int print_json(struct ps *ps, const struct proc *q)
 	else
 		printf("null");
 	/* argv is stored as a JSON array (sysent.h's json_print_string). */
-	printf(",\"argv\":%s,\"mms\":[%s],\"mm_users\":[", q->argv ? q->argv : "null",
+	/* The stored JSON array as it is, if it is one: a damaged DB's text is not JSON. */
+	bool argv_ok = q->argv && stresc_json_ok(q->argv) && stresc_print_argv(q->argv, NULL) == 0;
+	printf(",\"argv\":%s,\"mms\":[%s],\"mm_users\":[", argv_ok ? q->argv : "null",
 	       q->mms ? q->mms : "");
 	for (m = q->mms; !err && m && *m;) {
 		char *next;
@@ -224,19 +208,20 @@ static int print_json(struct ps *ps, const struct proc *q)
 static void print_tree(struct ps *ps, size_t i, int depth)
 {
 	struct proc *q = &ps->procs[i];
-	char st[48], prog[512], end[24], pid[PROC_REF_NAME_MAX];
+	char st[48], end[24], pid[PROC_REF_NAME_MAX];
 
 	q->printed = true;
 	status_text(q->info.exit_status, st, sizeof(st));
-	program_text(q, prog, sizeof(prog));
 	if (q->info.end_seq)
 		snprintf(end, sizeof(end), "%" PRIu64, q->info.end_seq);
 	else
 		snprintf(end, sizeof(end), "-");
 	proc_name(q, pid);
-	printf("%7s %7d %7" PRIu64 " %7s %-12s %-10s %*s%s%s\n", pid, q->info.ppid,
+	printf("%7s %7d %7" PRIu64 " %7s %-12s %-10s %*s%s", pid, q->info.ppid,
 	       q->info.start_seq, end, st, q->mms ? q->mms : "-", 2 * depth, "",
-	       depth ? "\\_ " : "", prog);
+	       depth ? "\\_ " : "");
+	print_program(q);
+	putchar('\n');
 	for (size_t j = 0; j < ps->n; j++)
 		if (ps->procs[j].parent == i + 1 && !ps->procs[j].printed)
 			print_tree(ps, j, depth + 1);
@@ -331,7 +316,7 @@ int cmd_ps(int argc, char **argv)
 		}
 	}
 	if (err < 0)
-		log_error("ps: cannot read '%s': %s", db, store_ro_errmsg(ps.r));
+		db_read_error("ps", db, ps.r, err);
 	for (size_t i = 0; i < ps.n; i++) {
 		free(ps.procs[i].exe);
 		free(ps.procs[i].argv);

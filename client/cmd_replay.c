@@ -239,7 +239,7 @@ int cmd_replay(int argc, char **argv)
 		goto out;
 	err = store_query_last_seq(rp.r, &last);
 	if (err < 0) {
-		log_error("replay: cannot read '%s': %s", db, store_ro_errmsg(rp.r));
+		db_read_error("replay", db, rp.r, err);
 		goto out;
 	}
 	if (check_range(&rp, who, last, from_set, to_set) < 0)
@@ -252,8 +252,7 @@ int cmd_replay(int argc, char **argv)
 	rp.who = who;
 	err = replay_load(&rp);
 	if (err < 0) {
-		log_error("replay: cannot read '%s': %s", db,
-			  err == -EIO ? strerror(EIO) : store_ro_errmsg(rp.r));
+		db_read_error("replay", db, rp.r, err);
 		goto out;
 	}
 	status = tui ? replay_tui(&rp, who) : 0;

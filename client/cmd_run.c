@@ -31,6 +31,7 @@
 #include "log.h"
 #include "proto.h"
 #include "store.h"
+#include "stresc.h"
 #include "sysent.h"
 #include "xalloc.h"
 
@@ -131,8 +132,55 @@ static char *resolve_program(const char *prog)
 	return NULL;
 }
 
+/* first_pid - the first process of a trace: the one run or attached. */
+static int first_pid(const struct store_proc_info *p, void *data)
+{
+	*(pid_t *)data = p->pid;
+	return 1;
+}
+
+bool db_in_use(const char *path, const char *abs)
+{
+	struct store_trace_info t;
+	struct store_ro *r;
+	pid_t pid = 0;
+	char *who = NULL;
+	size_t len = 0;
+	FILE *f;
+	int lock = store_try_lock(abs);
+
+	if (lock != -EBUSY) {
+		if (lock >= 0)
+			close(lock);
+		return false;
+	}
+	/* Named as far as the live trace has committed: mode, command line, first pid. */
+	if (store_open_ro(abs, &r) == 0) {
+		f = open_memstream(&who, &len);
+		if (f && store_query_trace(r, &t) == 0 && t.cmdline) {
+			fprintf(f, " (%s of '", t.mode ? t.mode : "trace");
+			if (stresc_print_argv_words(t.cmdline, f) < 0)
+				stresc_print_name(f, t.cmdline);
+			fputc('\'', f);
+			store_query_processes(r, first_pid, &pid);
+			if (pid > 0)
+				fprintf(f, ", pid %d", (int)pid);
+			fputc(')', f);
+			store_trace_info_release(&t);
+		}
+		if (f)
+			fclose(f);
+		store_ro_close(r);
+	}
+	log_error("'%s' is being written by another trace%s: wait for it to end, or write "
+		  "another file with -o", path, who ? who : "");
+	free(who);
+	return true;
+}
+
 char *prepare_db(const char *path)
 {
+	static const char *const side[] = { "-wal", "-journal" };
 	char cwd[PATH_MAX];
 	char *abs;
 	struct stat st;
@@ -144,28 +192,54 @@ char *prepare_db(const char *path)
 			die("cannot get the working directory: %m");
 		abs = xasprintf("%s/%s", cwd, path);
 	}
-	if (lstat(abs, &st) == 0) {
-		struct store_ro *r;
-		int err = store_open_ro(abs, &r);
-		if (err < 0)
-			die("refusing to replace '%s': %s", path, db_strerror(err));
-		store_ro_close(r);
-		char *old = xasprintf("%s.old", abs);
-		if (rename(abs, old) < 0)
-			die("cannot keep '%s' as '%s.old': %m", path, path);
-		/* A WAL not yet checkpointed holds committed events: it goes along. */
-		char *wal = xasprintf("%s-wal", abs), *old_wal = xasprintf("%s-wal", old);
-		char *shm = xasprintf("%s-shm", abs);
-		if (rename(wal, old_wal) < 0 && errno != ENOENT)
-			die("cannot keep '%s-wal' as '%s.old-wal': %m", path, path);
-		unlink(shm);
-		free(wal);
-		free(old_wal);
-		free(shm);
-		free(old);
-	} else if (errno != ENOENT) {
-		die("cannot use '%s': %m", path);
+	if (lstat(abs, &st) < 0) {
+		if (errno != ENOENT)
+			die("cannot use '%s': %m", path);
+		return abs;
 	}
+	/* A trace being written there (its daemon holds the lock): never move it away. */
+	int lock = store_try_lock(abs);
+	if (lock == -EBUSY && db_in_use(path, abs)) {
+		free(abs);
+		exit(1);
+	}
+	struct store_ro *r;
+	int err = store_open_ro(abs, &r);
+	if (err < 0) {
+		free(abs);
+		die("refusing to replace '%s': %s", path, db_strerror(err));
+	}
+	store_ro_close(r);
+
+	/*
+	 * PATH -> PATH.old, with its side files. The old PATH.old's -wal, -journal and -shm
+	 * go first: SQLite would replay a stale WAL (or journal) onto the trace that takes
+	 * that name, and break it ("malformed"). A WAL not yet checkpointed holds committed
+	 * events: it goes along; -shm is only an index of the WAL, rebuilt from it.
+	 */
+	char *old = xasprintf("%s.old", abs);
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]) + 1; i++) {
+		char *o = xasprintf("%s%s", old, i < 2 ? side[i] : "-shm");
+		if (unlink(o) < 0 && errno != ENOENT)
+			die("cannot remove '%s%s' to keep '%s' as '%s.old': %m", path,
+			    o + strlen(abs), path, path);
+		free(o);
+	}
+	if (rename(abs, old) < 0)
+		die("cannot keep '%s' as '%s.old': %m", path, path);
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+		char *from = xasprintf("%s%s", abs, side[i]), *to = xasprintf("%s%s", old, side[i]);
+		if (rename(from, to) < 0 && errno != ENOENT)
+			die("cannot keep '%s%s' as '%s.old%s': %m", path, side[i], path, side[i]);
+		free(from);
+		free(to);
+	}
+	char *shm = xasprintf("%s-shm", abs);
+	unlink(shm);
+	free(shm);
+	free(old);
+	if (lock >= 0)
+		close(lock);
 	return abs;
 }
 
@@ -451,7 +525,9 @@ int cmd_run(int argc, char **argv)
 		if (r < 0)
 			log_error("the daemon did not answer: %s", strerror(-r));
 		else if (reply.type == PROTO_ERROR) {
-			log_error("%s", reply.u.error.message);
+			/* Two runs that both found no DB: the second daemon finds the first's. */
+			if (reply.u.error.err != EEXIST || !db_in_use(arg_output, db))
+				log_error("%s", reply.u.error.message);
 			advise_trace_error((int)reply.u.error.err, pid, false);
 		} else
 			log_error("the daemon answered with an unexpected %s",

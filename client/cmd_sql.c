@@ -242,7 +242,5 @@ int cmd_sql(int argc, char **argv)
 	store_ro_close(r);
 	if (err)
 		return 1;
-	if (fflush(stdout) != 0 && errno != EPIPE)
-		die("sql: cannot write the output: %m");
 	return 0;
 }

@@ -407,7 +407,7 @@ int cmd_stats(int argc, char **argv)
 	}
 	err = load(r, &s);
 	if (err < 0) {
-		log_error("stats: cannot read '%s': %s", db, store_ro_errmsg(r));
+		db_read_error("stats", db, r, err);
 		goto out;
 	}
 	if (json)

@@ -48,7 +48,9 @@ static void usage(FILE *out)
 		"\n"
 		"  -d, --db DB        read DB (default ./%s)\n"
 		"  -p, --pid P        only the address spaces of process P (PID or PID@N)\n"
-		"  -o, --output FILE  write FILE; its extension (.svg, .html) says the format\n"
+		"  -o, --output FILE  write FILE; its extension (.svg, .html) says the format;\n"
+		"                     '-' (standard output), a FIFO or a device without one:\n"
+		"                     SVG, written in place\n"
 		"      --seq          x is the event number instead of the time\n"
 		"      --max-rects N  above N rectangles (default %d), merge those narrower\n"
 		"                     than a pixel that share a pixel column, rows and colour\n"
@@ -94,21 +96,21 @@ static int add_version(const struct store_vma *v, uint64_t id, uint64_t died, vo
 	struct tl_panel *p = data;
 	struct tl_version *t;
 	char line[8192];
-	size_t n;
+	size_t name_at;
 
 	if (p->n == p->cap) {
 		p->cap = p->cap ? 2 * p->cap : 64;
 		p->v = xrealloc(p->v, p->cap * sizeof(*p->v));
 	}
 	t = &p->v[p->n++];
-	n = vma_format_maps(v, line, sizeof(line));
+	vma_format_maps_name(v, line, sizeof(line), &name_at);
 	*t = (struct tl_version){
 		.id = id, .start = v->start, .end = v->end, .born_seq = v->born_seq,
 		.died_seq = died, .line = xstrdup(line),
 		.kind = (uint8_t)vma_kind(v), .level = (uint8_t)vma_level(v->perms),
 	};
-	/* The name is the line's tail: it follows the fixed columns. */
-	t->name = t->line + n - strlen(v->name);
+	/* The name is the line's tail (escaped, maybe cut): it follows the fixed columns. */
+	t->name = t->line + name_at;
 	return 0;
 }
 
@@ -116,9 +118,29 @@ struct mm_pick {
 	struct timeline *tl;
 	const uint64_t *only;       /* the mms of --pid, or NULL for all */
 	size_t nonly;
-	char **names;               /* program of each mm so far, by id (fork copies inherit) */
-	uint64_t nnames;
+	/* The program of each mm so far (fork copies inherit), in id order as the mms come:
+	 * one entry per mm row, not per id value, which a damaged DB may make huge. */
+	uint64_t *ids;
+	char **names;
+	size_t nnames;
 };
+
+/* name_of_mm - the program recorded for mm @id so far, NULL if none. */
+static const char *name_of_mm(const struct mm_pick *k, uint64_t id)
+{
+	size_t lo = 0, hi = k->nnames;
+
+	/* ids ascend as SQLite orders them: as signed 64-bit values. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if ((int64_t)k->ids[mid] < (int64_t)id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < k->nnames && k->ids[lo] == id ? k->names[lo] : NULL;
+}
 
 static const char *base_name(const char *path)
 {
@@ -134,16 +156,13 @@ static int pick_mm(const struct store_mm_info *m, void *data)
 	const char *exe = m->exe;
 	bool want = !k->only;
 
-	if (m->id >= k->nnames) {
-		uint64_t n = m->id + 64;
-		k->names = xrealloc(k->names, n * sizeof(*k->names));
-		memset(k->names + k->nnames, 0, (n - k->nnames) * sizeof(*k->names));
-		k->nnames = n;
-	}
 	/* A fork's copy runs its parent's program until it execs. */
-	if (!exe && m->parent && m->parent < m->id)
-		exe = k->names[m->parent];
-	k->names[m->id] = exe ? xstrdup(exe) : NULL;
+	if (!exe && m->parent && m->parent != m->id)
+		exe = name_of_mm(k, m->parent);
+	k->ids = xrealloc(k->ids, (k->nnames + 1) * sizeof(*k->ids));
+	k->names = xrealloc(k->names, (k->nnames + 1) * sizeof(*k->names));
+	k->ids[k->nnames] = m->id;
+	k->names[k->nnames++] = exe ? xstrdup(exe) : NULL;
 	for (size_t i = 0; !want && i < k->nonly; i++)
 		want = k->only[i] == m->id;
 	if (!want)
@@ -271,7 +290,7 @@ static uint64_t x_of(const struct timeline *tl, uint64_t seq)
 {
 	if (tl->by_seq)
 		return seq;
-	return tl->times[seq < tl->ntimes ? seq : tl->ntimes - 1];
+	return store_event_time_at(&tl->times, seq);
 }
 
 double timeline_x(const struct timeline *tl, uint64_t seq)
@@ -491,7 +510,7 @@ static void timeline_free(struct timeline *tl)
 	free(tl->ev_text);
 	free(tl->panels);
 	free(tl->rects);
-	free(tl->times);
+	store_event_times_release(&tl->times);
 }
 
 /*
@@ -533,12 +552,13 @@ static int load(struct store_ro *r, struct timeline *tl, const struct pid_mms *o
 	int err;
 
 	err = store_query_mms(r, pick_mm, &k);
-	for (uint64_t i = 0; i < k.nnames; i++)
+	for (size_t i = 0; i < k.nnames; i++)
 		free(k.names[i]);
 	free(k.names);
+	free(k.ids);
 	if (err < 0)
 		return err;
-	err = store_query_event_times(r, &tl->times, &tl->ntimes);
+	err = store_query_event_times(r, &tl->times);
 	if (err < 0)
 		return err;
 	for (size_t i = 0; i < tl->npanels; i++) {
@@ -548,7 +568,8 @@ static int load(struct store_ro *r, struct timeline *tl, const struct pid_mms *o
 		tl->nversions += tl->panels[i].n;
 	}
 	/* The right edge: the end of the trace (its close), else its last event. */
-	tl->x_end = tl->by_seq ? tl->ntimes : tl->times[tl->ntimes - 1];
+	uint64_t last_t, last = store_event_times_last(&tl->times, &last_t);
+	tl->x_end = tl->by_seq ? last + 1 : last_t;
 	if (!tl->by_seq && store_query_trace(r, &info) == 0) {
 		if (info.end_mono_ns > info.start_mono_ns &&
 		    info.end_mono_ns - info.start_mono_ns > tl->x_end)
@@ -636,9 +657,10 @@ int cmd_timeline(int argc, char **argv)
 		die("timeline: unexpected argument '%s'", argv[optind]);
 	if (!out)
 		die("timeline: -o FILE.svg or -o FILE.html is required");
-	if (!has_suffix(out, ".svg") && !has_suffix(out, ".html") && !has_suffix(out, ".htm"))
+	/* The extension says the format; "-", a pipe or a device without one gets SVG. */
+	html = has_suffix(out, ".html") || has_suffix(out, ".htm");
+	if (!html && !has_suffix(out, ".svg") && !out_file_in_place(out))
 		die("timeline: cannot tell the format of '%s': name it FILE.svg or FILE.html", out);
-	html = !has_suffix(out, ".svg");
 
 	struct store_ro *r = open_db_or_die(db);
 	tl.db = db;
@@ -659,32 +681,25 @@ int cmd_timeline(int argc, char **argv)
 	store_ro_close(r);
 	r = NULL;
 
-	/* Written beside, then renamed: a failed run leaves no half picture. */
-	char *tmp = xasprintf("%s.tmp%d", out, (int)getpid());
-	FILE *f = fopen(tmp, "we");
-	if (!f) {
-		log_error("timeline: cannot write '%s': %s", out, strerror(errno));
-		free(tmp);
+	/* A regular file is written beside, then renamed: a failed run leaves no half
+	 * picture. A device, FIFO or symlink is written in place (out_file_open). */
+	struct out_file o;
+	err = out_file_open(&o, out);
+	if (err < 0) {
+		log_error("timeline: cannot write '%s': %s", out, strerror(-err));
 		goto error;
 	}
-	err = html ? timeline_write_html(&tl, f) : timeline_write_svg(&tl, f);
-	if (fclose(f) != 0 && !err)
-		err = -errno;
-	if (!err && rename(tmp, out) < 0)
-		err = -errno;
+	err = html ? timeline_write_html(&tl, o.f) : timeline_write_svg(&tl, o.f);
+	err = out_file_close(&o, err == -EIO ? 0 : err);
 	if (err) {
 		log_error("timeline: cannot write '%s': %s", out, strerror(-err));
-		unlink(tmp);
-		free(tmp);
 		goto error;
 	}
-	free(tmp);
 	timeline_free(&tl);
-	return 0;
+	return output_failed() ? 1 : 0;
 
 error_read:
-	log_error("timeline: cannot read '%s': %s", db, err == -ENOMEM ? strerror(ENOMEM) :
-		  store_ro_errmsg(r));
+	db_read_error("timeline", db, r, err);
 error:
 	store_ro_close(r);
 	timeline_free(&tl);

@@ -83,10 +83,13 @@ const char *db_strerror(int err)
 struct store_ro *open_db_or_die(const char *path)
 {
 	struct store_ro *r;
-	int err = store_open_ro(path, &r);
+	char why[200];
+	int err = store_open_ro_why(path, &r, why, sizeof(why));
 
 	if (err == -ENOENT)
 		die("cannot open '%s': no such file (record one with 'vmatrace run')", path);
+	if (err == -EUCLEAN && why[0])
+		die("'%s' is damaged: %s", path, why);
 	if (err < 0)
 		die("cannot open '%s': %s", path, db_strerror(err));
 	return r;
@@ -95,6 +98,7 @@ struct store_ro *open_db_or_die(const char *path)
 int main(int argc, char **argv)
 {
 	log_prog = "vmatrace";
+	output_init();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

@@ -60,7 +60,7 @@ int resolve_process(struct store_ro *r, const char *cmd, const char *db,
 		log_error("%s: no process %s in '%s' (see 'vmatrace ps')", cmd,
 			  proc_ref_name(ref, name), db);
 	else if (err < 0)
-		log_error("%s: cannot read '%s': %s", cmd, db, store_ro_errmsg(r));
+		db_read_error(cmd, db, r, err);
 	return err < 0 ? -1 : 0;
 }
 
@@ -73,7 +73,7 @@ int process_mm_at(struct store_ro *r, const char *cmd, const char *db,
 	int err = store_query_last_seq(r, &last);
 
 	if (err < 0) {
-		log_error("%s: cannot read '%s': %s", cmd, db, store_ro_errmsg(r));
+		db_read_error(cmd, db, r, err);
 		return -1;
 	}
 	if (*at > last) {
@@ -98,7 +98,7 @@ int process_mm_at(struct store_ro *r, const char *cmd, const char *db,
 		return -1;
 	}
 	if (err < 0) {
-		log_error("%s: cannot read '%s': %s", cmd, db, store_ro_errmsg(r));
+		db_read_error(cmd, db, r, err);
 		return -1;
 	}
 	*ret_mm = mm;

@@ -10,6 +10,7 @@
 
 #include "client.h"
 #include "stats.h"
+#include "stresc.h"
 #include "sysent.h"
 
 static const char *nr_name(int64_t nr, char buf[32])
@@ -77,7 +78,10 @@ static void print_proc_text(const struct st_proc *p, FILE *out)
 	char b[48], b2[32];
 
 	exit_text(p->info.exit_status, b);
-	fprintf(out, "\nprocess %s  %s\n", p->name, p->exe ? p->exe : "(program unknown)");
+	fprintf(out, "\nprocess %s  ", p->name);
+	/* The program's path is the traced program's: escaped for the terminal. */
+	stresc_print_name(out, p->exe ? p->exe : "(program unknown)");
+	fputc('\n', out);
 	if (p->info.end_seq)
 		fprintf(out, "  %-16s events %" PRIu64 "..%" PRIu64 ", %s\n", "life",
 			p->info.start_seq, p->info.end_seq, b);
@@ -149,8 +153,13 @@ void stats_print_text(const struct stats *s, FILE *out)
 {
 	const struct store_trace_info *t = &s->trace;
 
-	fprintf(out, "%-18s %s%s%s\n", "trace", t->cmdline ? t->cmdline : "?",
-		t->mode ? ", " : "", t->mode ? t->mode : "");
+	fprintf(out, "%-18s ", "trace");
+	stresc_print_name(out, t->cmdline ? t->cmdline : "?");
+	if (t->mode) {
+		fputs(", ", out);
+		stresc_print_name(out, t->mode);
+	}
+	fputc('\n', out);
 	fprintf(out, "%-18s %" PRIu64 " event%s, %" PRIu64 " process%s, %" PRIu64
 		" thread%s, %" PRIu64 " address space%s\n", "recorded", s->summary.events,
 		s->summary.events == 1 ? "" : "s", s->summary.processes,

@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "store_timeline.h"
+
 /* What a VMA version is, for its colour (hue). */
 enum tl_kind {
 	TL_FILE,    /* a mapped file, private */
@@ -76,8 +78,7 @@ struct tl_panel {
 
 struct timeline {
 	bool by_seq;                /* x is the event number, not the time */
-	uint64_t *times;            /* event times by seq (store_query_event_times) */
-	uint64_t ntimes;            /* last seq + 1 */
+	struct store_event_times times; /* event times (store_query_event_times) */
 	uint64_t x_start, x_end;    /* the left and right edges, in ns or seq */
 	struct tl_panel *panels;
 	size_t npanels;

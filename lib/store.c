@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/fsuid.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -590,6 +591,8 @@ static void store_free(struct store *s)
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
 	free(s->base);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd); /* the trace lock goes last: the file is complete */
 	while ((c = s->spare)) {
 		s->spare = c->next;
 		free(c);
@@ -635,6 +638,7 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	s->fsuid = uid;
 	s->fsgid = gid;
 	s->dir_fd = -1;
+	s->lock_fd = -1;
 	/*
 	 * The directory is held by an fd, so that a failed start removes what we created
 	 * there and nothing else, whatever happens to the path meanwhile (unlink_db).
@@ -672,7 +676,20 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 		unlinkat(s->dir_fd, s->base, 0);
 		goto error_free;
 	}
-	close(fd);
+	/*
+	 * The trace lock (store_try_lock): held on this fd until store_close, so that a
+	 * client about to rotate PATH to PATH.old, or a second run writing the same PATH,
+	 * sees a live trace there. flock, not fcntl: SQLite's own locks are fcntl locks of
+	 * this process on the same file, and closing any fd of the file would drop ours.
+	 * Taken at once: the file is new and ours (O_EXCL).
+	 */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		r = -errno;
+		close(fd);
+		unlinkat(s->dir_fd, s->base, 0);
+		goto error_free;
+	}
+	s->lock_fd = fd;
 	s->dev = st.st_dev;
 	s->ino = st.st_ino;
 	pthread_mutex_init(&s->lock, NULL);
@@ -716,6 +733,8 @@ error:
 	return r ? r : -EIO;
 
 error_free:
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
 	free(s->base);
@@ -743,6 +762,21 @@ void store_discard(struct store *s)
 	if (dir_fd >= 0)
 		close(dir_fd);
 	free(base);
+}
+
+int store_try_lock(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0)
+		return -errno;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
 }
 
 int store_close(struct store *s, const char *end_status)

@@ -72,7 +72,8 @@ struct store_mm {
 /*
  * store_create - create a new DB at @path (mode 0600) and start its writer thread.
  * The file must not exist (the caller keeps an old one as PATH.old, like perf record):
- * -EEXIST if it does.
+ * -EEXIST if it does. The store holds the trace lock of the file (store_try_lock) from
+ * its creation to store_close(), or until the daemon dies.
  * Returns 0 and the store in @ret, or -errno (the file is not left behind on failure).
  * The caller owns the store and releases it with store_close().
  */
@@ -92,6 +93,14 @@ int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret);
  * Never by path, which may lead elsewhere by now. NULL-safe.
  */
 void store_discard(struct store *s);
+
+/*
+ * store_try_lock - take the trace lock of the DB at @path without waiting: for a client
+ * that is about to move or replace the file. Returns an fd that holds the lock (close it
+ * to let go), -EBUSY if a writer holds it (a trace is being written into the file), or
+ * -errno. The lock is an flock(2) on the DB file itself, which SQLite does not use.
+ */
+int store_try_lock(const char *path);
 
 /* store_begin_trace - record the trace metadata. Call once, before any other record. */
 int store_begin_trace(struct store *s, const struct store_trace_meta *meta);
@@ -200,6 +209,15 @@ struct store_ro;
  * One store_ro is for one thread at a time.
  */
 int store_open_ro(const char *path, struct store_ro **ret);
+
+/*
+ * store_open_ro_why - the same; a DB whose tables are not the schema's (a view or a
+ * virtual table in place of one, generated columns, a broken schema) gives -EUCLEAN, and
+ * why in @why (@size bytes), for "'DB' is damaged: WHY". The readers check the rows they
+ * read the same way (a negative seq, a VMA that ends before it starts): -EUCLEAN, and
+ * store_ro_errmsg() says why.
+ */
+int store_open_ro_why(const char *path, struct store_ro **ret, char *why, size_t size);
 void store_ro_close(struct store_ro *r);
 
 /* store_ro_version - the schema version of @r's DB (PRAGMA user_version). */

@@ -24,7 +24,7 @@
  */
 static const char changes_sql[] =
 	"WITH RECURSIVE class(c) AS (SELECT -1 UNION ALL SELECT c + 1 FROM class WHERE c < 47)"
-	" SELECT " VMA_COLUMNS " FROM class, vma v"
+	" SELECT " VMA_COLUMNS " FROM class, main.vma v"
 	"  WHERE v.mm = ?1 AND v.life_class = class.c"
 	"  AND v.born_seq > ?2 - (2 << class.c) AND v.born_seq <= ?3"
 	"  AND (v.born_seq > ?2 OR (v.died_seq > ?2 AND v.died_seq <= ?3))";
@@ -58,7 +58,7 @@ int store_query_mm(struct store_ro *r, uint64_t id, struct store_mm_info *ret)
 {
 	struct store_mm_info m = { 0 };
 	const int64_t args[1] = { (int64_t)id };
-	int err = store_ro_walk(r, "SELECT id, start_seq, end_seq, parent, owner FROM mm"
+	int err = store_ro_walk(r, "SELECT id, start_seq, end_seq, parent, owner FROM main.mm"
 				" WHERE id = ?1", 1, args, mm_row, &m);
 
 	if (err < 0)
@@ -174,7 +174,7 @@ int store_query_event_counts(struct store_ro *r, pid_t pid, uint64_t from, uint6
 	int err = store_ro_walk(r,
 				"SELECT tid, mm, kind, nr,"
 				" CASE WHEN kind = 0 AND ret BETWEEN -4095 AND -1 THEN -ret ELSE 0"
-				" END, seq FROM event WHERE pid = ?1 AND seq BETWEEN ?2 AND ?3"
+				" END, seq FROM main.event WHERE pid = ?1 AND seq BETWEEN ?2 AND ?3"
 				" ORDER BY seq",
 				3, args, count_row, &w);
 	for (size_t i = 0; !err && i < w.n; i++)
@@ -188,5 +188,5 @@ int store_query_event_time(struct store_ro *r, uint64_t seq, uint64_t *ret_ns)
 {
 	const int64_t args[1] = { (int64_t)seq };
 
-	return store_ro_u64(r, "SELECT time_ns FROM event WHERE seq = ?1", 1, args, ret_ns);
+	return store_ro_u64(r, "SELECT time_ns FROM main.event WHERE seq = ?1", 1, args, ret_ns);
 }

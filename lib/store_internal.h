@@ -50,7 +50,16 @@ struct store_ro {
 	sqlite3 *db;
 	int64_t version;        /* PRAGMA user_version: 1 has no stack tables */
 	sqlite3_stmt *stack_st; /* store_query_stack(), prepared on first use */
+	char damaged[160];      /* why the DB breaks the schema's rules, "" if it does not */
 };
+
+/*
+ * store_ro_damaged - record why @r's DB is damaged (a row that breaks the schema's rules:
+ * a negative seq, a VMA that ends before it starts) for store_ro_errmsg(); -EUCLEAN.
+ * A tampered DB must give one clear line, never a crash, an assert or a huge allocation.
+ */
+int store_ro_damaged(struct store_ro *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* store_ro_u64 - run @sql with @n int64 parameters; the first column of row 1 in @ret.
  * 0, -ENOENT for no row, or -errno. */
@@ -67,15 +76,23 @@ int store_ro_walk(struct store_ro *r, const char *sql, int n, const int64_t *arg
 #define EVENT_COLUMNS                                                                     \
 	"e.seq, e.time_ns, e.pid, e.tid, e.mm, e.kind, e.nr, e.a0, e.a1, e.a2, e.a3, e.a4,"   \
 	" e.a5, e.ret, e.dur_ns, f.path, f.dev, f.ino, e.argv, e.stack_id"
-int store_ro_event_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void *data),
-		       void *data);
+int store_ro_event_row(struct store_ro *r, sqlite3_stmt *st,
+		       int (*fn)(const struct event *ev, void *data), void *data);
 
 /* VMA versions: select VMA_COLUMNS FROM vma v; store_ro_row_vma() reads the row into @v
- * (name points into SQLite's row), its died_seq (0 for NULL) and returns its id. */
+ * (name points into SQLite's row), its died_seq (0 for NULL) and returns its id.
+ * store_ro_check_vma - 0 if the version keeps the schema's rules (start < end, perms like
+ * "rw-p", 0 <= born_seq <= died_seq, seqs below 2^62), else store_ro_damaged(). */
 #define VMA_COLUMNS                                                                       \
 	"v.id, v.mm, v.start, v.end, v.perms, v.offset, v.dev, v.ino, v.name, v.born_seq,"   \
 	" v.died_seq, v.origin_unknown"
 uint64_t store_ro_row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_died);
+int store_ro_check_vma(struct store_ro *r, const struct store_vma *v, uint64_t id,
+		       uint64_t died_seq);
+
+/* The largest seq a reader accepts: seqs count events, and the queries' arithmetic
+ * (?2 - (2 << 47)) must stay far from int64 overflow. */
+#define STORE_SEQ_MAX ((uint64_t)1 << 62)
 
 /* store_ro_walk_versions - call @fn for the VMA version of each row of @sql (VMA_COLUMNS,
  * bound to @n int64 @args), with its died_seq (0: alive at the end). As store_ro_walk. */

@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ const char *store_ro_errmsg(struct store_ro *r)
 {
 	if (!r)
 		return "no store";
+	if (r->damaged[0])
+		return r->damaged;
 	/*
 	 * The error was ours, not SQLite's (a row the DB should hold is missing, a value is
 	 * out of range): SQLite's last call went well, and its message is "not an error".
@@ -38,6 +41,18 @@ const char *store_ro_errmsg(struct store_ro *r)
 		return "its contents are inconsistent (a row missing or out of range: altered, or "
 		       "not written to the end)";
 	return sqlite3_errmsg(r->db);
+}
+
+int store_ro_damaged(struct store_ro *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!r->damaged[0]) { /* the first reason found is the one to tell */
+		va_start(ap, fmt);
+		vsnprintf(r->damaged, sizeof(r->damaged), fmt, ap);
+		va_end(ap);
+	}
+	return -EUCLEAN;
 }
 
 void store_ro_close(struct store_ro *r)
@@ -117,7 +132,59 @@ out:
 	return rc;
 }
 
+/*
+ * The tables the readers read (the last three from schema version 2 on). Each must be
+ * a plain table of the main schema: a view named "event" with an endless recursive CTE
+ * made `vmatrace events` hang, and a virtual table or a generated column runs code (an
+ * expression, a module) at every read. The readers also name them main.X, so that
+ * nothing else with the name can stand in.
+ */
+static const char *const ro_tables[] = {
+	"trace", "syscall", "file", "process", "exec", "thread", "mm", "mm_users", "event", "vma",
+	"frame", "stack", "stack_frame",
+};
+
+static int check_tables(struct store_ro *r)
+{
+	size_t n = sizeof(ro_tables) / sizeof(ro_tables[0]) - (r->version < 2 ? 3 : 0);
+	sqlite3_stmt *st;
+	int rc, err = 0;
+
+	rc = sqlite3_prepare_v2(r->db,
+				"SELECT (SELECT count(*) FROM main.sqlite_master WHERE name = ?1"
+				"  COLLATE NOCASE),"
+				" (SELECT type = 'table' AND sql NOT LIKE 'CREATE VIRTUAL%'"
+				"  FROM main.sqlite_master WHERE name = ?1 COLLATE NOCASE),"
+				" (SELECT count(*) FROM pragma_table_xinfo(?1, 'main')"
+				"  WHERE hidden)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		return rc;
+	for (size_t i = 0; !err && i < n; i++) {
+		sqlite3_bind_text(st, 1, ro_tables[i], -1, SQLITE_STATIC);
+		rc = sqlite3_step(st);
+		if (rc != SQLITE_ROW) {
+			sqlite3_finalize(st);
+			return rc == SQLITE_DONE ? SQLITE_CORRUPT : rc;
+		}
+		if (sqlite3_column_int64(st, 0) != 1)
+			err = store_ro_damaged(r, "no table '%s'", ro_tables[i]);
+		else if (!sqlite3_column_int(st, 1))
+			err = store_ro_damaged(r, "'%s' is not a plain table", ro_tables[i]);
+		else if (sqlite3_column_int64(st, 2))
+			err = store_ro_damaged(r, "table '%s' has generated columns", ro_tables[i]);
+		sqlite3_reset(st);
+	}
+	sqlite3_finalize(st);
+	return err ? SQLITE_CORRUPT : SQLITE_OK;
+}
+
 int store_open_ro(const char *path, struct store_ro **ret)
+{
+	return store_open_ro_why(path, ret, NULL, 0);
+}
+
+int store_open_ro_why(const char *path, struct store_ro **ret, char *why, size_t size)
 {
 	struct store_ro *r;
 	struct stat stb;
@@ -171,15 +238,19 @@ int store_open_ro(const char *path, struct store_ro **ret)
 		goto error_close;
 	}
 	r->version = version;
+	rc = check_tables(r);
+	if (rc != SQLITE_OK)
+		goto error;
 	*ret = r;
 	return 0;
 
 error:
 	err = store_sqlite_errno(r->db, rc);
-	log_debug("store: cannot open '%s': %s", path,
-		  r->db ? sqlite3_errmsg(r->db) : sqlite3_errstr(rc));
+	log_debug("store: cannot open '%s': %s", path, store_ro_errmsg(r));
 	if (!err)
 		err = -EIO;
+	if (err == -EUCLEAN && why && size)
+		snprintf(why, size, "%s", store_ro_errmsg(r));
 error_close:
 	store_ro_close(r);
 	return err;
@@ -233,8 +304,8 @@ int store_query_divergences(struct store_ro *r,
 int store_query_summary(struct store_ro *r, struct store_summary *ret)
 {
 	static const char *const sql[] = {
-		"SELECT count(*) FROM event", "SELECT count(*) FROM process",
-		"SELECT count(*) FROM thread", "SELECT count(*) FROM mm",
+		"SELECT count(*) FROM main.event", "SELECT count(*) FROM main.process",
+		"SELECT count(*) FROM main.thread", "SELECT count(*) FROM main.mm",
 	};
 	uint64_t v[4];
 	int err;
@@ -261,17 +332,17 @@ static int has(struct store_ro *r, const char *sql, int64_t arg)
 
 int store_has_tid(struct store_ro *r, pid_t tid)
 {
-	return has(r, "SELECT EXISTS (SELECT 1 FROM thread WHERE tid = ?1)", tid);
+	return has(r, "SELECT EXISTS (SELECT 1 FROM main.thread WHERE tid = ?1)", tid);
 }
 
 int store_has_mm(struct store_ro *r, uint64_t mm)
 {
-	return has(r, "SELECT EXISTS (SELECT 1 FROM mm WHERE id = ?1)", (int64_t)mm);
+	return has(r, "SELECT EXISTS (SELECT 1 FROM main.mm WHERE id = ?1)", (int64_t)mm);
 }
 
 int store_query_last_seq(struct store_ro *r, uint64_t *ret_seq)
 {
-	return store_ro_u64(r, "SELECT coalesce(max(seq), 0) FROM event", 0, NULL, ret_seq);
+	return store_ro_u64(r, "SELECT coalesce(max(seq), 0) FROM main.event", 0, NULL, ret_seq);
 }
 
 /* col_strdup - a copy of text column @i, NULL for NULL or '' (false: out of memory). */
@@ -284,8 +355,8 @@ static bool col_strdup(sqlite3_stmt *st, int i, char **ret)
 }
 
 /* store_ro_event_row: see store_internal.h. */
-int store_ro_event_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void *data),
-			 void *data)
+int store_ro_event_row(struct store_ro *r, sqlite3_stmt *st,
+		       int (*fn)(const struct event *ev, void *data), void *data)
 {
 	struct event ev = { 0 };
 	int err;
@@ -304,6 +375,13 @@ int store_ro_event_row(sqlite3_stmt *st, int (*fn)(const struct event *ev, void 
 	ev.dev = (uint64_t)sqlite3_column_int64(st, 16);
 	ev.ino = (uint64_t)sqlite3_column_int64(st, 17);
 	ev.stack_id = sqlite3_column_int64(st, 19);
+	/* seq is the rowid: any integer in a tampered DB. The readers count on 1.. */
+	if (sqlite3_column_int64(st, 0) < 1 || ev.seq >= STORE_SEQ_MAX)
+		return store_ro_damaged(r, "event seq %lld is out of range",
+					(long long)sqlite3_column_int64(st, 0));
+	if (ev.kind != EVENT_SYSCALL && ev.kind != EVENT_TASK_EXIT)
+		return store_ro_damaged(r, "event %llu has an unknown kind %d",
+					(unsigned long long)ev.seq, (int)ev.kind);
 	/* Copies: SQLite's text is gone at the next step, and @fn may keep the event. */
 	if (!col_strdup(st, 15, &ev.path) || !col_strdup(st, 18, &ev.argv)) {
 		event_release(&ev);
@@ -320,7 +398,8 @@ int store_query_events_at(struct store_ro *r, const uint64_t *seqs, size_t n,
 	sqlite3_stmt *st;
 	int rc, err = 0;
 
-	rc = sqlite3_prepare_v2(r->db, "SELECT " EVENT_COLUMNS " FROM event e LEFT JOIN file f"
+	rc = sqlite3_prepare_v2(r->db, "SELECT " EVENT_COLUMNS " FROM main.event e"
+				" LEFT JOIN main.file f"
 				" ON f.id = e.file WHERE e.seq = ?1", -1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_sqlite_errno(r->db, rc);
@@ -328,7 +407,7 @@ int store_query_events_at(struct store_ro *r, const uint64_t *seqs, size_t n,
 		store_bind_u64(st, 1, seqs[i]);
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW)
-			err = store_ro_event_row(st, fn, data);
+			err = store_ro_event_row(r, st, fn, data);
 		else if (rc != SQLITE_DONE)
 			err = store_sqlite_errno(r->db, rc);
 		sqlite3_reset(st);
@@ -355,7 +434,7 @@ int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 	if (!sql)
 		return -ENOMEM;
 	n = (size_t)snprintf(sql, len, "SELECT " EVENT_COLUMNS
-			     " FROM event e LEFT JOIN file f ON f.id = e.file WHERE 1");
+			     " FROM main.event e LEFT JOIN main.file f ON f.id = e.file WHERE 1");
 	/* Bound parameters in this order; each filter is an indexed or rowid term. */
 	if (f->pid)
 		n += (size_t)snprintf(sql + n, len - n, " AND e.pid = ?%d", b++);
@@ -397,7 +476,7 @@ int store_query_events(struct store_ro *r, const struct store_event_filter *f,
 		store_bind_u64(st, b++, f->max_seq);
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		err = store_ro_event_row(st, fn, data);
+		err = store_ro_event_row(r, st, fn, data);
 		if (err)
 			break;
 	}
@@ -429,6 +508,28 @@ uint64_t store_ro_row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_d
 	return (uint64_t)sqlite3_column_int64(st, 0);
 }
 
+int store_ro_check_vma(struct store_ro *r, const struct store_vma *v, uint64_t id,
+		       uint64_t died_seq)
+{
+	const char *p = v->perms;
+
+	if (v->start >= v->end)
+		return store_ro_damaged(r, "VMA version %llu ends (0x%llx) before it starts"
+					" (0x%llx)",
+					(unsigned long long)id, (unsigned long long)v->end,
+					(unsigned long long)v->start);
+	if (strlen(p) != 4 || (p[0] != 'r' && p[0] != '-') || (p[1] != 'w' && p[1] != '-') ||
+	    (p[2] != 'x' && p[2] != '-') || (p[3] != 'p' && p[3] != 's'))
+		return store_ro_damaged(r, "VMA version %llu has perms that are not like 'rw-p'",
+					(unsigned long long)id);
+	if (v->born_seq >= STORE_SEQ_MAX || died_seq >= STORE_SEQ_MAX ||
+	    (died_seq && died_seq < v->born_seq))
+		return store_ro_damaged(r, "VMA version %llu has a life out of range (%lld..%lld)",
+					(unsigned long long)id, (long long)v->born_seq,
+					(long long)died_seq);
+	return 0;
+}
+
 /*
  * The map of mm ?1 after event ?2, from index vma_life: for each life class c, the
  * versions born in (?2 - 2^(c+1), ?2] that outlive ?2, plus the ones still alive (class
@@ -438,11 +539,11 @@ uint64_t store_ro_row_vma(sqlite3_stmt *st, struct store_vma *v, uint64_t *ret_d
 static const char vmas_at_sql[] =
 	"WITH RECURSIVE class(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM class WHERE c < 47)"
 	" SELECT * FROM ("
-	"  SELECT " VMA_COLUMNS " FROM class, vma v"
+	"  SELECT " VMA_COLUMNS " FROM class, main.vma v"
 	"   WHERE v.mm = ?1 AND v.life_class = class.c"
 	"   AND v.born_seq > ?2 - (2 << class.c) AND v.born_seq <= ?2 AND v.died_seq > ?2"
 	"  UNION ALL"
-	"  SELECT " VMA_COLUMNS " FROM vma v"
+	"  SELECT " VMA_COLUMNS " FROM main.vma v"
 	"   WHERE v.mm = ?1 AND v.life_class = -1 AND v.born_seq <= ?2"
 	" ) AS v ORDER BY v.start < 0, v.start";
 
@@ -452,7 +553,7 @@ static const char vmas_at_sql[] =
  */
 static const char vma_history_sql[] =
 	"WITH RECURSIVE class(c) AS (SELECT 0 UNION ALL SELECT c + 1 FROM class WHERE c < 61)"
-	" SELECT " VMA_COLUMNS " FROM class, vma v"
+	" SELECT " VMA_COLUMNS " FROM class, main.vma v"
 	"  WHERE v.size_class = class.c AND v.start > ?1 - (2 << class.c) AND v.start <= ?1"
 	"  AND v.end > ?1 AND (?2 = 0 OR v.mm = ?2)"
 	" ORDER BY v.born_seq, v.id";
@@ -460,6 +561,7 @@ static const char vma_history_sql[] =
 struct versions_walk {
 	store_version_fn *fn;
 	void *data;
+	struct store_ro *r;
 };
 
 static int version_row(sqlite3_stmt *st, void *ctx)
@@ -467,14 +569,15 @@ static int version_row(sqlite3_stmt *st, void *ctx)
 	struct versions_walk *w = ctx;
 	struct store_vma v;
 	uint64_t died, id = store_ro_row_vma(st, &v, &died);
+	int err = store_ro_check_vma(w->r, &v, id, died);
 
-	return w->fn(&v, id, died, w->data);
+	return err ? err : w->fn(&v, id, died, w->data);
 }
 
 int store_ro_walk_versions(struct store_ro *r, const char *sql, int n, const int64_t *args,
 			   store_version_fn *fn, void *data)
 {
-	struct versions_walk w = { fn, data };
+	struct versions_walk w = { fn, data, r };
 
 	return store_ro_walk(r, sql, n, args, version_row, &w);
 }
@@ -539,7 +642,7 @@ int store_query_trace(struct store_ro *r, struct store_trace_info *ret)
 	rc = sqlite3_prepare_v2(r->db,
 				"SELECT cmdline, cwd, host, kernel, version, mode,"
 				" start_realtime_ns, start_mono_ns, page_size, end_mono_ns,"
-				" end_status FROM trace",
+				" end_status FROM main.trace",
 				-1, &st, NULL);
 	if (rc != SQLITE_OK)
 		return store_sqlite_errno(r->db, rc);
@@ -625,7 +728,8 @@ int store_query_processes(struct store_ro *r,
 {
 	struct proc_walk w = { .fn = fn, .data = data };
 
-	return store_ro_walk(r, "SELECT " PROC_COLUMNS " FROM process ORDER BY id", 0, NULL, proc_row,
+	return store_ro_walk(r, "SELECT " PROC_COLUMNS " FROM main.process ORDER BY id", 0, NULL,
+			     proc_row,
 		    &w);
 }
 
@@ -641,9 +745,9 @@ int store_query_process_nth(struct store_ro *r, pid_t pid, unsigned int nth,
 	struct proc_walk w = { .out = &p };
 	const int64_t args[2] = { pid, nth ? nth - 1 : 0 };
 	/* nth 0: the most recent; else the nth in order of appearance (index process_pid). */
-	int err = store_ro_walk(r, nth ? "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
+	int err = store_ro_walk(r, nth ? "SELECT " PROC_COLUMNS " FROM main.process WHERE pid = ?1"
 				" ORDER BY id LIMIT 1 OFFSET ?2"
-			      : "SELECT " PROC_COLUMNS " FROM process WHERE pid = ?1"
+			      : "SELECT " PROC_COLUMNS " FROM main.process WHERE pid = ?1"
 				" ORDER BY id DESC LIMIT 1",
 		       nth ? 2 : 1, args, proc_row, &w);
 
@@ -659,7 +763,8 @@ int store_count_pid(struct store_ro *r, pid_t pid, uint64_t *ret_count)
 {
 	const int64_t args[1] = { pid };
 
-	return store_ro_u64(r, "SELECT count(*) FROM process WHERE pid = ?1", 1, args, ret_count);
+	return store_ro_u64(r, "SELECT count(*) FROM main.process WHERE pid = ?1", 1, args,
+			    ret_count);
 }
 
 int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uint64_t *ret_mm)
@@ -668,9 +773,9 @@ int store_query_mm_of_process(struct store_ro *r, uint64_t id, uint64_t seq, uin
 
 	/* Its last exec at or before @seq, else its mm at birth. */
 	return store_ro_u64(r,
-			 "SELECT coalesce((SELECT x.mm FROM exec x WHERE x.process = p.id"
+			 "SELECT coalesce((SELECT x.mm FROM main.exec x WHERE x.process = p.id"
 			 " AND x.seq <= ?2 ORDER BY x.seq DESC LIMIT 1), p.mm)"
-			 " FROM process p WHERE p.id = ?1",
+			 " FROM main.process p WHERE p.id = ?1",
 			 2, args, ret_mm);
 }
 
@@ -698,8 +803,9 @@ int store_query_process_mms(struct store_ro *r, uint64_t id,
 	struct pair_walk w = { .fn_mm = fn, .data = data };
 	const int64_t args[1] = { (int64_t)id };
 
-	return store_ro_walk(r, "SELECT start_seq, mm, NULL FROM process WHERE id = ?1 UNION ALL"
-		    " SELECT seq, mm, exe FROM (SELECT seq, mm, exe FROM exec WHERE process = ?1"
+	return store_ro_walk(r, "SELECT start_seq, mm, NULL FROM main.process WHERE id = ?1"
+		    " UNION ALL SELECT seq, mm, exe FROM (SELECT seq, mm, exe FROM main.exec"
+		    " WHERE process = ?1"
 		    " ORDER BY seq)", 1, args, pair_row, &w);
 }
 
@@ -709,6 +815,7 @@ int store_query_mm_users(struct store_ro *r, uint64_t mm,
 	struct pair_walk w = { .fn_users = fn, .data = data };
 	const int64_t args[1] = { (int64_t)mm };
 
-	return store_ro_walk(r, "SELECT seq, users FROM mm_users WHERE mm = ?1 ORDER BY seq, rowid", 1,
+	return store_ro_walk(r, "SELECT seq, users FROM main.mm_users WHERE mm = ?1"
+			     " ORDER BY seq, rowid", 1,
 		    args, pair_row, &w);
 }

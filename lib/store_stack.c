@@ -130,9 +130,9 @@ int store_query_stack(struct store_ro *r, int64_t id,
 	if (!r->stack_st) {
 		rc = sqlite3_prepare_v3(r->db,
 					"SELECT sf.depth, fr.rel_pc, f.path, f.build_id, fr.function,"
-					" fr.func_off FROM stack_frame sf"
-					" JOIN frame fr ON fr.id = sf.frame"
-					" JOIN file f ON f.id = fr.file"
+					" fr.func_off FROM main.stack_frame sf"
+					" JOIN main.frame fr ON fr.id = sf.frame"
+					" JOIN main.file f ON f.id = fr.file"
 					" WHERE sf.stack = ?1 ORDER BY sf.depth",
 					-1, SQLITE_PREPARE_PERSISTENT, &r->stack_st, NULL);
 		if (rc != SQLITE_OK)
@@ -178,7 +178,7 @@ int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *re
 		rc = sqlite3_prepare_v2(r->db, "SELECT count(*), count(stack_id), coalesce(sum(CASE"
 					" WHEN stack_id IS NULL THEN 0 WHEN stack_id < 128 THEN 1"
 					" WHEN stack_id < 32768 THEN 2 WHEN stack_id < 8388608"
-					" THEN 3 ELSE 4 END), 0) FROM event", -1, &st, NULL);
+					" THEN 3 ELSE 4 END), 0) FROM main.event", -1, &st, NULL);
 		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
 			s.events = (uint64_t)sqlite3_column_int64(st, 0);
 			s.events_with_stack = (uint64_t)sqlite3_column_int64(st, 1);
@@ -188,9 +188,9 @@ int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *re
 	}
 	int err = rc == SQLITE_OK ? 0 : store_sqlite_errno(r->db, rc);
 	if (!err)
-		err = store_ro_u64(r, "SELECT count(*) FROM stack", 0, NULL, &s.stacks);
+		err = store_ro_u64(r, "SELECT count(*) FROM main.stack", 0, NULL, &s.stacks);
 	if (!err)
-		err = store_ro_u64(r, "SELECT count(*) FROM frame", 0, NULL, &s.frames);
+		err = store_ro_u64(r, "SELECT count(*) FROM main.frame", 0, NULL, &s.frames);
 	if (err)
 		return err;
 	/* dbstat is compiled into Debian's SQLite; elsewhere, estimate from the rows. */
@@ -198,7 +198,7 @@ int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *re
 			 " ('frame', 'stack', 'stack_frame', 'sqlite_autoindex_stack_frame_1')",
 			 0, NULL, &s.bytes) < 0) {
 		uint64_t sf = 0;
-		store_ro_u64(r, "SELECT count(*) FROM stack_frame", 0, NULL, &sf);
+		store_ro_u64(r, "SELECT count(*) FROM main.stack_frame", 0, NULL, &sf);
 		s.bytes = s.frames * 40 + s.stacks * 8 + sf * 12;
 	}
 	s.bytes += id_bytes;
@@ -215,10 +215,11 @@ int store_query_stack_summary(struct store_ro *r, struct store_stack_summary *re
 static const char mapped_sql[] =
 	"SELECT e.stack_id, e.mm, sum(g.n) FROM ("
 	"  SELECT seq, mm, sum(n) AS n FROM ("
-	"   SELECT born_seq AS seq, mm, \"end\" - start AS n FROM vma"
-	"   UNION ALL SELECT died_seq, mm, start - \"end\" FROM vma WHERE died_seq IS NOT NULL)"
+	"   SELECT born_seq AS seq, mm, \"end\" - start AS n FROM main.vma"
+	"   UNION ALL SELECT died_seq, mm, start - \"end\" FROM main.vma"
+	"   WHERE died_seq IS NOT NULL)"
 	"  GROUP BY seq, mm) g"
-	" JOIN event e ON e.seq = g.seq AND e.mm = g.mm"
+	" JOIN main.event e ON e.seq = g.seq AND e.mm = g.mm"
 	" WHERE g.n > 0 AND e.stack_id IS NOT NULL"
 	"  AND (?1 = 0 OR (e.pid = ?1 AND e.seq >= ?2 AND e.seq <= ?3))"
 	" GROUP BY e.stack_id, e.mm";

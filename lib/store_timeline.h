@@ -53,13 +53,28 @@ int store_query_threads(struct store_ro *r,
 			int (*fn)(const struct store_thread_info *t, void *data), void *data);
 
 /*
- * store_query_event_times - the time of every event, indexed by seq, in a malloc'ed array
- * of @ret_n = last seq + 1 entries, in ns since the trace's start (CLOCK_MONOTONIC minus
- * trace.start_mono_ns). Entry 0 is the start (0). Made monotone in seq: an event's time is
- * its entry time or its predecessor's, whichever is later, because seq is the order in
- * which effects happened and a thread's call may enter before another's that ends first.
- * A missing seq takes its predecessor's time. The caller frees the array.
+ * The time of every event, in ns since the trace's start (CLOCK_MONOTONIC minus
+ * trace.start_mono_ns), made monotone in seq: an event's time is its entry time or its
+ * predecessor's, whichever is later, because seq is the order in which effects happened
+ * and a thread's call may enter before another's that ends first. One entry per event
+ * row, not per seq value: memory follows the rows, whatever seqs a DB holds.
  */
-int store_query_event_times(struct store_ro *r, uint64_t **ret_times, uint64_t *ret_n);
+struct store_event_times {
+	uint64_t *seq;          /* the events' seqs, ascending */
+	uint64_t *t;            /* their times */
+	size_t n;
+};
+
+/* store_query_event_times - read them into @ret (release with store_event_times_release).
+ * 0 or -errno (-EUCLEAN for a seq out of range). */
+int store_query_event_times(struct store_ro *r, struct store_event_times *ret);
+void store_event_times_release(struct store_event_times *t);
+
+/* store_event_time_at - the time of event @seq: that of the last event at or before it
+ * (a missing seq takes its predecessor's), 0 before the first. */
+uint64_t store_event_time_at(const struct store_event_times *t, uint64_t seq);
+
+/* store_event_times_last - the last event's seq and time (0 and 0 without events). */
+uint64_t store_event_times_last(const struct store_event_times *t, uint64_t *ret_time);
 
 #endif

@@ -151,6 +151,7 @@ enum {
 
 struct store {
 	uid_t fsuid;                /* files are opened as this user (system daemon), -1: ours */
+	int lock_fd;                /* holds the trace lock (flock) on the DB until close */
 	gid_t fsgid;
 	int dir_fd;                 /* O_PATH fd of the directory the DB was created in */
 	char *base;                 /* the DB's name in it ("trace.db") */

@@ -97,6 +97,69 @@ void stresc_print_c(FILE *out, const char *str, size_t len)
 	}
 }
 
+/*
+ * name_byte_len - how many bytes at @s (of @len) print as they are in a name, 0 if the
+ * byte at @s must be escaped: a control byte, DEL, a C1 control (U+0080..U+009F, which
+ * terminals obey as ESC sequences) or a byte that is not part of well-formed UTF-8.
+ */
+static size_t name_byte_len(const unsigned char *s, size_t len)
+{
+	size_t n;
+
+	if (s[0] >= 0x20 && s[0] < 0x7f)
+		return 1;
+	if (s[0] < 0x80)
+		return 0;
+	n = utf8_seq_len(s, len);
+	return n && !(s[0] == 0xc2 && s[1] < 0xa0) ? n : 0;
+}
+
+size_t stresc_name(char *buf, size_t size, const char *name)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	size_t len = strlen(name), o = 0;
+
+	if (!size)
+		return 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = name_byte_len(s + i, len - i);
+
+		if (n) {
+			if (o + n >= size)
+				break;
+			memcpy(buf + o, s + i, n);
+			o += n;
+			i += n;
+			continue;
+		}
+		if (o + 4 >= size)
+			break;
+		snprintf(buf + o, 5, "\\%03o", s[i]);
+		o += 4;
+		i++;
+	}
+	buf[o] = '\0';
+	return o;
+}
+
+void stresc_print_name(FILE *out, const char *name)
+{
+	const unsigned char *s = (const unsigned char *)name;
+	size_t len = strlen(name);
+
+	for (size_t i = 0; i < len;) {
+		size_t n = name_byte_len(s + i, len - i);
+
+		if (n) {
+			fwrite(s + i, 1, n, out);
+			i += n;
+			continue;
+		}
+		fprintf(out, "\\%03o", s[i]);
+		i++;
+	}
+}
+
 void stresc_print_quoted(FILE *out, const char *s)
 {
 	fputc('"', out);
@@ -288,11 +351,6 @@ static const char *json_decode_string(const char *p, char *buf, size_t *ret_len)
 	return p;
 }
 
-/*
- * stresc_print_argv - print the JSON array of strings @json the way strace shows an argv:
- * ["ls", "-l"]. With @out NULL, only check that @json is such an array. Returns 0,
- * -EINVAL if it is not, or -ENOMEM (then nothing was printed).
- */
 int stresc_print_argv_item(const char *json, unsigned idx, FILE *out)
 {
 	const char *p = skip_ws(json);
@@ -324,7 +382,12 @@ out_free:
 	return r;
 }
 
-int stresc_print_argv(const char *json, FILE *out)
+/*
+ * print_argv - print the JSON array of strings @json the way strace shows an argv
+ * (["ls", "-l"]), or with @words as words separated by spaces, each escaped as a name
+ * (ls -l). With @out NULL, only check. 0, -EINVAL or -ENOMEM (nothing printed).
+ */
+static int print_argv(const char *json, FILE *out, bool words)
 {
 	const char *p = skip_ws(json);
 	char *buf = NULL;
@@ -337,7 +400,8 @@ int stresc_print_argv(const char *json, FILE *out)
 		buf = malloc(strlen(json) + 1);
 		if (!buf)
 			return -ENOMEM;
-		fputc('[', out);
+		if (!words)
+			fputc('[', out);
 	}
 	p = skip_ws(p);
 	if (*p != ']') {
@@ -345,7 +409,12 @@ int stresc_print_argv(const char *json, FILE *out)
 			p = json_decode_string(p, buf, &len);
 			if (!p)
 				goto out_free;
-			if (out) {
+			if (out && words) {
+				if (n)
+					fputc(' ', out);
+				buf[len] = '\0';
+				stresc_print_name(out, buf);
+			} else if (out) {
 				fputs(n ? ", \"" : "\"", out);
 				stresc_print_c(out, buf, len);
 				fputc('"', out);
@@ -360,10 +429,23 @@ int stresc_print_argv(const char *json, FILE *out)
 	}
 	if (*skip_ws(p + 1) != '\0')
 		goto out_free;
-	if (out)
+	if (out && !words)
 		fputc(']', out);
 	r = 0;
 out_free:
 	free(buf);
 	return r;
+}
+
+int stresc_print_argv(const char *json, FILE *out)
+{
+	return print_argv(json, out, false);
+}
+
+int stresc_print_argv_words(const char *json, FILE *out)
+{
+	/* Checked first: a malformed array must not print half of itself. */
+	int r = print_argv(json, NULL, true);
+
+	return r < 0 || !out ? r : print_argv(json, out, true);
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * String escaping shared by the event printers (lib/sysent.c). json_print_string() is
- * public in sysent.h; these are the printers' own.
+ * String escaping shared by the event printers (lib/sysent.c) and the client's VMA and
+ * path printers. json_print_string() is public in sysent.h.
  */
 #ifndef VMATRACE_STRESC_H
 #define VMATRACE_STRESC_H
@@ -12,6 +12,17 @@
 
 /* stresc_print_c - @len bytes of @str, C-escaped (octal for control and invalid bytes). */
 void stresc_print_c(FILE *out, const char *str, size_t len);
+
+/*
+ * stresc_name - a file or VMA name for a /proc/PID/maps-style line, safe on a terminal:
+ * control bytes (a newline as \012, as the kernel escapes it in /proc/PID/maps), DEL, the
+ * C1 controls and bytes that are not UTF-8 as three-digit octal; everything else, a
+ * backslash included, as is (as /proc shows it). Into @buf of @size bytes, NUL-terminated,
+ * cut before an escape or character that does not fit; returns the length.
+ * stresc_print_name - the same, printed to @out (no length limit).
+ */
+size_t stresc_name(char *buf, size_t size, const char *name);
+void stresc_print_name(FILE *out, const char *name);
 
 /* stresc_print_quoted - NUL-terminated @s, C-escaped, in double quotes. */
 void stresc_print_quoted(FILE *out, const char *s);
@@ -30,5 +41,9 @@ int stresc_print_argv_item(const char *json, unsigned idx, FILE *out);
  * @out NULL, only check. Returns 0, -EINVAL (not such an array) or -ENOMEM (then nothing
  * was printed). */
 int stresc_print_argv(const char *json, FILE *out);
+
+/* stresc_print_argv_words - the same array as words separated by spaces, each escaped
+ * with stresc_print_name (ls -l), as ps shows a command line. Same returns. */
+int stresc_print_argv_words(const char *json, FILE *out);
 
 #endif

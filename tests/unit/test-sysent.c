@@ -21,6 +21,7 @@
 
 #include "../tap.h"
 #include "event.h"
+#include "stresc.h"
 #include "sysent.h"
 
 /* Newer than the installed UAPI headers. */
@@ -647,9 +648,42 @@ static void test_argv_round_trip(void)
 	free(json);
 }
 
+/*
+ * stresc_name: names as /proc/PID/maps shows them, safe for a terminal (a newline as
+ * \012, ESC, DEL, C1 and invalid UTF-8 in octal, a backslash as is), cut in a small
+ * buffer before an escape or a character that does not fit, never inside one.
+ */
+static void test_name_escaping(void)
+{
+	static const struct {
+		const char *in, *out;
+		size_t size;
+	} cases[] = {
+		{ "/usr/lib/libc.so.6", "/usr/lib/libc.so.6", 64 },
+		{ "a\nb", "a\\012b", 64 },
+		{ "x\x1b[31my\x7f", "x\\033[31my\\177", 64 },
+		{ "back\\slash \"q\"", "back\\slash \"q\"", 64 },
+		{ "caf\xc3\xa9\xc2\x9b\xff", "caf\xc3\xa9\\302\\233\\377", 64 },
+		{ "ab\ncd", "ab", 6 },         /* "ab\012" needs 7 bytes with its NUL */
+		{ "ab\ncd", "ab\\012", 7 },
+		{ "a\xe2\x82\xac", "a", 4 }, /* the euro sign whole or not at all */
+		{ "abc", "", 1 },
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = stresc_name(buf, cases[i].size, cases[i].in);
+
+		check_str(buf, cases[i].out);
+		check_int((long)n, (long)strlen(cases[i].out));
+	}
+	check_int((long)stresc_name(buf, 0, "abc"), 0);
+}
+
 int main(void)
 {
 	plan_lazy();
+	test_name_escaping();
 	test_table();
 	test_recorded();
 	test_parse_list();
