@@ -414,6 +414,7 @@ static int put_event(const struct event *ev, void *data)
 	struct export *x = w->x;
 	const char *name = ev->kind == EVENT_TASK_EXIT ? "+exit"
 			   : ev->kind == EVENT_SIGNAL	 ? signal_name((int)ev->args[EVENT_SIG_SIGNO])
+			   : ev->kind == EVENT_RENAME	 ? "+rename"
 							 : sysent_name(ev->nr);
 	const char *args, *result;
 	uint64_t from = flow_in_of(w, ev->tid);

@@ -89,9 +89,10 @@ static int count_row(const struct store_event_count *c, void *data)
 {
 	struct count_ctx *x = data;
 	struct st_proc *p = x->p;
-	/* Key of a syscall: its number; a thread exit (nr -1) and a fault signal (-2) sort
-	 * as keys of their own. */
-	int64_t key = c->kind == EVENT_TASK_EXIT ? -1 : c->kind == EVENT_SIGNAL ? -2 : c->nr;
+	/* Key of a syscall: its number; a thread exit (nr -1), a fault signal (-2) and a
+	 * rename from outside (-3) sort as keys of their own. */
+	int64_t key = c->kind == EVENT_TASK_EXIT ? -1 : c->kind == EVENT_SIGNAL ? -2 :
+		      c->kind == EVENT_RENAME ? -3 : c->nr;
 
 	p->events += c->count;
 	count_add(&p->by_nr, &p->n_nr, key, c->count);

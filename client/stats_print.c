@@ -15,7 +15,8 @@
 
 static const char *nr_name(int64_t nr, char buf[32])
 {
-	const char *n = nr == -2 ? "+signal" : nr < 0 ? "+exit" : sysent_name((int)nr);
+	const char *n = nr == -3 ? "+rename" : nr == -2 ? "+signal" : nr < 0 ? "+exit" :
+			sysent_name((int)nr);
 
 	if (n)
 		return n;

@@ -379,7 +379,8 @@ int store_ro_event_row(struct store_ro *r, sqlite3_stmt *st,
 	if (sqlite3_column_int64(st, 0) < 1 || ev.seq >= STORE_SEQ_MAX)
 		return store_ro_damaged(r, "event seq %lld is out of range",
 					(long long)sqlite3_column_int64(st, 0));
-	if (ev.kind != EVENT_SYSCALL && ev.kind != EVENT_TASK_EXIT)
+	if (ev.kind != EVENT_SYSCALL && ev.kind != EVENT_TASK_EXIT && ev.kind != EVENT_SIGNAL &&
+	    ev.kind != EVENT_RENAME)
 		return store_ro_damaged(r, "event %llu has an unknown kind %d",
 					(unsigned long long)ev.seq, (int)ev.kind);
 	/* Copies: SQLite's text is gone at the next step, and @fn may keep the event. */
