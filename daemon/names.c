@@ -65,25 +65,6 @@ static void note_target(struct task *t, int dirfd, const char *path)
 	}
 }
 
-static void json_paths(struct task *t, char *a, char *b)
-{
-	char *json = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&json, &len);
-
-	if (!f)
-		die("out of memory");
-	fputc('[', f);
-	json_print_string(f, a ? a : "");
-	if (b) {
-		fputc(',', f);
-		json_print_string(f, b);
-	}
-	fputc(']', f);
-	fclose(f);
-	t->ev.argv = json;
-}
-
 /*
  * Tasks of any trace between the entry and exit stops of one of these calls. inotify
  * reports the change the call makes as soon as the kernel makes it, before its exit stop;
@@ -141,8 +122,11 @@ void names_begin(struct task *t)
 	}
 	t->in_names = true;
 	in_flight++;
-	if (p0)
-		json_paths(t, p0, t->ev.nr == SYS_unlink || t->ev.nr == SYS_unlinkat ? NULL : p1);
+	if (p0) {
+		const char *paths[2] = { p0, p1 };
+		bool one = t->ev.nr == SYS_unlink || t->ev.nr == SYS_unlinkat;
+		t->ev.argv = json_string_array(paths, one ? 1 : 2);
+	}
 	free(p0);
 	free(p1);
 }

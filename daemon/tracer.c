@@ -488,21 +488,7 @@ unsigned tracer_drain(void)
 
 static char *cmdline_json(const struct proto_run *req)
 {
-	char *json = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&json, &len);
-
-	if (!f)
-		die("out of memory");
-	fputc('[', f);
-	for (uint32_t i = 0; i < req->argc; i++) {
-		if (i)
-			fputc(',', f);
-		json_print_string(f, req->argv[i]);
-	}
-	fputc(']', f);
-	fclose(f);
-	return json;
+	return json_string_array((const char *const *)req->argv, req->argc);
 }
 
 /* A new trace into @store, its metadata written. @cmd: the command line as JSON. */

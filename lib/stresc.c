@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "stresc.h"
 #include "sysent.h"
 
@@ -195,6 +196,26 @@ void json_print_string(FILE *out, const char *str)
 		fprintf(out, "\\u%04x", c);
 	}
 	fputc('"', out);
+}
+
+char *json_string_array(const char *const *v, size_t n)
+{
+	char *json = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&json, &len);
+
+	if (!f)
+		die("out of memory");
+	fputc('[', f);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', f);
+		json_print_string(f, v[i] ? v[i] : "");
+	}
+	fputc(']', f);
+	if (fclose(f) != 0)
+		die("out of memory");
+	return json;
 }
 
 /*

@@ -170,4 +170,10 @@ void signal_event_print_json(const struct event *ev, FILE *out);
  */
 void json_print_string(FILE *out, const char *s);
 
+/*
+ * json_string_array - @n strings (NULL ones as "") as a JSON array in a new string the
+ * caller frees: ["ls","-l"]. Dies when out of memory (the daemon's and client's way).
+ */
+char *json_string_array(const char *const *v, size_t n);
+
 #endif

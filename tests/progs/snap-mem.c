@@ -672,6 +672,16 @@ static void sysv_steps(void)
 		s3 = call("shmat", syscall(SYS_shmat, (long)id, w + 2 * pg, (long)SHM_REMAP), 1);
 	}
 	snapshot("shmat-remap");
+	/* The attach address itself unmapped (while the removed segment is still attached
+	 * elsewhere): shmdt finds the segment from the first VMA at or after it (ksys_shmdt)
+	 * and removes the remaining fragment. */
+	long s4 = call("shmat", syscall(SYS_shmat, (long)id, 0L, 0L), 1);
+	if (s4 > 0) {
+		call("munmap", syscall(SYS_munmap, s4, pg), 1);
+		snapshot("shm-munmap-first");
+		call("shmdt", syscall(SYS_shmdt, s4), 1);
+		snapshot("shmdt-fragment");
+	}
 	if (s1 > 0) {
 		call("munmap", syscall(SYS_munmap, s1 + pg, pg), 1);
 		snapshot("shm-munmap-middle");
