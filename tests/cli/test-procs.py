@@ -256,11 +256,28 @@ def check_exec_thread(s):
            sum(1 for e in ends if e['tid'] == sleeper) == 1, 'each thread ends once', ends)
 
 
+def check_clone_exec(s):
+    """A thread killed inside clone by its new sibling's exec: its clone's exit stop never
+    comes, and the stored result is still the new thread's tid, never 0."""
+    db = s.path('clone-exec.db')
+    r = s.run([vtlib.prog('clone-exec'), '30'], db)
+    tap.ok(r.rc == 0 and 'ok=30' in r.text, 'clone-exec: 30 children exec from a new thread', r)
+    evs = s.events(db)
+    clones = [e for e in evs if e.get('syscall') == 'clone' and e['args'][0] & 0x10000]
+    execs = {e['pid']: e for e in evs if e.get('syscall') == 'execve' and e.get('ret') == 0}
+    bad = [e for e in clones if not isinstance(e.get('ret'), int) or e['ret'] <= 0]
+    tap.ok(len(clones) == 30 and not bad,
+           'clone-exec: every thread clone (%d) has the new tid as its result' % len(clones),
+           bad[:5])
+    tap.ok(len(execs) >= 30, 'clone-exec: the exec of each child is recorded (%d)' % len(execs))
+
+
 def main():
     with vtlib.Session(tap) as s:
         check_threads(s)
         check_forks(s)
         check_exec_thread(s)
+        check_clone_exec(s)
 
 
 main()
