@@ -34,6 +34,13 @@
 #include "xalloc.h"
 
 #define NOTIFY_MASK (IN_ATTRIB | IN_MOVE_SELF | IN_DELETE_SELF)
+/*
+ * At most this many files watched at once, whatever the traces map: watches count
+ * against the daemon user's fs.inotify.max_user_watches (root's, for --system), which
+ * other programs of that user need too. Past it, renames of further files by other
+ * processes are not seen (the traced programs' own still are).
+ */
+#define NOTIFY_MAX_WATCHES 4096
 
 struct watch {
 	int wd;
@@ -73,7 +80,7 @@ void notify_watch(pid_t pid, const char *path, uint64_t dev, uint64_t ino)
 		w->refs++;
 		return;
 	}
-	if (path[0] != '/' || notify_fd_get() < 0)
+	if (path[0] != '/' || n_watches >= NOTIFY_MAX_WATCHES || notify_fd_get() < 0)
 		return;
 	/* the tracee's view of the path, and only if it still names that file */
 	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
