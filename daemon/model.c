@@ -624,6 +624,12 @@ static int compare_full(struct model *m, pid_t pid, FILE *report)
 	int r = proc_read(pid, "maps", &text, &len);
 	if (r < 0)
 		return r;
+	if (!len) {
+		/* A live task always maps something: this one has left its mm already (a
+		 * thread killed by exit_group after its exit stop was queued). */
+		free(text);
+		return -ESRCH;
+	}
 	/* Normalised: [stack] grows on page faults. (A file renamed or unlinked after it was
 	 * mapped is followed: names.c, notify.c.) */
 	r = mm_compare_maps(m->mm, text, len, MM_CMP_STACK_END, report);
