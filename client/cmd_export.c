@@ -705,76 +705,67 @@ static int write_to(struct export *x, const struct format *fmt, const char *path
 	return err || output_failed() ? -1 : 0;
 }
 
-int cmd_export(int argc, char **argv)
+static const struct format *arg_format;
+static const char *arg_output;
+
+static void parse_opt(int c, const char *arg)
+{
+	switch (c) {
+	case 'o':
+		arg_output = arg;
+		break;
+	case 'P':
+	case 'F':
+		if (arg_format)
+			die("export: one format at a time");
+		arg_format = &formats[c == 'P' ? 0 : 1];
+		break;
+	}
+}
+
+int cmd_export_parse(int argc, char **argv, struct cmd_args *a)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
+		ARG_OPT_DB,
+		ARG_OPT_PID,
 		{ "output", required_argument, NULL, 'o' },
 		{ "perfetto", no_argument, NULL, 'P' },
 		{ "folded", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
+		ARG_OPT_HELP,
 		{}
 	};
-	struct export x = { .db = DB_DEFAULT };
-	const struct format *fmt = NULL;
-	const char *out = NULL;
-	struct proc_ref pid = { 0 };
-	int c, err;
+	const struct format *fmt;
+	int status;
 
-	while ((c = getopt_long(argc, argv, "d:p:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			x.db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'P':
-		case 'F':
-			if (fmt)
-				die("export: one format at a time");
-			fmt = &formats[c == 'P' ? 0 : 1];
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		die("export: unexpected argument '%s'", argv[optind]);
+	a->usage = usage;
+	status = args_parse(a, argc, argv, "d:p:o:h", opts, parse_opt);
+	if (status != ARGS_CONTINUE)
+		return status;
+	args_no_operands(a, argc, argv);
+	fmt = arg_format;
 	if (!fmt)
 		die("export: say which format: --perfetto or --folded (see 'vmatrace export --help')");
 	if (!fmt->write)
 		die("export --%s: %s", fmt->name, fmt->why_not);
-	if (!out)
+	if (!arg_output)
 		die("export: -o FILE is required ('-' for standard output)");
+	return ARGS_CONTINUE;
+}
 
-	x.r = open_db_or_die(x.db);
-	if (pid.pid) {
-		if (resolve_process(x.r, "export", x.db, &pid, &x.proc) < 0)
-			goto error;
-		x.have_pid = true;
-	}
+int cmd_export(struct cmd_args *a)
+{
+	struct export x = { .r = a->r, .db = a->db, .proc = a->proc, .have_pid = a->pid.pid };
+	const struct format *fmt = arg_format;
 	struct store_stack_summary ss;
+	int err;
+
 	if (fmt->write == write_folded &&
 	    (store_query_stack_summary(x.r, &ss) < 0 || !ss.stacks)) {
 		log_error("export --folded: '%s' has no stacks (record with 'vmatrace run --stacks')",
 			  x.db);
-		goto error;
+		return 1;
 	}
-	err = write_to(&x, fmt, out);
+	err = write_to(&x, fmt, arg_output);
 	store_event_times_release(&x.times);
-	store_ro_close(x.r);
 	return err < 0 ? 1 : 0;
-
-error:
-	store_ro_close(x.r);
-	return 1;
 }

@@ -237,68 +237,51 @@ static int cmp_died(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-uint64_t parse_addr(const char *s)
-{
-	char *end;
-	int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
+static bool arg_json, arg_stacks = true;
+static uint64_t arg_addr;
 
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, base);
-	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || (base == 16 && !s[2]))
-		die("invalid address '%s': expected 0x-hex or decimal", s);
-	return v;
+static void parse_opt(int c, const char *arg)
+{
+	(void)arg;
+	if (c == 'J')
+		arg_json = true;
+	else if (c == 'N')
+		arg_stacks = false;
 }
 
-int cmd_history(int argc, char **argv)
+int cmd_history_parse(int argc, char **argv, struct cmd_args *a)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
+		ARG_OPT_DB,
+		ARG_OPT_PID,
 		{ "json", no_argument, NULL, 'J' },
 		{ "no-stacks", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
+		ARG_OPT_HELP,
 		{}
 	};
-	const char *db = DB_DEFAULT;
-	struct hist h = { 0 };
-	struct proc_ref pid = { 0 };
-	bool json = false, stacks = true;
-	int c, err = 0;
+	int status;
 
-	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'N':
-			stacks = false;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	a->usage = usage;
+	status = args_parse(a, argc, argv, "d:p:h", opts, parse_opt);
+	if (status != ARGS_CONTINUE)
+		return status;
 	if (optind != argc - 1)
 		die("history: expected one address (see 'vmatrace history --help')");
-	uint64_t addr = parse_addr(argv[optind]);
+	arg_addr = parse_addr(argv[optind]);
+	return ARGS_CONTINUE;
+}
 
-	struct store_ro *r = open_db_or_die(db);
-	if (pid.pid) {
-		struct store_proc_info p;
-		if (resolve_process(r, "history", db, &pid, &p) < 0) {
-			store_ro_close(r);
-			return 1;
-		}
-		err = store_query_process_mms(r, p.id, add_mm, &h);
+int cmd_history(struct cmd_args *a)
+{
+	struct store_ro *r = a->r;
+	const char *db = a->db;
+	uint64_t addr = arg_addr;
+	bool json = arg_json, stacks = arg_stacks;
+	struct hist h = { 0 };
+	int err = 0;
+
+	if (a->pid.pid) {
+		err = store_query_process_mms(r, a->proc.id, add_mm, &h);
 		if (!err && !h.n_mms)
 			h.mms = xcalloc(1, sizeof(*h.mms)); /* filter everything out */
 	}
@@ -366,6 +349,5 @@ int cmd_history(int argc, char **argv)
 	free(seqs);
 	free(w.by_born);
 	free(w.by_died);
-	store_ro_close(r);
 	return err < 0 ? 1 : 0;
 }

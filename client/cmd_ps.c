@@ -227,39 +227,39 @@ static void print_tree(struct ps *ps, size_t i, int depth)
 			print_tree(ps, j, depth + 1);
 }
 
-int cmd_ps(int argc, char **argv)
+static bool arg_json;
+
+static void parse_opt(int c, const char *arg)
+{
+	(void)arg;
+	if (c == 'J')
+		arg_json = true;
+}
+
+int cmd_ps_parse(int argc, char **argv, struct cmd_args *a)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
+		ARG_OPT_DB,
 		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
+		ARG_OPT_HELP,
 		{}
 	};
-	const char *db = DB_DEFAULT;
-	struct ps ps = { 0 };
-	bool json = false;
-	int c, err;
+	int status;
 
-	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		die("ps: unexpected argument '%s'", argv[optind]);
+	a->usage = usage;
+	status = args_parse(a, argc, argv, "d:h", opts, parse_opt);
+	if (status == ARGS_CONTINUE)
+		args_no_operands(a, argc, argv);
+	return status;
+}
 
-	ps.r = open_db_or_die(db);
+int cmd_ps(struct cmd_args *a)
+{
+	const char *db = a->db;
+	struct ps ps = { .r = a->r };
+	bool json = arg_json;
+	int err;
+
 	err = store_query_processes(ps.r, add_proc, &ps);
 	for (size_t i = 0; !err && i < ps.n; i++) {
 		struct proc *q = &ps.procs[i];
@@ -327,6 +327,5 @@ int cmd_ps(int argc, char **argv)
 	}
 	free(ps.procs);
 	free(ps.buf);
-	store_ro_close(ps.r);
 	return err < 0 ? 1 : 0;
 }

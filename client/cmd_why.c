@@ -502,67 +502,60 @@ static void nothing(struct store_ro *r, const char *db, const struct pick *k,
 	free(x.exe);
 }
 
-int cmd_why(int argc, char **argv)
+static bool arg_json, arg_stacks = true;
+static uint64_t arg_seq;        /* the fault's event, 0: find the fatal one */
+
+static void parse_opt(int c, const char *arg)
+{
+	(void)arg;
+	if (c == 'J')
+		arg_json = true;
+	else if (c == 'N')
+		arg_stacks = false;
+}
+
+int cmd_why_parse(int argc, char **argv, struct cmd_args *a)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
+		ARG_OPT_DB,
+		ARG_OPT_PID,
 		{ "json", no_argument, NULL, 'J' },
 		{ "no-stacks", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
+		ARG_OPT_HELP,
 		{}
 	};
-	const char *db = DB_DEFAULT;
-	struct proc_ref pid = { 0 };
-	struct store_proc_info p;
-	bool json = false, stacks = true;
-	uint64_t seq = 0;
-	int c, err;
+	int status;
 
-	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'N':
-			stacks = false;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
+	a->usage = usage;
+	status = args_parse(a, argc, argv, "d:p:h", opts, parse_opt);
+	if (status != ARGS_CONTINUE)
+		return status;
 	if (optind < argc - 1)
 		die("why: expected at most one event number (see 'vmatrace why --help')");
 	if (optind == argc - 1)
-		seq = parse_seq(argv[optind], "event number");
+		arg_seq = parse_seq(argv[optind], "event number");
+	return ARGS_CONTINUE;
+}
 
-	struct store_ro *r = open_db_or_die(db);
+int cmd_why(struct cmd_args *a)
+{
+	struct store_ro *r = a->r;
+	const char *db = a->db;
+	const struct proc_ref pid = a->pid;
+	const struct store_proc_info p = a->proc;
+	uint64_t seq = arg_seq;
 	struct why w = { .r = r };
 	struct pick k = { 0 };
-	if (pid.pid) {
-		if (resolve_process(r, "why", db, &pid, &p) < 0) {
-			store_ro_close(r);
-			return 1;
-		}
+	int err;
+
+	if (pid.pid)
 		k.p = &p;
-	}
 	if (seq) {
 		uint64_t last = 0;
 		err = store_query_last_seq(r, &last);
 		if (!err && seq > last) {
 			log_error("why: no event %" PRIu64 " in '%s' (its events are 1..%" PRIu64 ")",
 				  seq, db, last);
-			store_ro_close(r);
 			return 1;
 		}
 		if (!err)
@@ -573,7 +566,6 @@ int cmd_why(int argc, char **argv)
 				  "events --json | grep +signal')", seq, call);
 			free(call);
 			event_release(&w.sig);
-			store_ro_close(r);
 			return 1;
 		}
 		if (!err && pid.pid && w.sig.pid != p.pid) {
@@ -581,7 +573,6 @@ int cmd_why(int argc, char **argv)
 			log_error("why: event %" PRIu64 " is a signal of pid %d, not of %s", seq,
 				  (int)w.sig.pid, proc_ref_name(&pid, name));
 			event_release(&w.sig);
-			store_ro_close(r);
 			return 1;
 		}
 	} else {
@@ -591,7 +582,6 @@ int cmd_why(int argc, char **argv)
 			nothing(r, db, &k, &pid);
 			event_release(&k.last_any);
 			event_release(&k.last_fault);
-			store_ro_close(r);
 			return 1;
 		}
 		if (!err && k.has_origin) {
@@ -609,11 +599,9 @@ int cmd_why(int argc, char **argv)
 	event_release(&k.origin);
 	if (err < 0) {
 		log_error("why: cannot read '%s': %s", db, store_ro_errmsg(r));
-		store_ro_close(r);
 		return 1;
 	}
-	err = explain(&w, db, json, stacks);
+	err = explain(&w, db, arg_json, arg_stacks);
 	why_release(&w);
-	store_ro_close(r);
 	return err < 0 ? 1 : 0;
 }
