@@ -71,6 +71,11 @@ void print_summary(const struct proto_finished *f, const char *db, unsigned flag
  */
 int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid);
 
+/* daemon_request - send @m on @c and receive the answer into @reply (the caller releases
+ * it with proto_msg_release). 0, or -errno after "the daemon did not answer: WHY". */
+struct proto_msg;
+int daemon_request(struct conn *c, const struct proto_msg *m, struct proto_msg *reply);
+
 /* daemon_binary - the vmatraced that daemon_connect() starts: $VMATRACED, else the one
  * beside our own binary, else "vmatraced" (from PATH). The caller frees it. */
 char *daemon_binary(void);
