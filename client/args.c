@@ -107,40 +107,48 @@ void parse_addr_range(const char *s, const char *cmd, const char *opt, uint64_t 
 	*ret_high = high;
 }
 
-int args_parse(struct cmd_args *a, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts, void (*opt)(int c, const char *arg))
+int args_parse(struct cmd_args *a, const struct query_command *q, int argc, char **argv)
 {
 	int c;
 
-	if (!a->db)
-		a->db = DB_DEFAULT;
-	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, q->shortopts, q->longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			a->db = optarg;
-			break;
+			continue;
 		case 'p':
 			parse_proc_ref(optarg, "--pid", &a->pid);
-			break;
+			continue;
 		case 'h':
-			a->usage(stdout);
+			q->usage(stdout);
 			return 0;
 		case '?':
 		case ':':
-			a->usage(stderr);
+			q->usage(stderr);
 			return 2;
-		default:
-			opt(c, optarg);
+		case 'J':
+		case 'j':
+			a->json = true;
+			break;
+		case 'N':
+			a->no_stacks = true;
 			break;
 		}
+		/* --json too: sql's --list and --json are one choice, the last one wins */
+		if (q->opt)
+			q->opt(c, optarg);
 	}
+	if (q->check)
+		q->check(a, argc - optind, argv + optind);
+	else
+		args_no_operands(a, argc - optind, argv + optind);
 	return ARGS_CONTINUE;
 }
 
 void args_no_operands(const struct cmd_args *a, int argc, char **argv)
 {
-	if (optind < argc)
-		die("%s: unexpected argument '%s'", a->name, argv[optind]);
+	if (argc > 0)
+		die("%s: unexpected argument '%s'", a->name, argv[0]);
 }
 
 void args_simple(int argc, char **argv, const char *help)

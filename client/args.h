@@ -9,9 +9,10 @@
  * The line names the option as the caller spelled it in @what, so each command keeps its
  * own wording. Nothing they return needs freeing.
  *
- * A query command is two functions in main.c's table: its parser, which fills a struct
- * cmd_args and its own file's arg_* variables, then its run function, called with the DB
- * open (and the --pid process resolved) by main according to the row's flags.
+ * A query command describes its options in a struct query_command; args_parse() reads them
+ * into a struct cmd_args (the shared ones) and the command's own arg_* variables, then
+ * main opens the DB and resolves --pid, as the command's row in main.c says, and calls
+ * its run function.
  */
 #ifndef VMATRACE_ARGS_H
 #define VMATRACE_ARGS_H
@@ -65,39 +66,77 @@ void parse_addr_range(const char *s, const char *cmd, const char *opt, uint64_t 
 		      uint64_t *ret_high);
 
 /*
- * The options a query command shares. args_parse() fills name .. pid; main fills r and
- * proc before the command's run function, as its row's flags say.
+ * The options a query command shares. args_parse() fills name .. no_stacks; main fills r
+ * and proc before the command's run function, as its row's flags say.
  */
 struct cmd_args {
 	const char *name;               /* the command, for error lines: "maps" */
-	void (*usage)(FILE *out);       /* its help text */
 	const char *db;                 /* -d/--db DB, DB_DEFAULT without it */
 	struct proc_ref pid;            /* -p/--pid PID[@N]; .pid 0 when not given */
+	bool json;                      /* --json */
+	bool no_stacks;                 /* --no-stacks */
 	struct store_ro *r;             /* CMD_DB: the DB, open read-only; main closes it
-					 * (a command done early may close it, set NULL) */
+					 * (a command done with it early may close it, set NULL) */
 	struct store_proc_info proc;    /* CMD_PID and --pid given: that process (strings NULL) */
 };
 
-/* Rows of a command's getopt_long table for the shared options. */
+/* Rows of a command's getopt_long table for the shared options (any command's table). --json's value is 'J';
+ * a command that also takes -j for it lists "j" in its short options. */
 #define ARG_OPT_DB { "db", required_argument, NULL, 'd' }
 #define ARG_OPT_PID { "pid", required_argument, NULL, 'p' }
+#define ARG_OPT_JSON { "json", no_argument, NULL, 'J' }
+#define ARG_OPT_NO_STACKS { "no-stacks", no_argument, NULL, 'N' }
 #define ARG_OPT_HELP { "help", no_argument, NULL, 'h' }
+#define ARG_OPT_OUTPUT { "output", required_argument, NULL, 'o' } /* -o, what is written */
 
-/* args_parse() and the parsers of main.c's table return it when the command goes on. */
+/*
+ * A query command (one that reads a DB), as its file describes it for main.c's table; every
+ * step dies with one line on bad input:
+ * - @usage: its help text, on stdout for --help, on stderr after a bad option;
+ * - @shortopts, @longopts: its getopt_long options, the shared ARG_OPT_* rows among them;
+ * - @opt: its own options, one call each in command-line order (NULL: only shared ones);
+ * - @check: its operands (@argc, @argv: those after the options) and whatever else needs
+ *   no DB; NULL: it takes no operands (args_no_operands);
+ * - @run: the query, with a->r open and a->proc resolved; returns the exit status.
+ */
+struct query_command {
+	void (*usage)(FILE *out);
+	const char *shortopts;
+	const struct option *longopts;
+	void (*opt)(int c, const char *arg);
+	void (*check)(struct cmd_args *a, int argc, char **argv);
+	int (*run)(struct cmd_args *a);
+};
+
+/*
+ * QUERY_COMMAND - define query_@name from the file's usage() and cmd_@name() (its run
+ * function), with getopt_long's @shortopts, @opt and @check as above (NULL for none) and
+ * the rows of its long options after them, shared ARG_OPT_* rows first:
+ *
+ *	QUERY_COMMAND(maps, "d:p:a:xA:h", parse_opt, check,
+ *		      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP,
+ *		      { "at", required_argument, NULL, 'a' }, ...);
+ */
+#define QUERY_COMMAND(name, shortopts, opt, check, ...)                                   \
+	static const struct option name##_options[] = { __VA_ARGS__, {} };                \
+	const struct query_command query_##name = { usage, shortopts, name##_options, opt, \
+						    check, cmd_##name }
+
+/* args_parse() returns it when the command goes on. */
 #define ARGS_CONTINUE (-1)
 
 /*
- * args_parse - run getopt_long over @argv (argv[0] the command's name) with @shortopts and
- * @longopts, handling the shared options: 'd' sets a->db, 'p' a->pid (parse_proc_ref,
- * "--pid"), 'h' prints a->usage on stdout and returns 0; an unknown option or a missing
- * argument (getopt has printed why) prints a->usage on stderr and returns 2. Every other
- * option goes to @opt with its argument (NULL for none). Returns ARGS_CONTINUE with
- * optind at the first operand once all options are read.
+ * args_parse - read the options of query command @q from @argv (argv[0] its name), then its
+ * operands: -d sets a->db, --pid a->pid (parse_proc_ref, "--pid"), --json (-J, -j) a->json,
+ * --no-stacks a->no_stacks; --help prints q->usage on stdout and returns 0; an unknown
+ * option or a missing argument (getopt has printed why) prints q->usage on stderr and
+ * returns 2. Options other than -d, --pid and --help go to q->opt as well. Then q->check
+ * (or args_no_operands) sees the operands. Returns ARGS_CONTINUE when the command goes on.
  */
-int args_parse(struct cmd_args *a, int argc, char **argv, const char *shortopts,
-	       const struct option *longopts, void (*opt)(int c, const char *arg));
+int args_parse(struct cmd_args *a, const struct query_command *q, int argc, char **argv);
 
-/* args_no_operands - die "@a->name: unexpected argument 'X'" if an operand is left. */
+/* args_no_operands - die "@a->name: unexpected argument 'X'" if @argc > 0 (@argv: the
+ * operands). */
 void args_no_operands(const struct cmd_args *a, int argc, char **argv);
 
 /*

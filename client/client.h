@@ -24,27 +24,10 @@ int cmd_status(int argc, char **argv);
 int cmd_stop(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
-/*
- * Query commands, in two steps (main.c): cmd_NAME_parse - read the options into @a (through
- * args_parse) and the file's own arg_* variables, checking what needs no DB; return
- * ARGS_CONTINUE, or the exit status (0 after --help, 2 for a bad option).
- * cmd_NAME - the query itself, with a->r open and a->proc resolved as the command's row
- * in main.c says; return the exit status. main closes a->r afterwards.
- */
-#define QUERY_COMMAND(name)                                                    \
-	int cmd_##name##_parse(int argc, char **argv, struct cmd_args *a);      \
-	int cmd_##name(struct cmd_args *a)
-QUERY_COMMAND(events);
-QUERY_COMMAND(maps);
-QUERY_COMMAND(ps);
-QUERY_COMMAND(history);
-QUERY_COMMAND(why);
-QUERY_COMMAND(diff);
-QUERY_COMMAND(replay);
-QUERY_COMMAND(stats);
-QUERY_COMMAND(timeline);
-QUERY_COMMAND(export);
-QUERY_COMMAND(sql);
+/* Query commands: each file describes its command (args.h) for main.c's table. */
+extern const struct query_command query_events, query_maps, query_ps, query_history,
+	query_why, query_diff, query_replay, query_stats, query_timeline, query_export,
+	query_sql;
 
 /*
  * prepare_db - the absolute path of the DB to write at @path (relative to the working

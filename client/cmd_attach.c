@@ -98,9 +98,9 @@ static int wait_finished(struct conn *c, pid_t pid, const char *db)
 int cmd_attach(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
+		ARG_OPT_OUTPUT,
 		{ "stacks", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
+		ARG_OPT_HELP,
 		{}
 	};
 	const char *output = DB_DEFAULT;

@@ -14,7 +14,7 @@
 
 int cmd_detach(int argc, char **argv)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
+	static const struct option opts[] = { ARG_OPT_HELP, {} };
 	struct conn c;
 	pid_t dpid;
 	int ch;

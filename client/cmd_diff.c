@@ -233,43 +233,24 @@ static void output(struct diff *d, const char *name, pid_t pid)
 	       d->added, d->removed, d->changed);
 }
 
-static struct diff arg_diff;     /* its seq[] and json from the command line */
+static struct diff arg_diff;     /* its seq[] from the command line */
 
-static void parse_opt(int c, const char *arg)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	(void)arg;
-	if (c == 'J')
-		arg_diff.json = true;
-}
-
-int cmd_diff_parse(int argc, char **argv, struct cmd_args *a)
-{
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "json", no_argument, NULL, 'J' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:h", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
-	if (optind != argc - 2)
+	(void)a;
+	if (argc != 2)
 		die("diff: expected two event numbers, SEQ1 SEQ2 (see 'vmatrace diff --help')");
-	arg_diff.seq[0] = parse_seq(argv[optind], "SEQ1");
-	arg_diff.seq[1] = parse_seq(argv[optind + 1], "SEQ2");
-	return ARGS_CONTINUE;
+	arg_diff.seq[0] = parse_seq(argv[0], "SEQ1");
+	arg_diff.seq[1] = parse_seq(argv[1], "SEQ2");
 }
 
-int cmd_diff(struct cmd_args *a)
+static int cmd_diff(struct cmd_args *a)
 {
 	struct diff *d = &arg_diff;
 	char name[PROC_REF_NAME_MAX];
 	int err;
 
+	d->json = a->json;
 	if (process_mm_at(a->r, "diff", a->db, &a->pid, &a->proc, &d->seq[0], &d->mm[0]) < 0 ||
 	    process_mm_at(a->r, "diff", a->db, &a->pid, &a->proc, &d->seq[1], &d->mm[1]) < 0)
 		return 1;
@@ -284,3 +265,6 @@ int cmd_diff(struct cmd_args *a)
 	vlist_release(&d->to);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(diff, "d:p:h", NULL, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP);

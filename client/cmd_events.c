@@ -74,53 +74,35 @@ static void parse_opt(int c, const char *arg)
 	case 'e':
 		arg_syscalls = arg;
 		break;
-	case 'J':
-		arg_print.json = true;
-		break;
 	case 'k':
 		arg_print.stacks = true;
 		break;
 	}
 }
 
-int cmd_events_parse(int argc, char **argv, struct cmd_args *a)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "tid", required_argument, NULL, 't' },
-		{ "mm", required_argument, NULL, 'M' },
-		{ "syscall", required_argument, NULL, 'e' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "stacks", no_argument, NULL, 'k' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status, *nrs = NULL;
+	const char *bad = NULL;
+	int n, *nrs = NULL;
 
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:t:e:kh", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
 	args_no_operands(a, argc, argv);
-	if (arg_syscalls) {
-		const char *bad = NULL;
-		int n = sysent_parse_list(arg_syscalls, &nrs, &bad);
-		if (n < 0)
-			die("events: unknown syscall '%s' in --syscall", bad ? bad : arg_syscalls);
-		arg_filter.nrs = nrs;
-		arg_filter.n_nrs = n;
-		arg_filter.syscalls_only = true;
-	}
-	return ARGS_CONTINUE;
+	if (!arg_syscalls)
+		return;
+	n = sysent_parse_list(arg_syscalls, &nrs, &bad);
+	if (n < 0)
+		die("events: unknown syscall '%s' in --syscall", bad ? bad : arg_syscalls);
+	arg_filter.nrs = nrs;
+	arg_filter.n_nrs = n;
+	arg_filter.syscalls_only = true;
 }
 
-int cmd_events(struct cmd_args *a)
+static int cmd_events(struct cmd_args *a)
 {
 	struct store_event_filter *f = &arg_filter;
 	int err = 0;
 
 	arg_print.r = a->r;
+	arg_print.json = a->json;
 	if (a->pid.pid) {
 		/* That process's life only: the pid may have been reused. */
 		f->pid = a->proc.pid;
@@ -140,3 +122,10 @@ int cmd_events(struct cmd_args *a)
 	free((void *)f->nrs);
 	return err ? 1 : 0;
 }
+
+QUERY_COMMAND(events, "d:p:t:e:kh", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "tid", required_argument, NULL, 't' },
+	      { "mm", required_argument, NULL, 'M' },
+	      { "syscall", required_argument, NULL, 'e' },
+	      { "stacks", no_argument, NULL, 'k' });

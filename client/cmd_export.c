@@ -723,36 +723,20 @@ static void parse_opt(int c, const char *arg)
 	}
 }
 
-int cmd_export_parse(int argc, char **argv, struct cmd_args *a)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "output", required_argument, NULL, 'o' },
-		{ "perfetto", no_argument, NULL, 'P' },
-		{ "folded", no_argument, NULL, 'F' },
-		ARG_OPT_HELP,
-		{}
-	};
-	const struct format *fmt;
-	int status;
+	const struct format *fmt = arg_format;
 
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:o:h", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
 	args_no_operands(a, argc, argv);
-	fmt = arg_format;
 	if (!fmt)
 		die("export: say which format: --perfetto or --folded (see 'vmatrace export --help')");
 	if (!fmt->write)
 		die("export --%s: %s", fmt->name, fmt->why_not);
 	if (!arg_output)
 		die("export: -o FILE is required ('-' for standard output)");
-	return ARGS_CONTINUE;
 }
 
-int cmd_export(struct cmd_args *a)
+static int cmd_export(struct cmd_args *a)
 {
 	struct export x = { .r = a->r, .db = a->db, .proc = a->proc, .have_pid = a->pid.pid };
 	const struct format *fmt = arg_format;
@@ -769,3 +753,8 @@ int cmd_export(struct cmd_args *a)
 	store_event_times_release(&x.times);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(export, "d:p:o:h", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_OUTPUT, ARG_OPT_HELP,
+	      { "perfetto", no_argument, NULL, 'P' },
+	      { "folded", no_argument, NULL, 'F' });

@@ -237,46 +237,22 @@ static int cmp_died(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static bool arg_json, arg_stacks = true;
 static uint64_t arg_addr;
 
-static void parse_opt(int c, const char *arg)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	(void)arg;
-	if (c == 'J')
-		arg_json = true;
-	else if (c == 'N')
-		arg_stacks = false;
-}
-
-int cmd_history_parse(int argc, char **argv, struct cmd_args *a)
-{
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "json", no_argument, NULL, 'J' },
-		{ "no-stacks", no_argument, NULL, 'N' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:h", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
-	if (optind != argc - 1)
+	(void)a;
+	if (argc != 1)
 		die("history: expected one address (see 'vmatrace history --help')");
-	arg_addr = parse_addr(argv[optind]);
-	return ARGS_CONTINUE;
+	arg_addr = parse_addr(argv[0]);
 }
 
-int cmd_history(struct cmd_args *a)
+static int cmd_history(struct cmd_args *a)
 {
 	struct store_ro *r = a->r;
 	const char *db = a->db;
 	uint64_t addr = arg_addr;
-	bool json = arg_json, stacks = arg_stacks;
+	bool json = a->json, stacks = !a->no_stacks;
 	struct hist h = { 0 };
 	int err = 0;
 
@@ -351,3 +327,6 @@ int cmd_history(struct cmd_args *a)
 	free(w.by_died);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(history, "d:p:h", NULL, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_NO_STACKS, ARG_OPT_HELP);

@@ -100,43 +100,24 @@ static void parse_opt(int c, const char *arg)
 	case 'A':
 		parse_addr_range(arg, "maps", "-A", &arg_out.low, &arg_out.high);
 		break;
-	case 'J':
-		arg_out.json = true;
-		break;
 	}
 }
 
-int cmd_maps_parse(int argc, char **argv, struct cmd_args *a)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "at", required_argument, NULL, 'a' },
-		{ "extended", no_argument, NULL, 'x' },
-		{ "range", required_argument, NULL, 'A' },
-		{ "json", no_argument, NULL, 'J' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:a:xA:h", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
 	args_no_operands(a, argc, argv);
 	/* without --pid, main's "--pid is required" comes first, as it always did */
-	if (a->pid.pid && arg_out.json && arg_out.extended)
+	if (a->pid.pid && a->json && arg_out.extended)
 		die("maps: --json and -x are two outputs: choose one");
-	return ARGS_CONTINUE;
 }
 
-int cmd_maps(struct cmd_args *a)
+static int cmd_maps(struct cmd_args *a)
 {
 	struct maps_out *o = &arg_out;
 	uint64_t at = arg_at, mm;
 	int err;
 
+	o->json = a->json;
 	if (process_mm_at(a->r, "maps", a->db, &a->pid, &a->proc, &at, &mm) < 0)
 		return 1;
 	if (o->extended)
@@ -150,3 +131,9 @@ int cmd_maps(struct cmd_args *a)
 		printf("---------------- -------\ntotal kB %15" PRIu64 "\n", o->total / 1024);
 	return 0;
 }
+
+QUERY_COMMAND(maps, "d:p:a:xA:h", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "at", required_argument, NULL, 'a' },
+	      { "extended", no_argument, NULL, 'x' },
+	      { "range", required_argument, NULL, 'A' });

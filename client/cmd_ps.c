@@ -227,37 +227,11 @@ static void print_tree(struct ps *ps, size_t i, int depth)
 			print_tree(ps, j, depth + 1);
 }
 
-static bool arg_json;
-
-static void parse_opt(int c, const char *arg)
-{
-	(void)arg;
-	if (c == 'J')
-		arg_json = true;
-}
-
-int cmd_ps_parse(int argc, char **argv, struct cmd_args *a)
-{
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		{ "json", no_argument, NULL, 'J' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:h", opts, parse_opt);
-	if (status == ARGS_CONTINUE)
-		args_no_operands(a, argc, argv);
-	return status;
-}
-
-int cmd_ps(struct cmd_args *a)
+static int cmd_ps(struct cmd_args *a)
 {
 	const char *db = a->db;
 	struct ps ps = { .r = a->r };
-	bool json = arg_json;
+	bool json = a->json;
 	int err;
 
 	err = store_query_processes(ps.r, add_proc, &ps);
@@ -329,3 +303,6 @@ int cmd_ps(struct cmd_args *a)
 	free(ps.buf);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(ps, "d:h", NULL, NULL,
+	      ARG_OPT_DB, ARG_OPT_JSON, ARG_OPT_HELP);

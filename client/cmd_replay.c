@@ -179,7 +179,7 @@ static int check_range(struct replay *rp, const char *who, uint64_t last, bool f
 
 enum { OPT_PLAIN = 0x100 };
 static struct replay arg_rp;    /* its from and to from the command line */
-static bool arg_json, arg_plain, arg_from_set, arg_to_set;
+static bool arg_plain, arg_from_set, arg_to_set;
 
 static void parse_opt(int c, const char *arg)
 {
@@ -192,41 +192,17 @@ static void parse_opt(int c, const char *arg)
 		arg_rp.to = parse_seq(arg, "--to");
 		arg_to_set = true;
 		break;
-	case 'j':
-		arg_json = true;
-		break;
 	case OPT_PLAIN:
 		arg_plain = true;
 		break;
 	}
 }
 
-int cmd_replay_parse(int argc, char **argv, struct cmd_args *a)
-{
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "plain", no_argument, NULL, OPT_PLAIN },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:f:t:jh", opts, parse_opt);
-	if (status == ARGS_CONTINUE)
-		args_no_operands(a, argc, argv);
-	return status;
-}
-
-int cmd_replay(struct cmd_args *a)
+static int cmd_replay(struct cmd_args *a)
 {
 	struct replay rp = arg_rp;
 	const char *db = a->db;
-	bool json = arg_json, plain = arg_plain;
+	bool json = a->json, plain = arg_plain;
 	char who[PROC_REF_NAME_MAX];
 	uint64_t last;
 	int err, status = 1;
@@ -257,3 +233,9 @@ out:
 	replay_release(&rp);
 	return status;
 }
+
+QUERY_COMMAND(replay, "d:p:f:t:jh", parse_opt, NULL,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "from", required_argument, NULL, 'f' },
+	      { "to", required_argument, NULL, 't' },
+	      { "plain", no_argument, NULL, OPT_PLAIN });

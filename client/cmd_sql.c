@@ -200,28 +200,15 @@ static void parse_opt(int c, const char *arg)
 		arg_out.mode = MODE_JSON;
 }
 
-int cmd_sql_parse(int argc, char **argv, struct cmd_args *a)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		{ "list", no_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'J' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:lh", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
-	if (optind != argc - 1)
+	(void)a;
+	if (argc != 1)
 		die("sql: expected one SQL statement (see 'vmatrace sql --help')");
-	arg_sql = argv[optind];
-	return ARGS_CONTINUE;
+	arg_sql = argv[0];
 }
 
-int cmd_sql(struct cmd_args *a)
+static int cmd_sql(struct cmd_args *a)
 {
 	struct store_ro *r = a->r;
 	struct sql_out o = arg_out;
@@ -246,3 +233,7 @@ int cmd_sql(struct cmd_args *a)
 		return 1;
 	return 0;
 }
+
+QUERY_COMMAND(sql, "d:lh", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "list", no_argument, NULL, 'l' });

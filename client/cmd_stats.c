@@ -361,34 +361,7 @@ static void stats_release(struct stats *s)
 	store_trace_info_release(&s->trace);
 }
 
-static bool arg_json;
-
-static void parse_opt(int c, const char *arg)
-{
-	(void)arg;
-	if (c == 'j')
-		arg_json = true;
-}
-
-int cmd_stats_parse(int argc, char **argv, struct cmd_args *a)
-{
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "json", no_argument, NULL, 'j' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:jh", opts, parse_opt);
-	if (status == ARGS_CONTINUE)
-		args_no_operands(a, argc, argv);
-	return status;
-}
-
-int cmd_stats(struct cmd_args *a)
+static int cmd_stats(struct cmd_args *a)
 {
 	struct stats s = { 0 };
 	int err, status = 1;
@@ -402,7 +375,7 @@ int cmd_stats(struct cmd_args *a)
 		db_read_error("stats", a->db, a->r, err);
 		goto out;
 	}
-	if (arg_json)
+	if (a->json)
 		stats_print_json(&s, stdout);
 	else
 		stats_print_text(&s, stdout);
@@ -411,3 +384,6 @@ out:
 	stats_release(&s);
 	return status;
 }
+
+QUERY_COMMAND(stats, "d:p:jh", NULL, NULL,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP);

@@ -629,36 +629,20 @@ static void parse_opt(int c, const char *arg)
 	}
 }
 
-int cmd_timeline_parse(int argc, char **argv, struct cmd_args *a)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "output", required_argument, NULL, 'o' },
-		{ "seq", no_argument, NULL, 'S' },
-		{ "max-rects", required_argument, NULL, 'M' },
-		ARG_OPT_HELP,
-		{}
-	};
-	const char *out;
-	int status;
+	const char *out = arg_output;
 
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:o:h", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
 	args_no_operands(a, argc, argv);
-	out = arg_output;
 	if (!out)
 		die("timeline: -o FILE.svg or -o FILE.html is required");
 	/* The extension says the format; "-", a pipe or a device without one gets SVG. */
 	arg_html = has_suffix(out, ".html") || has_suffix(out, ".htm");
 	if (!arg_html && !has_suffix(out, ".svg") && !out_file_in_place(out))
 		die("timeline: cannot tell the format of '%s': name it FILE.svg or FILE.html", out);
-	return ARGS_CONTINUE;
 }
 
-int cmd_timeline(struct cmd_args *a)
+static int cmd_timeline(struct cmd_args *a)
 {
 	struct store_ro *r = a->r;
 	const char *db = a->db, *out = arg_output;
@@ -707,3 +691,8 @@ error:
 	timeline_free(&tl);
 	return 1;
 }
+
+QUERY_COMMAND(timeline, "d:p:o:h", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_OUTPUT, ARG_OPT_HELP,
+	      { "seq", no_argument, NULL, 'S' },
+	      { "max-rects", required_argument, NULL, 'M' });

@@ -502,42 +502,18 @@ static void nothing(struct store_ro *r, const char *db, const struct pick *k,
 	free(x.exe);
 }
 
-static bool arg_json, arg_stacks = true;
 static uint64_t arg_seq;        /* the fault's event, 0: find the fatal one */
 
-static void parse_opt(int c, const char *arg)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	(void)arg;
-	if (c == 'J')
-		arg_json = true;
-	else if (c == 'N')
-		arg_stacks = false;
-}
-
-int cmd_why_parse(int argc, char **argv, struct cmd_args *a)
-{
-	static const struct option opts[] = {
-		ARG_OPT_DB,
-		ARG_OPT_PID,
-		{ "json", no_argument, NULL, 'J' },
-		{ "no-stacks", no_argument, NULL, 'N' },
-		ARG_OPT_HELP,
-		{}
-	};
-	int status;
-
-	a->usage = usage;
-	status = args_parse(a, argc, argv, "d:p:h", opts, parse_opt);
-	if (status != ARGS_CONTINUE)
-		return status;
-	if (optind < argc - 1)
+	(void)a;
+	if (argc > 1)
 		die("why: expected at most one event number (see 'vmatrace why --help')");
-	if (optind == argc - 1)
-		arg_seq = parse_seq(argv[optind], "event number");
-	return ARGS_CONTINUE;
+	if (argc == 1)
+		arg_seq = parse_seq(argv[0], "event number");
 }
 
-int cmd_why(struct cmd_args *a)
+static int cmd_why(struct cmd_args *a)
 {
 	struct store_ro *r = a->r;
 	const char *db = a->db;
@@ -601,7 +577,10 @@ int cmd_why(struct cmd_args *a)
 		log_error("why: cannot read '%s': %s", db, store_ro_errmsg(r));
 		return 1;
 	}
-	err = explain(&w, db, arg_json, arg_stacks);
+	err = explain(&w, db, a->json, !a->no_stacks);
 	why_release(&w);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(why, "d:p:h", NULL, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_NO_STACKS, ARG_OPT_HELP);

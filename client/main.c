@@ -6,10 +6,10 @@
  * without --pid (CMD_NEEDS_PID). Option parsing shared by the commands is in args.c.
  *
  * Adding a command:
- * - one that reads a DB: write client/cmd_NAME.c with cmd_NAME_parse(), which reads its
- *   options with args_parse() (listing ARG_OPT_DB and the other shared rows in its
- *   getopt_long table), and cmd_NAME(), which queries a->r; declare both with
- *   QUERY_COMMAND(NAME) in client.h; add a row with CMD_DB and what else it needs;
+ * - one that reads a DB: write client/cmd_NAME.c ending with `const struct query_command
+ *   query_NAME` (its help, options, operand checks and query; args.h), list the shared
+ *   ARG_OPT_* rows in its options, declare it in client.h, and add a QUERY(NAME) row with
+ *   CMD_DB and what else it needs;
  * - any other: write `int cmd_NAME(int argc, char **argv)`, declare it in client.h and
  *   add a row with no flags;
  * then add the file to meson.build, its help to README.md, the man page and the
@@ -32,15 +32,14 @@ enum command_flags {
 
 struct command {
 	const char *name;
-	int (*fn)(int argc, char **argv);                       /* commands without CMD_DB */
-	int (*parse)(int argc, char **argv, struct cmd_args *a); /* CMD_DB: options ... */
-	int (*run)(struct cmd_args *a);                         /* ... then the query */
-	unsigned int flags;                                     /* enum command_flags */
+	int (*fn)(int argc, char **argv);       /* a command without CMD_DB */
+	const struct query_command *query;      /* CMD_DB: its options and query (args.h) */
+	unsigned int flags;                     /* enum command_flags */
 	const char *summary;
 };
 
-#define PLAIN(name) #name, cmd_##name, NULL, NULL
-#define QUERY(name) #name, NULL, cmd_##name##_parse, cmd_##name
+#define PLAIN(name) #name, cmd_##name, NULL
+#define QUERY(name) #name, NULL, &query_##name
 
 static const struct command commands[] = {
 	{ PLAIN(run), 0, "trace a program and its descendants into a DB" },
@@ -89,7 +88,7 @@ static int run_command(const struct command *cmd, int argc, char **argv)
 
 	if (!(cmd->flags & CMD_DB))
 		return cmd->fn(argc, argv);
-	status = cmd->parse(argc, argv, &a);
+	status = args_parse(&a, cmd->query, argc, argv);
 	if (status != ARGS_CONTINUE)
 		return status;
 	if ((cmd->flags & CMD_NEEDS_PID) && !a.pid.pid)
@@ -99,7 +98,7 @@ static int run_command(const struct command *cmd, int argc, char **argv)
 	    resolve_process(a.r, cmd->name, a.db, &a.pid, &a.proc) < 0)
 		status = 1;
 	else
-		status = cmd->run(&a);
+		status = cmd->query->run(&a);
 	store_ro_close(a.r);
 	return status;
 }
