@@ -80,8 +80,8 @@ struct cmd_args {
 	struct store_proc_info proc;    /* CMD_PID and --pid given: that process (strings NULL) */
 };
 
-/* Rows of a command's getopt_long table for the shared options (any command's table). --json's value is 'J';
- * a command that also takes -j for it lists "j" in its short options. */
+/* Rows of getopt_long tables for the options several commands share. --json's value is
+ * 'J'; a command that also takes -j for it lists "j" in its short options. */
 #define ARG_OPT_DB { "db", required_argument, NULL, 'd' }
 #define ARG_OPT_PID { "pid", required_argument, NULL, 'p' }
 #define ARG_OPT_JSON { "json", no_argument, NULL, 'J' }
@@ -127,7 +127,7 @@ struct query_command {
 
 /*
  * args_parse - read the options of query command @q from @argv (argv[0] its name), then its
- * operands: -d sets a->db, --pid a->pid (parse_proc_ref, "--pid"), --json (-J, -j) a->json,
+ * operands: -d sets a->db, --pid a->pid (parse_proc_ref, "--pid"), --json (and -j) a->json,
  * --no-stacks a->no_stacks; --help prints q->usage on stdout and returns 0; an unknown
  * option or a missing argument (getopt has printed why) prints q->usage on stderr and
  * returns 2. Options other than -d, --pid and --help go to q->opt as well. Then q->check

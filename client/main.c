@@ -6,10 +6,10 @@
  * without --pid (CMD_NEEDS_PID). Option parsing shared by the commands is in args.c.
  *
  * Adding a command:
- * - one that reads a DB: write client/cmd_NAME.c ending with `const struct query_command
- *   query_NAME` (its help, options, operand checks and query; args.h), list the shared
- *   ARG_OPT_* rows in its options, declare it in client.h, and add a QUERY(NAME) row with
- *   CMD_DB and what else it needs;
+ * - one that reads a DB: write client/cmd_NAME.c with usage(), cmd_NAME(struct cmd_args *)
+ *   and, last, QUERY_COMMAND(NAME, ...) (its options, operand check and query; args.h),
+ *   the shared ARG_OPT_* rows among its options; declare query_NAME in client.h and add
+ *   a QUERY(NAME) row with CMD_DB and what else it needs;
  * - any other: write `int cmd_NAME(int argc, char **argv)`, declare it in client.h and
  *   add a row with no flags;
  * then add the file to meson.build, its help to README.md, the man page and the
