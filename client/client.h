@@ -59,6 +59,13 @@ int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid);
 struct proto_msg;
 int daemon_request(struct conn *c, const struct proto_msg *m, struct proto_msg *reply);
 
+/*
+ * daemon_finish - the end of a request answered by OK or ERROR (stop, detach): the errno
+ * of @reply, EPROTO for any other message, after one line "@prefix MESSAGE" when not 0;
+ * releases @reply and closes @c.
+ */
+int daemon_finish(struct conn *c, struct proto_msg *reply, const char *prefix);
+
 /* daemon_binary - the vmatraced that daemon_connect() starts: $VMATRACED, else the one
  * beside our own binary, else "vmatraced" (from PATH). The caller frees it. */
 char *daemon_binary(void);

@@ -3,7 +3,6 @@
  * vmatrace detach: stop tracing an attached process from another terminal, as Ctrl-C in
  * its `vmatrace attach` does; the process goes on running untraced.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -39,12 +38,5 @@ int cmd_detach(int argc, char **argv)
 		conn_release(&c);
 		return 1;
 	}
-	int err = reply.type == PROTO_ERROR ? reply.u.error.err : EPROTO;
-	if (err)
-		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
-							    "unexpected answer from the daemon");
-	proto_msg_release(&reply);
-	close(c.fd);
-	conn_release(&c);
-	return err ? 1 : 0;
+	return daemon_finish(&c, &reply, "") ? 1 : 0;
 }

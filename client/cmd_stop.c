@@ -3,7 +3,6 @@
  * vmatrace stop: ask the daemon to exit, and wait until it has, so that the next command
  * starts a fresh one (a test suite or an upgrade relies on that).
  */
-#include <errno.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -33,14 +32,7 @@ int cmd_stop(int argc, char **argv)
 		r = conn_recv(&c, &reply);
 	if (r < 0)
 		die("the daemon did not answer the stop request");
-	int err = reply.type == PROTO_ERROR ? reply.u.error.err : EPROTO;
-	if (err)
-		log_error("stop: %s", reply.type == PROTO_ERROR ? reply.u.error.message :
-								 "unexpected answer from the daemon");
-	proto_msg_release(&reply);
-	close(c.fd);
-	conn_release(&c);
-	if (err) {
+	if (daemon_finish(&c, &reply, "stop: ")) {
 		if (pidfd >= 0)
 			close(pidfd);
 		return 1;

@@ -201,3 +201,17 @@ int daemon_request(struct conn *c, const struct proto_msg *m, struct proto_msg *
 	}
 	return 0;
 }
+
+int daemon_finish(struct conn *c, struct proto_msg *reply, const char *prefix)
+{
+	/* OK is an ERROR message with errno 0 (proto.h) */
+	int err = reply->type == PROTO_ERROR ? (int)reply->u.error.err : EPROTO;
+
+	if (err)
+		log_error("%s%s", prefix, reply->type == PROTO_ERROR ?
+				 reply->u.error.message : "unexpected answer from the daemon");
+	proto_msg_release(reply);
+	close(c->fd);
+	conn_release(c);
+	return err;
+}
