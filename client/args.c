@@ -107,7 +107,7 @@ void parse_addr_range(const char *s, const char *cmd, const char *opt, uint64_t 
 	*ret_high = high;
 }
 
-int args_parse(struct cmd_args *a, const struct query_command *q, int argc, char **argv)
+int args_parse(struct cmd_args *a, const struct cmd_options *q, int argc, char **argv)
 {
 	int c;
 

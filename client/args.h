@@ -9,7 +9,7 @@
  * The line names the option as the caller spelled it in @what, so each command keeps its
  * own wording. Nothing they return needs freeing.
  *
- * A query command describes its options in a struct query_command; args_parse() reads them
+ * A query command describes its options in a struct cmd_options; args_parse() reads them
  * into a struct cmd_args (the shared ones) and the command's own arg_* variables, then
  * main opens the DB and resolves --pid, as the command's row in main.c says, and calls
  * its run function.
@@ -90,16 +90,17 @@ struct cmd_args {
 #define ARG_OPT_OUTPUT { "output", required_argument, NULL, 'o' } /* -o, what is written */
 
 /*
- * A query command (one that reads a DB), as its file describes it for main.c's table; every
- * step dies with one line on bad input:
+ * A command's options, as its file describes them for args_parse(); every step dies with
+ * one line on bad input:
  * - @usage: its help text, on stdout for --help, on stderr after a bad option;
  * - @shortopts, @longopts: its getopt_long options, the shared ARG_OPT_* rows among them;
  * - @opt: its own options, one call each in command-line order (NULL: only shared ones);
  * - @check: its operands (@argc, @argv: those after the options) and whatever else needs
  *   no DB; NULL: it takes no operands (args_no_operands);
- * - @run: the query, with a->r open and a->proc resolved; returns the exit status.
+ * - @run: a query command's query (main.c's CMD_DB rows), with a->r open and a->proc
+ *   resolved; returns the exit status. NULL for a command that calls args_parse itself.
  */
-struct query_command {
+struct cmd_options {
 	void (*usage)(FILE *out);
 	const char *shortopts;
 	const struct option *longopts;
@@ -119,21 +120,21 @@ struct query_command {
  */
 #define QUERY_COMMAND(name, shortopts, opt, check, ...)                                   \
 	static const struct option name##_options[] = { __VA_ARGS__, {} };                \
-	const struct query_command query_##name = { usage, shortopts, name##_options, opt, \
+	const struct cmd_options query_##name = { usage, shortopts, name##_options, opt, \
 						    check, cmd_##name }
 
 /* args_parse() returns it when the command goes on. */
 #define ARGS_CONTINUE (-1)
 
 /*
- * args_parse - read the options of query command @q from @argv (argv[0] its name), then its
- * operands: -d sets a->db, --pid a->pid (parse_proc_ref, "--pid"), --json (and -j) a->json,
+ * args_parse - read the options @q describes from @argv (argv[0] the command's name), then
+ * its operands: -d sets a->db, --pid a->pid (parse_proc_ref, "--pid"), --json (and -j) a->json,
  * --no-stacks a->no_stacks; --help prints q->usage on stdout and returns 0; an unknown
  * option or a missing argument (getopt has printed why) prints q->usage on stderr and
  * returns 2. Options other than -d, --pid and --help go to q->opt as well. Then q->check
  * (or args_no_operands) sees the operands. Returns ARGS_CONTINUE when the command goes on.
  */
-int args_parse(struct cmd_args *a, const struct query_command *q, int argc, char **argv);
+int args_parse(struct cmd_args *a, const struct cmd_options *q, int argc, char **argv);
 
 /* args_no_operands - die "@a->name: unexpected argument 'X'" if @argc > 0 (@argv: the
  * operands). */

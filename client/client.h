@@ -25,7 +25,7 @@ int cmd_stop(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
 
 /* Query commands: each file describes its command (args.h) for main.c's table. */
-extern const struct query_command query_events, query_maps, query_ps, query_history,
+extern const struct cmd_options query_events, query_maps, query_ps, query_history,
 	query_why, query_diff, query_replay, query_stats, query_timeline, query_export,
 	query_sql;
 

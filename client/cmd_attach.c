@@ -95,36 +95,44 @@ static int wait_finished(struct conn *c, pid_t pid, const char *db)
 	return 1;
 }
 
+static const char *arg_output = DB_DEFAULT;
+
+static void parse_opt(int c, const char *arg)
+{
+	if (c == 'o')
+		arg_output = arg;
+	else if (c == 'S')
+		attach_flags |= PROTO_F_STACKS;
+}
+
+/* The pids: checked below, where they are used (optind is at the first). */
+static void keep_operands(struct cmd_args *a, int argc, char **argv)
+{
+	(void)a;
+	(void)argc;
+	(void)argv;
+}
+
+static const struct option attach_options[] = {
+	ARG_OPT_OUTPUT, ARG_OPT_HELP, { "stacks", no_argument, NULL, 'S' }, {}
+};
+
+static const struct cmd_options attach_cmd = {
+	usage_attach, "o:h", attach_options, parse_opt, keep_operands, NULL
+};
+
 int cmd_attach(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		ARG_OPT_OUTPUT,
-		{ "stacks", no_argument, NULL, 'S' },
-		ARG_OPT_HELP,
-		{}
-	};
-	const char *output = DB_DEFAULT;
+	struct cmd_args a = { .name = "attach" };
+	const char *output;
 	char cwd[PATH_MAX];
 	struct conn c;
 	pid_t dpid;
-	int ch;
+	int status = args_parse(&a, &attach_cmd, argc, argv);
 
-	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'S':
-			attach_flags |= PROTO_F_STACKS;
-			break;
-		case 'h':
-			usage_attach(stdout);
-			return 0;
-		default:
-			usage_attach(stderr);
-			return 2;
-		}
-	}
+	if (status != ARGS_CONTINUE)
+		return status;
+	output = arg_output;
 	if (optind >= argc)
 		die("attach: expected a pid (see 'vmatrace attach --help')");
 	pid_t pid = parse_pid(argv[optind], "pid");

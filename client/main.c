@@ -33,7 +33,7 @@ enum command_flags {
 struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);       /* a command without CMD_DB */
-	const struct query_command *query;      /* CMD_DB: its options and query (args.h) */
+	const struct cmd_options *query;      /* CMD_DB: its options and query (args.h) */
 	unsigned int flags;                     /* enum command_flags */
 	const char *summary;
 };
