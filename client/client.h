@@ -11,24 +11,23 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "args.h"
 #include "conn.h"
 
-/* Subcommands: argv[0] is the subcommand's name; return the process exit status. */
+/*
+ * Commands that read no DB: argv[0] is the command's name; return the exit status.
+ */
 int cmd_run(int argc, char **argv);
-int cmd_events(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_maps(int argc, char **argv);
-int cmd_ps(int argc, char **argv);
-int cmd_history(int argc, char **argv);
 int cmd_attach(int argc, char **argv);
 int cmd_detach(int argc, char **argv);
-int cmd_timeline(int argc, char **argv);
-int cmd_export(int argc, char **argv);
-int cmd_sql(int argc, char **argv);
-int cmd_diff(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
-int cmd_stats(int argc, char **argv);
-int cmd_why(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_stop(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
+
+/* Query commands: each file describes its command (args.h) for main.c's table. */
+extern const struct cmd_options query_events, query_maps, query_ps, query_history,
+	query_why, query_diff, query_replay, query_stats, query_timeline, query_export,
+	query_sql;
 
 /*
  * prepare_db - the absolute path of the DB to write at @path (relative to the working
@@ -48,8 +47,6 @@ bool db_in_use(const char *path, const char *abs);
 /* print_summary - the paragraph a finished trace prints on stderr (DB named as given). */
 struct proto_finished;
 void print_summary(const struct proto_finished *f, const char *db, unsigned flags);
-int cmd_stop(int argc, char **argv);
-
 /*
  * daemon_connect - connect to the user's vmatraced, starting it when none answers and
  * @autostart is set, and exchange HELLO. Returns 0 with the daemon's pid in @ret_pid, or
@@ -57,11 +54,21 @@ int cmd_stop(int argc, char **argv);
  */
 int daemon_connect(struct conn *c, bool autostart, pid_t *ret_pid);
 
+/* daemon_request - send @m on @c and receive the answer into @reply (the caller releases
+ * it with proto_msg_release). 0, or -errno after "the daemon did not answer: WHY". */
+struct proto_msg;
+int daemon_request(struct conn *c, const struct proto_msg *m, struct proto_msg *reply);
+
+/*
+ * daemon_finish - the end of a request answered by OK or ERROR (stop, detach): the errno
+ * of @reply, EPROTO for any other message, after one line "@prefix MESSAGE" when not 0;
+ * releases @reply and closes @c.
+ */
+int daemon_finish(struct conn *c, struct proto_msg *reply, const char *prefix);
+
 /* daemon_binary - the vmatraced that daemon_connect() starts: $VMATRACED, else the one
  * beside our own binary, else "vmatraced" (from PATH). The caller frees it. */
 char *daemon_binary(void);
-
-int cmd_doctor(int argc, char **argv);
 
 /* daemon_socket_connect - a connected socket to @path (a daemon's Unix socket), or -errno. */
 int daemon_socket_connect(const char *path);
@@ -69,25 +76,6 @@ int daemon_socket_connect(const char *path);
 /* seccomp_install - install the filter that stops the recorded syscalls (seccomp.c).
  * Called in the child after the daemon seized it. 0 or -errno. */
 int seccomp_install(void);
-
-/* parse_pid - a positive pid from @s, or die with a clear message naming @what. */
-pid_t parse_pid(const char *s, const char *what);
-
-/*
- * A process named on the command line: "PID" is the most recent process with that pid in
- * the trace, "PID@N" the Nth (from 1, in order of appearance; the kernel reuses pids).
- */
-struct proc_ref {
-	pid_t pid;
-	unsigned int nth;      /* 0: the most recent */
-};
-#define PROC_REF_NAME_MAX 32
-
-/* parse_proc_ref - "PID" or "PID@N" from @s, or die with a clear message naming @what. */
-void parse_proc_ref(const char *s, const char *what, struct proc_ref *ret);
-
-/* proc_ref_name - @ref as the user wrote it ("1234", "1234@2"), in @buf. */
-const char *proc_ref_name(const struct proc_ref *ref, char buf[PROC_REF_NAME_MAX]);
 
 /*
  * resolve_process - the process @ref names in @r into @ret; on failure print one line
@@ -106,12 +94,6 @@ int resolve_process(struct store_ro *r, const char *cmd, const char *db,
 int process_mm_at(struct store_ro *r, const char *cmd, const char *db,
 		  const struct proc_ref *ref, const struct store_proc_info *p, uint64_t *at,
 		  uint64_t *ret_mm);
-
-/* parse_seq - an event number (>= 1) from @s, or die naming @what. */
-uint64_t parse_seq(const char *s, const char *what);
-
-/* parse_addr - an address in 0x-hex or decimal, or die with a clear message. */
-uint64_t parse_addr(const char *s);
 
 /* yama_ptrace_scope - /proc/sys/kernel/yama/ptrace_scope (0..3), -1 without Yama.
  * yama_meaning - what a value means, in a few words (advice.c). */
@@ -141,19 +123,6 @@ int stack_print_text(struct store_ro *r, int64_t stack_id, FILE *out);
  * innermost first, empty without a stack. Returns 0 or -errno.
  */
 int event_print_json_stack(struct store_ro *r, const struct event *ev, FILE *out);
-
-/* db_default - the default DB path ("vmatrace.db" in the working directory). */
-#define DB_DEFAULT "vmatrace.db"
-
-/*
- * db_strerror - what a store_open_ro() or query error (-errno) means for the user's DB, in
- * words about the DB rather than strerror's (EUCLEAN is "Structure needs cleaning").
- */
-const char *db_strerror(int err);
-
-/* open_db_or_die - open a DB read-only for a query command, or print why and exit 1. */
-struct store_ro;
-struct store_ro *open_db_or_die(const char *path);
 
 /*
  * output_init - check standard output at exit (client/output.c): if a write failed (a

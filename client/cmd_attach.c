@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * vmatrace attach: trace a running process (every thread, and what it starts from then on)
- * until it exits or the user presses Ctrl-C, then detach and leave it running.
- * vmatrace detach: the same detach, asked from another terminal.
+ * until it exits or the user presses Ctrl-C, then detach and leave it running
+ * (cmd_detach.c asks the same from another terminal).
  *
  * Without a seccomp filter every syscall of the process stops (the daemon lets the ones it
  * does not record through at once): attaching is slower than run, and harmless to leave.
@@ -48,19 +48,6 @@ static void usage_attach(FILE *out)
 }
 
 /* One request, one answer: 0, or the daemon's error printed and its errno. */
-static int request(struct conn *c, const struct proto_msg *m, struct proto_msg *reply)
-{
-	int r = conn_send(c, m);
-
-	if (r == 0)
-		r = conn_recv(c, reply);
-	if (r < 0) {
-		log_error("the daemon did not answer: %s", strerror(-r));
-		return r;
-	}
-	return 0;
-}
-
 /*
  * Wait for FINISHED; a Ctrl-C sends DETACH (once) and keeps waiting. poll() rather than
  * conn_recv(), which retries EINTR and would not see the signal.
@@ -108,36 +95,44 @@ static int wait_finished(struct conn *c, pid_t pid, const char *db)
 	return 1;
 }
 
+static const char *arg_output = DB_DEFAULT;
+
+static void parse_opt(int c, const char *arg)
+{
+	if (c == 'o')
+		arg_output = arg;
+	else if (c == 'S')
+		attach_flags |= PROTO_F_STACKS;
+}
+
+/* The pids: checked below, where they are used (optind is at the first). */
+static void keep_operands(struct cmd_args *a, int argc, char **argv)
+{
+	(void)a;
+	(void)argc;
+	(void)argv;
+}
+
+static const struct option attach_options[] = {
+	ARG_OPT_OUTPUT, ARG_OPT_HELP, { "stacks", no_argument, NULL, 'S' }, {}
+};
+
+static const struct cmd_options attach_cmd = {
+	usage_attach, "o:h", attach_options, parse_opt, keep_operands, NULL
+};
+
 int cmd_attach(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
-		{ "stacks", no_argument, NULL, 'S' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *output = DB_DEFAULT;
+	struct cmd_args a = { .name = "attach" };
+	const char *output;
 	char cwd[PATH_MAX];
 	struct conn c;
 	pid_t dpid;
-	int ch;
+	int status = args_parse(&a, &attach_cmd, argc, argv);
 
-	while ((ch = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
-		switch (ch) {
-		case 'o':
-			output = optarg;
-			break;
-		case 'S':
-			attach_flags |= PROTO_F_STACKS;
-			break;
-		case 'h':
-			usage_attach(stdout);
-			return 0;
-		default:
-			usage_attach(stderr);
-			return 2;
-		}
-	}
+	if (status != ARGS_CONTINUE)
+		return status;
+	output = arg_output;
 	if (optind >= argc)
 		die("attach: expected a pid (see 'vmatrace attach --help')");
 	pid_t pid = parse_pid(argv[optind], "pid");
@@ -158,7 +153,7 @@ int cmd_attach(int argc, char **argv)
 		.pid = (uint32_t)pid, .flags = attach_flags, .db_path = db, .cwd = cwd,
 		.argc = (uint32_t)(argc - optind - 1), .argv = argv + optind + 1,
 	};
-	if (request(&c, &m, &reply) < 0)
+	if (daemon_request(&c, &m, &reply) < 0)
 		goto error_close;
 	if (reply.type != PROTO_ATTACHED) {
 		/* Two traces that both found no DB: the second daemon finds the first's. */
@@ -188,41 +183,4 @@ error_close:
 	conn_release(&c);
 	free(db);
 	return 1;
-}
-
-int cmd_detach(int argc, char **argv)
-{
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
-	struct conn c;
-	pid_t dpid;
-	int ch;
-
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h') {
-			printf("Usage: vmatrace detach PID\n\nStop tracing the attached process "
-			       "PID and leave it running.\n");
-			return 0;
-		}
-		return 2;
-	}
-	if (optind != argc - 1)
-		die("detach: expected one pid (see 'vmatrace detach --help')");
-	pid_t pid = parse_pid(argv[optind], "pid");
-	if (daemon_connect(&c, false, &dpid) < 0)
-		return 1;
-	struct proto_msg m = { .type = PROTO_DETACH }, reply;
-	m.u.detach.pid = (uint32_t)pid;
-	if (request(&c, &m, &reply) < 0) {
-		close(c.fd);
-		conn_release(&c);
-		return 1;
-	}
-	int err = reply.type == PROTO_ERROR ? reply.u.error.err : EPROTO;
-	if (err)
-		log_error("%s", reply.type == PROTO_ERROR ? reply.u.error.message :
-							    "unexpected answer from the daemon");
-	proto_msg_release(&reply);
-	close(c.fd);
-	conn_release(&c);
-	return err ? 1 : 0;
 }

@@ -233,64 +233,38 @@ static void output(struct diff *d, const char *name, pid_t pid)
 	       d->added, d->removed, d->changed);
 }
 
-int cmd_diff(int argc, char **argv)
+static struct diff arg_diff;     /* its seq[] from the command line */
+
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
-	struct proc_ref pid = { 0 };
-	struct diff d = { 0 };
-	struct store_proc_info p;
-	char name[PROC_REF_NAME_MAX];
-	int c, err = 0;
-
-	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'J':
-			d.json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc - 2)
+	(void)a;
+	if (argc != 2)
 		die("diff: expected two event numbers, SEQ1 SEQ2 (see 'vmatrace diff --help')");
-	d.seq[0] = parse_seq(argv[optind], "SEQ1");
-	d.seq[1] = parse_seq(argv[optind + 1], "SEQ2");
-	if (!pid.pid)
-		die("diff: --pid is required (see 'vmatrace ps' for the processes)");
+	arg_diff.seq[0] = parse_seq(argv[0], "SEQ1");
+	arg_diff.seq[1] = parse_seq(argv[1], "SEQ2");
+}
 
-	struct store_ro *r = open_db_or_die(db);
-	if (resolve_process(r, "diff", db, &pid, &p) < 0 ||
-	    process_mm_at(r, "diff", db, &pid, &p, &d.seq[0], &d.mm[0]) < 0 ||
-	    process_mm_at(r, "diff", db, &pid, &p, &d.seq[1], &d.mm[1]) < 0) {
-		store_ro_close(r);
+static int cmd_diff(struct cmd_args *a)
+{
+	struct diff *d = &arg_diff;
+	char name[PROC_REF_NAME_MAX];
+	int err;
+
+	d->json = a->json;
+	if (process_mm_at(a->r, "diff", a->db, &a->pid, &a->proc, &d->seq[0], &d->mm[0]) < 0 ||
+	    process_mm_at(a->r, "diff", a->db, &a->pid, &a->proc, &d->seq[1], &d->mm[1]) < 0)
 		return 1;
-	}
-	err = store_query_vmas_at(r, d.mm[0], d.seq[0], keep_vma, &d.from);
+	err = store_query_vmas_at(a->r, d->mm[0], d->seq[0], keep_vma, &d->from);
 	if (!err)
-		err = store_query_vmas_at(r, d.mm[1], d.seq[1], keep_vma, &d.to);
+		err = store_query_vmas_at(a->r, d->mm[1], d->seq[1], keep_vma, &d->to);
 	if (err < 0)
-		db_read_error("diff", db, r, err);
+		db_read_error("diff", a->db, a->r, err);
 	else
-		output(&d, proc_ref_name(&pid, name), p.pid);
-	vlist_release(&d.from);
-	vlist_release(&d.to);
-	store_ro_close(r);
+		output(d, proc_ref_name(&a->pid, name), a->proc.pid);
+	vlist_release(&d->from);
+	vlist_release(&d->to);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(diff, "d:p:h", NULL, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP);

@@ -343,8 +343,8 @@ static void check_db(const char *db, bool named)
 int cmd_doctor(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
+		ARG_OPT_DB,
+		ARG_OPT_HELP,
 		{}
 	};
 	const char *db = DB_DEFAULT;

@@ -58,93 +58,74 @@ static int print_one(const struct event *ev, void *data)
 	return 0;
 }
 
-int cmd_events(int argc, char **argv)
+static struct store_event_filter arg_filter;
+static struct print_ctx arg_print;
+static const char *arg_syscalls;        /* --syscall LIST */
+
+static void parse_opt(int c, const char *arg)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "tid", required_argument, NULL, 't' },
-		{ "mm", required_argument, NULL, 'M' },
-		{ "syscall", required_argument, NULL, 'e' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "stacks", no_argument, NULL, 'k' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT, *list = NULL;
-	struct store_event_filter f = { 0 };
-	struct print_ctx ctx = { 0 };
-	struct proc_ref pid = { 0 };
-	int c, *nrs = NULL;
-
-	while ((c = getopt_long(argc, argv, "d:p:t:e:kh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 't':
-			f.tid = parse_pid(optarg, "--tid");
-			break;
-		case 'M':
-			f.mm = (uint64_t)parse_pid(optarg, "--mm");
-			break;
-		case 'e':
-			list = optarg;
-			break;
-		case 'J':
-			ctx.json = true;
-			break;
-		case 'k':
-			ctx.stacks = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+	switch (c) {
+	case 't':
+		arg_filter.tid = parse_pid(arg, "--tid");
+		break;
+	case 'M':
+		arg_filter.mm = (uint64_t)parse_pid(arg, "--mm");
+		break;
+	case 'e':
+		arg_syscalls = arg;
+		break;
+	case 'k':
+		arg_print.stacks = true;
+		break;
 	}
-	if (optind < argc)
-		die("events: unexpected argument '%s'", argv[optind]);
-	if (list) {
-		const char *bad = NULL;
-		int n = sysent_parse_list(list, &nrs, &bad);
-		if (n < 0)
-			die("events: unknown syscall '%s' in --syscall", bad ? bad : list);
-		f.nrs = nrs;
-		f.n_nrs = n;
-		f.syscalls_only = true;
-	}
-
-	struct store_ro *r = open_db_or_die(db);
-	struct store_proc_info p;
-	int err = 0;
-	ctx.r = r;
-	if (pid.pid && resolve_process(r, "events", db, &pid, &p) == 0) {
-		/* That process's life only: the pid may have been reused. */
-		f.pid = p.pid;
-		f.min_seq = p.start_seq;
-		f.max_seq = p.end_seq;
-	}
-	if (pid.pid && !f.pid) {
-		err = 1;
-	} else if (f.tid && store_has_tid(r, f.tid) == 0) {
-		log_error("events: no thread %d in '%s'", f.tid, db);
-		err = 1;
-	} else if (f.mm && store_has_mm(r, f.mm) == 0) {
-		log_error("events: no address space %" PRIu64 " in '%s'", f.mm, db);
-		err = 1;
-	} else if ((err = store_query_events(r, &f, print_one, &ctx)) < 0) {
-		db_read_error("events", db, r, err);
-		err = 1;
-	}
-	store_ro_close(r);
-	free(nrs);
-	if (err)
-		return 1;
-	return 0;
 }
+
+static void check(struct cmd_args *a, int argc, char **argv)
+{
+	const char *bad = NULL;
+	int n, *nrs = NULL;
+
+	args_no_operands(a, argc, argv);
+	if (!arg_syscalls)
+		return;
+	n = sysent_parse_list(arg_syscalls, &nrs, &bad);
+	if (n < 0)
+		die("events: unknown syscall '%s' in --syscall", bad ? bad : arg_syscalls);
+	arg_filter.nrs = nrs;
+	arg_filter.n_nrs = n;
+	arg_filter.syscalls_only = true;
+}
+
+static int cmd_events(struct cmd_args *a)
+{
+	struct store_event_filter *f = &arg_filter;
+	int err = 0;
+
+	arg_print.r = a->r;
+	arg_print.json = a->json;
+	if (a->pid.pid) {
+		/* That process's life only: the pid may have been reused. */
+		f->pid = a->proc.pid;
+		f->min_seq = a->proc.start_seq;
+		f->max_seq = a->proc.end_seq;
+	}
+	if (f->tid && store_has_tid(a->r, f->tid) == 0) {
+		log_error("events: no thread %d in '%s'", f->tid, a->db);
+		err = 1;
+	} else if (f->mm && store_has_mm(a->r, f->mm) == 0) {
+		log_error("events: no address space %" PRIu64 " in '%s'", f->mm, a->db);
+		err = 1;
+	} else if ((err = store_query_events(a->r, f, print_one, &arg_print)) < 0) {
+		db_read_error("events", a->db, a->r, err);
+		err = 1;
+	}
+	free((void *)f->nrs);
+	return err ? 1 : 0;
+}
+
+QUERY_COMMAND(events, "d:p:t:e:kh", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "tid", required_argument, NULL, 't' },
+	      { "mm", required_argument, NULL, 'M' },
+	      { "syscall", required_argument, NULL, 'e' },
+	      { "stacks", no_argument, NULL, 'k' });

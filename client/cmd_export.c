@@ -705,76 +705,56 @@ static int write_to(struct export *x, const struct format *fmt, const char *path
 	return err || output_failed() ? -1 : 0;
 }
 
-int cmd_export(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "perfetto", no_argument, NULL, 'P' },
-		{ "folded", no_argument, NULL, 'F' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	struct export x = { .db = DB_DEFAULT };
-	const struct format *fmt = NULL;
-	const char *out = NULL;
-	struct proc_ref pid = { 0 };
-	int c, err;
+static const struct format *arg_format;
+static const char *arg_output;
 
-	while ((c = getopt_long(argc, argv, "d:p:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			x.db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'P':
-		case 'F':
-			if (fmt)
-				die("export: one format at a time");
-			fmt = &formats[c == 'P' ? 0 : 1];
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+static void parse_opt(int c, const char *arg)
+{
+	switch (c) {
+	case 'o':
+		arg_output = arg;
+		break;
+	case 'P':
+	case 'F':
+		if (arg_format)
+			die("export: one format at a time");
+		arg_format = &formats[c == 'P' ? 0 : 1];
+		break;
 	}
-	if (optind < argc)
-		die("export: unexpected argument '%s'", argv[optind]);
+}
+
+static void check(struct cmd_args *a, int argc, char **argv)
+{
+	const struct format *fmt = arg_format;
+
+	args_no_operands(a, argc, argv);
 	if (!fmt)
 		die("export: say which format: --perfetto or --folded (see 'vmatrace export --help')");
 	if (!fmt->write)
 		die("export --%s: %s", fmt->name, fmt->why_not);
-	if (!out)
+	if (!arg_output)
 		die("export: -o FILE is required ('-' for standard output)");
+}
 
-	x.r = open_db_or_die(x.db);
-	if (pid.pid) {
-		if (resolve_process(x.r, "export", x.db, &pid, &x.proc) < 0)
-			goto error;
-		x.have_pid = true;
-	}
+static int cmd_export(struct cmd_args *a)
+{
+	struct export x = { .r = a->r, .db = a->db, .proc = a->proc, .have_pid = a->pid.pid };
+	const struct format *fmt = arg_format;
 	struct store_stack_summary ss;
+	int err;
+
 	if (fmt->write == write_folded &&
 	    (store_query_stack_summary(x.r, &ss) < 0 || !ss.stacks)) {
 		log_error("export --folded: '%s' has no stacks (record with 'vmatrace run --stacks')",
 			  x.db);
-		goto error;
+		return 1;
 	}
-	err = write_to(&x, fmt, out);
+	err = write_to(&x, fmt, arg_output);
 	store_event_times_release(&x.times);
-	store_ro_close(x.r);
 	return err < 0 ? 1 : 0;
-
-error:
-	store_ro_close(x.r);
-	return 1;
 }
+
+QUERY_COMMAND(export, "d:p:o:h", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_OUTPUT, ARG_OPT_HELP,
+	      { "perfetto", no_argument, NULL, 'P' },
+	      { "folded", no_argument, NULL, 'F' });

@@ -237,68 +237,27 @@ static int cmp_died(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-uint64_t parse_addr(const char *s)
-{
-	char *end;
-	int base = (s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) ? 16 : 10;
+static uint64_t arg_addr;
 
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, base);
-	if (errno || end == s || *end || s[0] == '-' || s[0] == '+' || (base == 16 && !s[2]))
-		die("invalid address '%s': expected 0x-hex or decimal", s);
-	return v;
+static void check(struct cmd_args *a, int argc, char **argv)
+{
+	(void)a;
+	if (argc != 1)
+		die("history: expected one address (see 'vmatrace history --help')");
+	arg_addr = parse_addr(argv[0]);
 }
 
-int cmd_history(int argc, char **argv)
+static int cmd_history(struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "no-stacks", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
+	struct store_ro *r = a->r;
+	const char *db = a->db;
+	uint64_t addr = arg_addr;
+	bool json = a->json, stacks = !a->no_stacks;
 	struct hist h = { 0 };
-	struct proc_ref pid = { 0 };
-	bool json = false, stacks = true;
-	int c, err = 0;
+	int err = 0;
 
-	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'N':
-			stacks = false;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc - 1)
-		die("history: expected one address (see 'vmatrace history --help')");
-	uint64_t addr = parse_addr(argv[optind]);
-
-	struct store_ro *r = open_db_or_die(db);
-	if (pid.pid) {
-		struct store_proc_info p;
-		if (resolve_process(r, "history", db, &pid, &p) < 0) {
-			store_ro_close(r);
-			return 1;
-		}
-		err = store_query_process_mms(r, p.id, add_mm, &h);
+	if (a->pid.pid) {
+		err = store_query_process_mms(r, a->proc.id, add_mm, &h);
 		if (!err && !h.n_mms)
 			h.mms = xcalloc(1, sizeof(*h.mms)); /* filter everything out */
 	}
@@ -366,6 +325,8 @@ int cmd_history(int argc, char **argv)
 	free(seqs);
 	free(w.by_born);
 	free(w.by_died);
-	store_ro_close(r);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(history, "d:p:h", NULL, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_NO_STACKS, ARG_OPT_HELP);

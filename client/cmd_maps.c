@@ -85,109 +85,55 @@ static int print_vma(const struct store_vma *v, uint64_t id, void *data)
 	return 0;
 }
 
-/* parse_range - -A's "LOW,HIGH", "LOW,", ",HIGH" or "ADDR" into @o, or die. */
-static void parse_range(const char *arg, struct maps_out *o)
-{
-	const char *comma = strchr(arg, ',');
-	char low[64];
+static struct maps_out arg_out = { .high = UINT64_MAX };
+static uint64_t arg_at;         /* --at SEQ, 0: the process's last state */
 
-	if (!comma) {
-		o->low = parse_addr(arg);
-		o->high = o->low + 1;
-		return;
+static void parse_opt(int c, const char *arg)
+{
+	switch (c) {
+	case 'a':
+		arg_at = parse_seq(arg, "--at");
+		break;
+	case 'x':
+		arg_out.extended = true;
+		break;
+	case 'A':
+		parse_addr_range(arg, "maps", "-A", &arg_out.low, &arg_out.high);
+		break;
 	}
-	if ((size_t)(comma - arg) >= sizeof(low))
-		die("maps: invalid -A '%s': expected LOW,HIGH (0x-hex or decimal)", arg);
-	memcpy(low, arg, (size_t)(comma - arg));
-	low[comma - arg] = '\0';
-	o->low = low[0] ? parse_addr(low) : 0;
-	o->high = comma[1] ? parse_addr(comma + 1) : UINT64_MAX;
-	if (o->low >= o->high)
-		die("maps: invalid -A '%s': LOW must be below HIGH", arg);
 }
 
-uint64_t parse_seq(const char *s, const char *what)
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	char *end;
-
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v == 0)
-		die("invalid %s '%s': expected an event number (seq, from 1)", what, s);
-	return v;
-}
-
-int cmd_maps(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "at", required_argument, NULL, 'a' },
-		{ "extended", no_argument, NULL, 'x' },
-		{ "range", required_argument, NULL, 'A' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
-	struct proc_ref pid = { 0 };
-	struct maps_out o = { .high = UINT64_MAX };
-	uint64_t at = 0, mm;
-	struct store_proc_info p;
-	int c, err;
-
-	while ((c = getopt_long(argc, argv, "d:p:a:xA:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'a':
-			at = parse_seq(optarg, "--at");
-			break;
-		case 'x':
-			o.extended = true;
-			break;
-		case 'A':
-			parse_range(optarg, &o);
-			break;
-		case 'J':
-			o.json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		die("maps: unexpected argument '%s'", argv[optind]);
-	if (!pid.pid)
-		die("maps: --pid is required (see 'vmatrace ps' for the processes)");
-	if (o.json && o.extended)
+	args_no_operands(a, argc, argv);
+	/* without --pid, main's "--pid is required" comes first, as it always did */
+	if (a->pid.pid && a->json && arg_out.extended)
 		die("maps: --json and -x are two outputs: choose one");
-
-	struct store_ro *r = open_db_or_die(db);
-	if (resolve_process(r, "maps", db, &pid, &p) < 0 ||
-	    process_mm_at(r, "maps", db, &pid, &p, &at, &mm) < 0)
-		goto error;
-	if (o.extended)
-		printf("Address           Kbytes Mode  Mapping\n");
-	err = store_query_vmas_at(r, mm, at, print_vma, &o);
-	if (err < 0) {
-		db_read_error("maps", db, r, err);
-		goto error;
-	}
-	if (o.extended)
-		printf("---------------- -------\ntotal kB %15" PRIu64 "\n", o.total / 1024);
-	store_ro_close(r);
-	return 0;
-
-error:
-	store_ro_close(r);
-	return 1;
 }
+
+static int cmd_maps(struct cmd_args *a)
+{
+	struct maps_out *o = &arg_out;
+	uint64_t at = arg_at, mm;
+	int err;
+
+	o->json = a->json;
+	if (process_mm_at(a->r, "maps", a->db, &a->pid, &a->proc, &at, &mm) < 0)
+		return 1;
+	if (o->extended)
+		printf("Address           Kbytes Mode  Mapping\n");
+	err = store_query_vmas_at(a->r, mm, at, print_vma, o);
+	if (err < 0) {
+		db_read_error("maps", a->db, a->r, err);
+		return 1;
+	}
+	if (o->extended)
+		printf("---------------- -------\ntotal kB %15" PRIu64 "\n", o->total / 1024);
+	return 0;
+}
+
+QUERY_COMMAND(maps, "d:p:a:xA:h", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "at", required_argument, NULL, 'a' },
+	      { "extended", no_argument, NULL, 'x' },
+	      { "range", required_argument, NULL, 'A' });

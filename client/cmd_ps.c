@@ -227,39 +227,13 @@ static void print_tree(struct ps *ps, size_t i, int depth)
 			print_tree(ps, j, depth + 1);
 }
 
-int cmd_ps(int argc, char **argv)
+static int cmd_ps(struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
-	struct ps ps = { 0 };
-	bool json = false;
-	int c, err;
+	const char *db = a->db;
+	struct ps ps = { .r = a->r };
+	bool json = a->json;
+	int err;
 
-	while ((c = getopt_long(argc, argv, "d:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		die("ps: unexpected argument '%s'", argv[optind]);
-
-	ps.r = open_db_or_die(db);
 	err = store_query_processes(ps.r, add_proc, &ps);
 	for (size_t i = 0; !err && i < ps.n; i++) {
 		struct proc *q = &ps.procs[i];
@@ -327,6 +301,8 @@ int cmd_ps(int argc, char **argv)
 	}
 	free(ps.procs);
 	free(ps.buf);
-	store_ro_close(ps.r);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(ps, "d:h", NULL, NULL,
+	      ARG_OPT_DB, ARG_OPT_JSON, ARG_OPT_HELP);

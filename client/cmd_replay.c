@@ -177,72 +177,45 @@ static int check_range(struct replay *rp, const char *who, uint64_t last, bool f
 	return 0;
 }
 
-int cmd_replay(int argc, char **argv)
+enum { OPT_PLAIN = 0x100 };
+static struct replay arg_rp;    /* its from and to from the command line */
+static bool arg_plain, arg_from_set, arg_to_set;
+
+static void parse_opt(int c, const char *arg)
 {
-	enum { OPT_PLAIN = 0x100 };
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "from", required_argument, NULL, 'f' },
-		{ "to", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "plain", no_argument, NULL, OPT_PLAIN },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
-	struct proc_ref pid = { 0 };
-	struct replay rp = { 0 };
-	bool json = false, plain = false, from_set = false, to_set = false;
+	switch (c) {
+	case 'f':
+		arg_rp.from = parse_seq(arg, "--from");
+		arg_from_set = true;
+		break;
+	case 't':
+		arg_rp.to = parse_seq(arg, "--to");
+		arg_to_set = true;
+		break;
+	case OPT_PLAIN:
+		arg_plain = true;
+		break;
+	}
+}
+
+static int cmd_replay(struct cmd_args *a)
+{
+	struct replay rp = arg_rp;
+	const char *db = a->db;
+	bool json = a->json, plain = arg_plain;
 	char who[PROC_REF_NAME_MAX];
 	uint64_t last;
-	int c, err, status = 1;
+	int err, status = 1;
 
-	while ((c = getopt_long(argc, argv, "d:p:f:t:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'f':
-			rp.from = parse_seq(optarg, "--from");
-			from_set = true;
-			break;
-		case 't':
-			rp.to = parse_seq(optarg, "--to");
-			to_set = true;
-			break;
-		case 'j':
-			json = true;
-			break;
-		case OPT_PLAIN:
-			plain = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		die("replay: unexpected argument '%s'", argv[optind]);
-	if (!pid.pid)
-		die("replay: --pid is required (see 'vmatrace ps' for the processes)");
-	proc_ref_name(&pid, who);
-
-	rp.r = open_db_or_die(db);
-	if (resolve_process(rp.r, "replay", db, &pid, &rp.proc) < 0)
-		goto out;
+	proc_ref_name(&a->pid, who);
+	rp.r = a->r;
+	rp.proc = a->proc;
 	err = store_query_last_seq(rp.r, &last);
 	if (err < 0) {
 		db_read_error("replay", db, rp.r, err);
 		goto out;
 	}
-	if (check_range(&rp, who, last, from_set, to_set) < 0)
+	if (check_range(&rp, who, last, arg_from_set, arg_to_set) < 0)
 		goto out;
 
 	bool tui = !json && !plain && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
@@ -258,6 +231,11 @@ int cmd_replay(int argc, char **argv)
 	status = tui ? replay_tui(&rp, who) : 0;
 out:
 	replay_release(&rp);
-	store_ro_close(rp.r);
 	return status;
 }
+
+QUERY_COMMAND(replay, "d:p:f:t:jh", parse_opt, NULL,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "from", required_argument, NULL, 'f' },
+	      { "to", required_argument, NULL, 't' },
+	      { "plain", no_argument, NULL, OPT_PLAIN });

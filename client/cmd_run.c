@@ -63,11 +63,11 @@ static void usage(FILE *out)
 static void parse_args(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "output", required_argument, NULL, 'o' },
+		ARG_OPT_OUTPUT,
 		{ "stacks", no_argument, NULL, 'S' },
 		{ "verify", no_argument, NULL, 'Y' },
 		{ "verify-all", no_argument, NULL, 'A' },
-		{ "help", no_argument, NULL, 'h' },
+		ARG_OPT_HELP,
 		{}
 	};
 	int c;

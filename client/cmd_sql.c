@@ -188,43 +188,33 @@ static void print_columns(struct sql_out *o)
 	free(w);
 }
 
-int cmd_sql(int argc, char **argv)
+static struct sql_out arg_out = { .mode = MODE_COLUMN };
+static const char *arg_sql;
+
+static void parse_opt(int c, const char *arg)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "list", no_argument, NULL, 'l' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
-	struct sql_out o = { .mode = MODE_COLUMN };
-	int c, err;
+	(void)arg;
+	if (c == 'l')
+		arg_out.mode = MODE_LIST;
+	else if (c == 'J')
+		arg_out.mode = MODE_JSON;
+}
 
-	while ((c = getopt_long(argc, argv, "d:lh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'l':
-			o.mode = MODE_LIST;
-			break;
-		case 'J':
-			o.mode = MODE_JSON;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc - 1)
+static void check(struct cmd_args *a, int argc, char **argv)
+{
+	(void)a;
+	if (argc != 1)
 		die("sql: expected one SQL statement (see 'vmatrace sql --help')");
+	arg_sql = argv[0];
+}
 
-	struct store_ro *r = open_db_or_die(db);
-	err = store_sql_exec(r, argv[optind], on_row, &o);
+static int cmd_sql(struct cmd_args *a)
+{
+	struct store_ro *r = a->r;
+	struct sql_out o = arg_out;
+	int err;
+
+	err = store_sql_exec(r, arg_sql, on_row, &o);
 	if (!err && o.mode == MODE_COLUMN)
 		print_columns(&o);
 	if (err == -EROFS)
@@ -239,8 +229,11 @@ int cmd_sql(int argc, char **argv)
 	for (size_t i = 0; i < o.n_cells; i++)
 		free(o.cells[i]);
 	free(o.cells);
-	store_ro_close(r);
 	if (err)
 		return 1;
 	return 0;
 }
+
+QUERY_COMMAND(sql, "d:lh", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_JSON, ARG_OPT_HELP,
+	      { "list", no_argument, NULL, 'l' });

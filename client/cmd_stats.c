@@ -361,63 +361,29 @@ static void stats_release(struct stats *s)
 	store_trace_info_release(&s->trace);
 }
 
-int cmd_stats(int argc, char **argv)
+static int cmd_stats(struct cmd_args *a)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
-	struct proc_ref pid = { 0 };
 	struct stats s = { 0 };
-	bool json = false;
-	int c, err, status = 1;
+	int err, status = 1;
 
-	while ((c = getopt_long(argc, argv, "d:p:jh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'j':
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+	if (a->pid.pid) {
+		s.only_id = a->proc.id;
+		s.only_nth = a->pid.nth;
 	}
-	if (optind < argc)
-		die("stats: unexpected argument '%s'", argv[optind]);
-
-	struct store_ro *r = open_db_or_die(db);
-	if (pid.pid) {
-		struct store_proc_info p;
-		if (resolve_process(r, "stats", db, &pid, &p) < 0)
-			goto out;
-		s.only_id = p.id;
-		s.only_nth = pid.nth;
-	}
-	err = load(r, &s);
+	err = load(a->r, &s);
 	if (err < 0) {
-		db_read_error("stats", db, r, err);
+		db_read_error("stats", a->db, a->r, err);
 		goto out;
 	}
-	if (json)
+	if (a->json)
 		stats_print_json(&s, stdout);
 	else
 		stats_print_text(&s, stdout);
 	status = 0;
 out:
 	stats_release(&s);
-	store_ro_close(r);
 	return status;
 }
+
+QUERY_COMMAND(stats, "d:p:jh", NULL, NULL,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_HELP);

@@ -605,81 +605,68 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n >= m && !strcasecmp(s + n - m, suffix);
 }
 
-int cmd_timeline(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "output", required_argument, NULL, 'o' },
-		{ "seq", no_argument, NULL, 'S' },
-		{ "max-rects", required_argument, NULL, 'M' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT, *out = NULL;
-	struct timeline tl = { .max_rects = TL_MAX_RECTS };
-	struct proc_ref pid = { 0 };
-	struct pid_mms mms = { .n = 0 };
-	struct store_proc_info p;
-	bool html;
-	char *end;
-	int c, err;
+static struct timeline arg_tl = { .max_rects = TL_MAX_RECTS }; /* by_seq, max_rects */
+static const char *arg_output;
+static bool arg_html;
 
-	while ((c = getopt_long(argc, argv, "d:p:o:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'o':
-			out = optarg;
-			break;
-		case 'S':
-			tl.by_seq = true;
-			break;
-		case 'M':
-			errno = 0;
-			tl.max_rects = strtoul(optarg, &end, 10);
-			if (errno || end == optarg || *end || optarg[0] == '-' || !tl.max_rects)
-				die("invalid --max-rects '%s': expected a positive number", optarg);
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
+static void parse_opt(int c, const char *arg)
+{
+	char *end;
+
+	switch (c) {
+	case 'o':
+		arg_output = arg;
+		break;
+	case 'S':
+		arg_tl.by_seq = true;
+		break;
+	case 'M':
+		errno = 0;
+		arg_tl.max_rects = strtoul(arg, &end, 10);
+		if (errno || end == arg || *end || arg[0] == '-' || !arg_tl.max_rects)
+			die("invalid --max-rects '%s': expected a positive number", arg);
+		break;
 	}
-	if (optind < argc)
-		die("timeline: unexpected argument '%s'", argv[optind]);
+}
+
+static void check(struct cmd_args *a, int argc, char **argv)
+{
+	const char *out = arg_output;
+
+	args_no_operands(a, argc, argv);
 	if (!out)
 		die("timeline: -o FILE.svg or -o FILE.html is required");
 	/* The extension says the format; "-", a pipe or a device without one gets SVG. */
-	html = has_suffix(out, ".html") || has_suffix(out, ".htm");
-	if (!html && !has_suffix(out, ".svg") && !out_file_in_place(out))
+	arg_html = has_suffix(out, ".html") || has_suffix(out, ".htm");
+	if (!arg_html && !has_suffix(out, ".svg") && !out_file_in_place(out))
 		die("timeline: cannot tell the format of '%s': name it FILE.svg or FILE.html", out);
+}
 
-	struct store_ro *r = open_db_or_die(db);
+static int cmd_timeline(struct cmd_args *a)
+{
+	struct store_ro *r = a->r;
+	const char *db = a->db, *out = arg_output;
+	struct timeline tl = arg_tl;
+	struct pid_mms mms = { .n = 0 };
+	bool html = arg_html;
+	int err;
+
 	tl.db = db;
-	if (pid.pid) {
-		if (resolve_process(r, "timeline", db, &pid, &p) < 0)
-			goto error;
-		err = store_query_process_mms(r, p.id, add_pid_mm, &mms);
+	if (a->pid.pid) {
+		err = store_query_process_mms(r, a->proc.id, add_pid_mm, &mms);
 		if (err < 0)
 			goto error_read;
 		if (!mms.n) {
-			log_error("timeline: process %d had no recorded address space", p.pid);
+			log_error("timeline: process %d had no recorded address space", a->proc.pid);
 			goto error;
 		}
 	}
-	err = load(r, &tl, pid.pid ? &mms : NULL);
+	err = load(r, &tl, a->pid.pid ? &mms : NULL);
 	if (err < 0)
 		goto error_read;
-	store_ro_close(r);
-	r = NULL;
+	/* done with the DB before a long write: main closes what is left open */
+	store_ro_close(a->r);
+	a->r = r = NULL;
 
 	/* A regular file is written beside, then renamed: a failed run leaves no half
 	 * picture. A device, FIFO or symlink is written in place (out_file_open). */
@@ -701,7 +688,11 @@ int cmd_timeline(int argc, char **argv)
 error_read:
 	db_read_error("timeline", db, r, err);
 error:
-	store_ro_close(r);
 	timeline_free(&tl);
 	return 1;
 }
+
+QUERY_COMMAND(timeline, "d:p:o:h", parse_opt, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_OUTPUT, ARG_OPT_HELP,
+	      { "seq", no_argument, NULL, 'S' },
+	      { "max-rects", required_argument, NULL, 'M' });

@@ -502,67 +502,36 @@ static void nothing(struct store_ro *r, const char *db, const struct pick *k,
 	free(x.exe);
 }
 
-int cmd_why(int argc, char **argv)
+static uint64_t arg_seq;        /* the fault's event, 0: find the fatal one */
+
+static void check(struct cmd_args *a, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "db", required_argument, NULL, 'd' },
-		{ "pid", required_argument, NULL, 'p' },
-		{ "json", no_argument, NULL, 'J' },
-		{ "no-stacks", no_argument, NULL, 'N' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
-	const char *db = DB_DEFAULT;
-	struct proc_ref pid = { 0 };
-	struct store_proc_info p;
-	bool json = false, stacks = true;
-	uint64_t seq = 0;
-	int c, err;
-
-	while ((c = getopt_long(argc, argv, "d:p:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'd':
-			db = optarg;
-			break;
-		case 'p':
-			parse_proc_ref(optarg, "--pid", &pid);
-			break;
-		case 'J':
-			json = true;
-			break;
-		case 'N':
-			stacks = false;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc - 1)
+	(void)a;
+	if (argc > 1)
 		die("why: expected at most one event number (see 'vmatrace why --help')");
-	if (optind == argc - 1)
-		seq = parse_seq(argv[optind], "event number");
+	if (argc == 1)
+		arg_seq = parse_seq(argv[0], "event number");
+}
 
-	struct store_ro *r = open_db_or_die(db);
+static int cmd_why(struct cmd_args *a)
+{
+	struct store_ro *r = a->r;
+	const char *db = a->db;
+	const struct proc_ref pid = a->pid;
+	const struct store_proc_info p = a->proc;
+	uint64_t seq = arg_seq;
 	struct why w = { .r = r };
 	struct pick k = { 0 };
-	if (pid.pid) {
-		if (resolve_process(r, "why", db, &pid, &p) < 0) {
-			store_ro_close(r);
-			return 1;
-		}
+	int err;
+
+	if (pid.pid)
 		k.p = &p;
-	}
 	if (seq) {
 		uint64_t last = 0;
 		err = store_query_last_seq(r, &last);
 		if (!err && seq > last) {
 			log_error("why: no event %" PRIu64 " in '%s' (its events are 1..%" PRIu64 ")",
 				  seq, db, last);
-			store_ro_close(r);
 			return 1;
 		}
 		if (!err)
@@ -573,7 +542,6 @@ int cmd_why(int argc, char **argv)
 				  "events --json | grep +signal')", seq, call);
 			free(call);
 			event_release(&w.sig);
-			store_ro_close(r);
 			return 1;
 		}
 		if (!err && pid.pid && w.sig.pid != p.pid) {
@@ -581,7 +549,6 @@ int cmd_why(int argc, char **argv)
 			log_error("why: event %" PRIu64 " is a signal of pid %d, not of %s", seq,
 				  (int)w.sig.pid, proc_ref_name(&pid, name));
 			event_release(&w.sig);
-			store_ro_close(r);
 			return 1;
 		}
 	} else {
@@ -591,7 +558,6 @@ int cmd_why(int argc, char **argv)
 			nothing(r, db, &k, &pid);
 			event_release(&k.last_any);
 			event_release(&k.last_fault);
-			store_ro_close(r);
 			return 1;
 		}
 		if (!err && k.has_origin) {
@@ -609,11 +575,12 @@ int cmd_why(int argc, char **argv)
 	event_release(&k.origin);
 	if (err < 0) {
 		log_error("why: cannot read '%s': %s", db, store_ro_errmsg(r));
-		store_ro_close(r);
 		return 1;
 	}
-	err = explain(&w, db, json, stacks);
+	err = explain(&w, db, a->json, !a->no_stacks);
 	why_release(&w);
-	store_ro_close(r);
 	return err < 0 ? 1 : 0;
 }
+
+QUERY_COMMAND(why, "d:p:h", NULL, check,
+	      ARG_OPT_DB, ARG_OPT_PID, ARG_OPT_JSON, ARG_OPT_NO_STACKS, ARG_OPT_HELP);

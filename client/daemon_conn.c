@@ -1,23 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
  * Reaching the daemon: connect to the per-user socket, start vmatraced on demand when none
- * answers, and exchange HELLO. Also the small commands that only talk to the daemon
- * (status, stop).
+ * answers, and exchange HELLO, then requests on that connection. The commands that only
+ * talk to the daemon are cmd_status.c, cmd_stop.c and cmd_detach.c.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "client.h"
@@ -194,99 +189,29 @@ error_close:
 	return r;
 }
 
-static int simple_command(int argc, char **argv, const char *help)
+int daemon_request(struct conn *c, const struct proto_msg *m, struct proto_msg *reply)
 {
-	static const struct option opts[] = { { "help", no_argument, NULL, 'h' }, {} };
-	int ch;
+	int r = conn_send(c, m);
 
-	while ((ch = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		if (ch == 'h') {
-			printf("%s", help);
-			exit(0);
-		}
-		fprintf(stderr, "%s", help);
-		exit(2);
+	if (r == 0)
+		r = conn_recv(c, reply);
+	if (r < 0) {
+		log_error("the daemon did not answer: %s", strerror(-r));
+		return r;
 	}
-	if (optind < argc)
-		die("%s: unexpected argument '%s'", argv[0], argv[optind]);
 	return 0;
 }
 
-int cmd_status(int argc, char **argv)
+int daemon_finish(struct conn *c, struct proto_msg *reply, const char *prefix)
 {
-	struct conn c;
-	pid_t dpid;
-	struct proto_msg m = { .type = PROTO_STATUS }, reply;
+	/* OK is an ERROR message with errno 0 (proto.h) */
+	int err = reply->type == PROTO_ERROR ? (int)reply->u.error.err : EPROTO;
 
-	simple_command(argc, argv, "Usage: vmatrace status\n\nList the daemon's live traces.\n");
-	if (daemon_connect(&c, false, &dpid) < 0)
-		return 1;
-	int r = conn_send(&c, &m);
-	if (r == 0)
-		r = conn_recv(&c, &reply);
-	if (r < 0 || reply.type != PROTO_STATUS_REPLY)
-		die("the daemon did not answer the status request");
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-	printf("vmatraced pid %u, %u trace(s)\n", reply.u.status_reply.daemon_pid,
-	       reply.u.status_reply.n);
-	if (reply.u.status_reply.n)
-		printf("%4s %8s %-16s %10s %10s  %s\n", "ID", "PID", "PROGRAM", "EVENTS",
-		       "EVENTS/S", "DB");
-	for (uint32_t i = 0; i < reply.u.status_reply.n; i++) {
-		const struct proto_trace_info *t = &reply.u.status_reply.traces[i];
-		double secs = (double)(now - t->start_mono_ns) / 1e9;
-		printf("%4u %8u %-16s %10" PRIu64 " %10.0f  %s\n", t->trace_id, t->pid,
-		       t->program, t->events, secs > 0 ? (double)t->events / secs : 0.0,
-		       t->db_path);
-	}
-	proto_msg_release(&reply);
-	close(c.fd);
-	conn_release(&c);
-	return 0;
-}
-
-int cmd_stop(int argc, char **argv)
-{
-	struct conn c;
-	pid_t dpid;
-	struct proto_msg m = { .type = PROTO_STOP }, reply;
-
-	simple_command(argc, argv,
-		       "Usage: vmatrace stop\n\nAsk the daemon to exit. It takes no new traces; "
-		       "running traces go on to their end first.\n");
-	if (daemon_connect(&c, false, &dpid) < 0)
-		return 1;
-	/* Opened before the request: the pid cannot be reused under us, and its exit (not its
-	 * reaping by whoever is its parent) makes the fd readable. */
-	int pidfd = dpid > 0 ? (int)syscall(SYS_pidfd_open, dpid, 0) : -1;
-	int r = conn_send(&c, &m);
-	if (r == 0)
-		r = conn_recv(&c, &reply);
-	if (r < 0)
-		die("the daemon did not answer the stop request");
-	int err = reply.type == PROTO_ERROR ? reply.u.error.err : EPROTO;
 	if (err)
-		log_error("stop: %s", reply.type == PROTO_ERROR ? reply.u.error.message :
-								 "unexpected answer from the daemon");
-	proto_msg_release(&reply);
-	close(c.fd);
-	conn_release(&c);
-	if (err) {
-		if (pidfd >= 0)
-			close(pidfd);
-		return 1;
-	}
-	/* Wait (bounded) until it is gone, so that a following command starts a new one. */
-	if (pidfd >= 0) {
-		struct pollfd p = { .fd = pidfd, .events = POLLIN };
-		poll(&p, 1, 5000);
-		close(pidfd);
-	} else {
-		/* no pidfd_open (Linux < 5.3): a zombie answers kill() until it is reaped */
-		for (int i = 0; i < 500 && kill(dpid, 0) == 0; i++)
-			usleep(10000);
-	}
-	return 0;
+		log_error("%s%s", prefix, reply->type == PROTO_ERROR ?
+				 reply->u.error.message : "unexpected answer from the daemon");
+	proto_msg_release(reply);
+	close(c->fd);
+	conn_release(c);
+	return err;
 }

@@ -1,10 +1,19 @@
 // SPDX-License-Identifier: MIT
 /*
- * vmatrace: the client. Subcommands are a table (after git's commands[]); each parses its
- * own options with getopt_long.
+ * vmatrace: the client. Subcommands are a table (after git's commands[]). A row's flags
+ * say what main does for the command, so that no command repeats it: open the -d DB
+ * read-only (CMD_DB), resolve --pid to a process of that DB (CMD_PID), refuse to go on
+ * without --pid (CMD_NEEDS_PID). Option parsing shared by the commands is in args.c.
  *
- * Adding a command: write client/cmd_NAME.c with `int cmd_NAME(int argc, char **argv)`,
- * declare it in client.h, add a row below and the file to meson.build.
+ * Adding a command:
+ * - one that reads a DB: write client/cmd_NAME.c with usage(), cmd_NAME(struct cmd_args *)
+ *   and, last, QUERY_COMMAND(NAME, ...) (its options, operand check and query; args.h),
+ *   the shared ARG_OPT_* rows among its options; declare query_NAME in client.h and add
+ *   a QUERY(NAME) row with CMD_DB and what else it needs;
+ * - any other: write `int cmd_NAME(int argc, char **argv)`, declare it in client.h and
+ *   add a row with no flags;
+ * then add the file to meson.build, its help to README.md, the man page and the
+ * completions (tests/cli checks them).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -15,30 +24,49 @@
 #include "log.h"
 #include "store.h"
 
+enum command_flags {
+	CMD_DB = 1 << 0,        /* a query: main opens a->db read-only before cmd_NAME() */
+	CMD_PID = 1 << 1,       /* takes --pid: main resolves it in a->db into a->proc */
+	CMD_NEEDS_PID = 1 << 2, /* and cannot go on without it */
+};
+
 struct command {
 	const char *name;
-	int (*fn)(int argc, char **argv);
+	int (*fn)(int argc, char **argv);       /* a command without CMD_DB */
+	const struct cmd_options *query;      /* CMD_DB: its options and query (args.h) */
+	unsigned int flags;                     /* enum command_flags */
 	const char *summary;
 };
 
+#define PLAIN(name) #name, cmd_##name, NULL
+#define QUERY(name) #name, NULL, &query_##name
+
 static const struct command commands[] = {
-	{ "run", cmd_run, "trace a program and its descendants into a DB" },
-	{ "attach", cmd_attach, "trace a running process until it exits or Ctrl-C" },
-	{ "detach", cmd_detach, "stop tracing an attached process, leaving it running" },
-	{ "events", cmd_events, "print the recorded events, decoded like strace" },
-	{ "maps", cmd_maps, "the replayed map of a process after an event, as /proc/PID/maps" },
-	{ "history", cmd_history, "every event that changed the mappings covering an address" },
-	{ "why", cmd_why, "explain a crash: the fault, its address's history, a verdict" },
-	{ "diff", cmd_diff, "VMAs added, removed and changed between two events" },
-	{ "replay", cmd_replay, "step through a process's history, event by event" },
-	{ "stats", cmd_stats, "per process and address space: syscalls, errors, peak size" },
-	{ "ps", cmd_ps, "the traced process tree, address spaces and mm_users" },
-	{ "timeline", cmd_timeline, "draw the address spaces over time as SVG or HTML" },
-	{ "export", cmd_export, "write the trace for other tools (Perfetto, flame graphs)" },
-	{ "sql", cmd_sql, "run a read-only SQL query on a DB" },
-	{ "status", cmd_status, "list the daemon's live traces" },
-	{ "stop", cmd_stop, "ask the daemon to exit (running traces finish first)" },
-	{ "doctor", cmd_doctor, "check what tracing needs here, and how to fix what is missing" },
+	{ PLAIN(run), 0, "trace a program and its descendants into a DB" },
+	{ PLAIN(attach), 0, "trace a running process until it exits or Ctrl-C" },
+	{ PLAIN(detach), 0, "stop tracing an attached process, leaving it running" },
+	{ QUERY(events), CMD_DB | CMD_PID, "print the recorded events, decoded like strace" },
+	{ QUERY(maps), CMD_DB | CMD_PID | CMD_NEEDS_PID,
+	  "the replayed map of a process after an event, as /proc/PID/maps" },
+	{ QUERY(history), CMD_DB | CMD_PID,
+	  "every event that changed the mappings covering an address" },
+	{ QUERY(why), CMD_DB | CMD_PID,
+	  "explain a crash: the fault, its address's history, a verdict" },
+	{ QUERY(diff), CMD_DB | CMD_PID | CMD_NEEDS_PID,
+	  "VMAs added, removed and changed between two events" },
+	{ QUERY(replay), CMD_DB | CMD_PID | CMD_NEEDS_PID,
+	  "step through a process's history, event by event" },
+	{ QUERY(stats), CMD_DB | CMD_PID,
+	  "per process and address space: syscalls, errors, peak size" },
+	{ QUERY(ps), CMD_DB, "the traced process tree, address spaces and mm_users" },
+	{ QUERY(timeline), CMD_DB | CMD_PID,
+	  "draw the address spaces over time as SVG or HTML" },
+	{ QUERY(export), CMD_DB | CMD_PID,
+	  "write the trace for other tools (Perfetto, flame graphs)" },
+	{ QUERY(sql), CMD_DB, "run a read-only SQL query on a DB" },
+	{ PLAIN(status), 0, "list the daemon's live traces" },
+	{ PLAIN(stop), 0, "ask the daemon to exit (running traces finish first)" },
+	{ PLAIN(doctor), 0, "check what tracing needs here, and how to fix what is missing" },
 };
 
 static void usage(FILE *out)
@@ -49,50 +77,30 @@ static void usage(FILE *out)
 	fprintf(out, "\nSee 'vmatrace COMMAND --help'. Version %s.\n", VMATRACE_VERSION);
 }
 
-pid_t parse_pid(const char *s, const char *what)
+/*
+ * run_command - a query's steps in order: its options (and their errors) first, then the
+ * DB, then the process --pid names, so that a bad option never reports a missing DB.
+ */
+static int run_command(const struct command *cmd, int argc, char **argv)
 {
-	char *end;
+	struct cmd_args a = { .name = cmd->name, .db = DB_DEFAULT };
+	int status;
 
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v <= 0 || v > 4194304)
-		die("invalid %s '%s': expected a positive process id", what, s);
-	return (pid_t)v;
-}
-
-const char *db_strerror(int err)
-{
-	switch (err) {
-	case -EMEDIUMTYPE:
-		return "not a vmatrace DB";
-	case -EPROTONOSUPPORT:
-		return "written by a newer vmatrace (schema version too new)";
-	case -EUCLEAN:
-		/* SQLITE_CORRUPT; strerror's "Structure needs cleaning" speaks of file systems */
-		return "the file is damaged (SQLite finds it malformed: cut short, or overwritten "
-		       "in part)";
-	case -ENOTRECOVERABLE:
-		return "its last events are in its -wal file, which SQLite can only read by "
-		       "writing a -shm file beside it, and this directory is not writable: copy "
-		       "the DB and its -wal to a directory you can write";
-	default:
-		return strerror(-err);
-	}
-}
-
-struct store_ro *open_db_or_die(const char *path)
-{
-	struct store_ro *r;
-	char why[200];
-	int err = store_open_ro_why(path, &r, why, sizeof(why));
-
-	if (err == -ENOENT)
-		die("cannot open '%s': no such file (record one with 'vmatrace run')", path);
-	if (err == -EUCLEAN && why[0])
-		die("'%s' is damaged: %s", path, why);
-	if (err < 0)
-		die("cannot open '%s': %s", path, db_strerror(err));
-	return r;
+	if (!(cmd->flags & CMD_DB))
+		return cmd->fn(argc, argv);
+	status = args_parse(&a, cmd->query, argc, argv);
+	if (status != ARGS_CONTINUE)
+		return status;
+	if ((cmd->flags & CMD_NEEDS_PID) && !a.pid.pid)
+		die("%s: --pid is required (see 'vmatrace ps' for the processes)", cmd->name);
+	a.r = open_db_or_die(a.db);
+	if ((cmd->flags & CMD_PID) && a.pid.pid &&
+	    resolve_process(a.r, cmd->name, a.db, &a.pid, &a.proc) < 0)
+		status = 1;
+	else
+		status = cmd->query->run(&a);
+	store_ro_close(a.r);
+	return status;
 }
 
 int main(int argc, char **argv)
@@ -114,6 +122,6 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (!strcmp(cmd, commands[i].name))
-			return commands[i].fn(argc - 1, argv + 1);
+			return run_command(&commands[i], argc - 1, argv + 1);
 	die("unknown command '%s' (see 'vmatrace --help')", cmd);
 }

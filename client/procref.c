@@ -14,37 +14,6 @@
 #include "log.h"
 #include "store.h"
 
-void parse_proc_ref(const char *s, const char *what, struct proc_ref *ret)
-{
-	const char *at = strchr(s, '@');
-	char pid[32];
-	char *end;
-
-	if (!at) {
-		*ret = (struct proc_ref){ .pid = parse_pid(s, what) };
-		return;
-	}
-	if ((size_t)(at - s) >= sizeof(pid))
-		die("invalid %s '%s': expected PID or PID@N", what, s);
-	memcpy(pid, s, (size_t)(at - s));
-	pid[at - s] = '\0';
-	errno = 0;
-	unsigned long n = strtoul(at + 1, &end, 10);
-	if (errno || end == at + 1 || *end || at[1] == '-' || n == 0 || n > 1000000)
-		die("invalid %s '%s': expected PID or PID@N (N from 1: the Nth process with "
-		    "that pid)", what, s);
-	*ret = (struct proc_ref){ .pid = parse_pid(pid, what), .nth = (unsigned int)n };
-}
-
-const char *proc_ref_name(const struct proc_ref *ref, char buf[PROC_REF_NAME_MAX])
-{
-	if (ref->nth)
-		snprintf(buf, PROC_REF_NAME_MAX, "%d@%u", ref->pid, ref->nth);
-	else
-		snprintf(buf, PROC_REF_NAME_MAX, "%d", ref->pid);
-	return buf;
-}
-
 int resolve_process(struct store_ro *r, const char *cmd, const char *db,
 		    const struct proc_ref *ref, struct store_proc_info *ret)
 {
