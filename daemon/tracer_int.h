@@ -127,6 +127,8 @@ struct trace {
 	/* CLOSING after a failed start: what the client is told once the DB is removed */
 	int start_err;
 	char *start_msg;
+	uint64_t close_ns;      /* CLOSING: when the writer was told to close (now_ns) */
+	uint64_t end_loop_ns;   /* ... and the loop's own time on the end so far */
 	struct trace *next;
 };
 
