@@ -69,6 +69,7 @@ static char socket_path[4096];
 static bool socket_ours;        /* we bound socket_path: unlink it when we stop */
 static struct server_config cfg;
 static ev_io notify_io;
+static ev_io store_io;          /* the stores' eventfd: a DB set up or closed */
 static ev_tstamp last_activity; /* a connection or a trace began or ended (--idle-exit) */
 
 /* Something happened that makes the daemon not idle from now: --idle-exit counts from
@@ -153,6 +154,22 @@ static void on_trace_done(const struct trace_result *res, void *ctx)
 	session_send(s, &m);
 }
 
+/* A RUN or ATTACH accepted earlier has started (ATTACHED) or could not (ERROR). */
+static void on_trace_started(int err, uint32_t id, const char *msg, void *ctx)
+{
+	struct session *s = ctx;
+
+	touch();
+	if (err < 0) {
+		s->traces--;
+		send_error(s, -err, msg);
+		return;
+	}
+	struct proto_msg m = { .type = PROTO_ATTACHED };
+	m.u.attached.trace_id = id;
+	session_send(s, &m);
+}
+
 /* The pid a RUN names must be a child of the client that asks (its own fork). */
 static bool is_child_of(pid_t pid, pid_t parent)
 {
@@ -175,10 +192,13 @@ static bool is_child_of(pid_t pid, pid_t parent)
 	return ppid == parent;
 }
 
-/* RUN (@attach false) and ATTACH: start a trace and answer ATTACHED or why not. */
+/*
+ * RUN (@attach false) and ATTACH: start a trace and answer ATTACHED or why not: at once
+ * for what is known at once (a bad path, an existing DB), else from on_trace_started()
+ * once the store's writer has set the DB up (the loop serves others meanwhile).
+ */
 static void handle_trace(struct session *s, struct proto_run *req, bool attach)
 {
-	uint32_t id;
 	char *msg = NULL;
 	int r;
 
@@ -191,23 +211,21 @@ static void handle_trace(struct session *s, struct proto_run *req, bool attach)
 		return;
 	}
 	if (attach) {
-		r = tracer_attach((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id,
-				  &msg);
+		r = tracer_attach((pid_t)req->pid, req, s->uid, s->gid, on_trace_started,
+				  on_trace_done, s, &msg);
 	} else if (!is_child_of((pid_t)req->pid, s->pid)) {
 		send_error(s, EPERM, "run: the pid is not a child of the requesting client");
 		return;
 	} else {
-		r = tracer_run((pid_t)req->pid, req, s->uid, s->gid, on_trace_done, s, &id, &msg);
+		r = tracer_run((pid_t)req->pid, req, s->uid, s->gid, on_trace_started,
+			       on_trace_done, s, &msg);
 	}
 	if (r < 0) {
 		send_error(s, -r, msg ? msg : strerror(-r));
 		free(msg);
 		return;
 	}
-	s->traces++;
-	struct proto_msg m = { .type = PROTO_ATTACHED };
-	m.u.attached.trace_id = id;
-	session_send(s, &m);
+	s->traces++; /* from now: its start is under way */
 }
 
 static void handle_detach(struct session *s, pid_t pid)
@@ -702,6 +720,16 @@ static void notify_cb(struct ev_loop *l, ev_io *w, int revents)
 	tracer_notify();
 }
 
+/* A store's writer finished its setup or its close: start or end those traces. */
+static void store_cb(struct ev_loop *l, ev_io *w, int revents)
+{
+	(void)l;
+	(void)w;
+	(void)revents;
+	tracer_store_events();
+	maybe_exit();
+}
+
 int server_run(void)
 {
 	sigset_t mask;
@@ -726,6 +754,11 @@ int server_run(void)
 		ev_io_init(&notify_io, notify_cb, nfd, EV_READ);
 		ev_io_start(loop, &notify_io);
 	}
+	int sfd = tracer_store_fd();
+	if (sfd < 0)
+		return -errno;
+	ev_io_init(&store_io, store_cb, sfd, EV_READ);
+	ev_io_start(loop, &store_io);
 	ev_timer_init(&sweep_timer, sweep_cb, 1., 1.);
 	ev_timer_start(loop, &sweep_timer);
 	if (cfg.idle_exit_s) {

@@ -35,6 +35,13 @@ struct trace_result {
 /* Called once when a trace ends (all its tasks gone, DB closed). */
 typedef void (*trace_done_fn)(const struct trace_result *res, void *ctx);
 
+/*
+ * Called once when a trace that tracer_run() or tracer_attach() accepted has started
+ * (@err 0: its id is @id) or could not (@err a -errno, @msg the one line why; the DB is
+ * removed by then). Between the two, the store's writer thread sets the DB up.
+ */
+typedef void (*trace_started_fn)(int err, uint32_t id, const char *msg, void *ctx);
+
 /* Tuning from the command line. */
 struct tracer_config {
 	unsigned poll_us;       /* spin on waitpid(WNOHANG) this long after a stop; 0: never */
@@ -46,11 +53,13 @@ extern struct tracer_config tracer_config;
 /*
  * tracer_run - start tracing @pid, a stopped-by-handshake child of the requesting client
  * (see client/cmd_run.c), into a new DB at req->db_path. The caller has checked that the
- * client may trace @pid. Returns 0 and the trace id in @ret_id, or -errno with a message in
- * @ret_msg (static or malloc'ed: the caller frees *ret_msg if *ret_msg_owned).
+ * client may trace @pid. Returns 0 when the DB file is made: @started is called later,
+ * from the loop, once the writer has set the DB up and @pid is seized (or that failed);
+ * then @done when the trace ends. Or -errno at once, with a message in *@ret_msg
+ * (malloc'ed, the caller frees it), and no callback. @req is copied as needed.
  */
-int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, trace_done_fn done,
-	       void *ctx, uint32_t *ret_id, char **ret_msg);
+int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
+	       trace_started_fn started, trace_done_fn done, void *ctx, char **ret_msg);
 
 /*
  * tracer_attach - attach to the running process @pid (every thread; followed from then on
@@ -60,7 +69,7 @@ int tracer_run(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid, tra
  * traced, gone, a zombie, a kernel thread, not the user's).
  */
 int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
-		  trace_done_fn done, void *ctx, uint32_t *ret_id, char **ret_msg);
+		  trace_started_fn started, trace_done_fn done, void *ctx, char **ret_msg);
 
 /*
  * tracer_detach - let the attached process @pid go: each thread is detached at its next
@@ -70,7 +79,8 @@ int tracer_attach(pid_t pid, const struct proto_run *req, uid_t uid, gid_t gid,
  */
 int tracer_detach(pid_t pid, uid_t uid, char **ret_msg);
 
-/* tracer_detach_all - detach every attached process (daemon stopping). Returns how many. */
+/* tracer_detach_all - detach every attached process (daemon stopping), and fail the traces
+ * still starting ("the daemon is stopping"). Returns how many were detached. */
 unsigned tracer_detach_all(void);
 
 /* tracer_forget_ctx - a client went away: never call back with @ctx. */
@@ -94,7 +104,15 @@ unsigned tracer_drain(void);
 int tracer_notify_fd(void);
 void tracer_notify(void);
 
-/* tracer_busy - number of live traces. */
+/*
+ * tracer_store_fd - the eventfd every store's writer thread signals (a DB set up, a DB
+ * closed): when it is readable, call tracer_store_events(), which starts or ends the
+ * traces concerned (calling their started and done callbacks). -1 if it cannot be made.
+ */
+int tracer_store_fd(void);
+void tracer_store_events(void);
+
+/* tracer_busy - number of traces, live or with a DB being set up or closed. */
 unsigned tracer_busy(void);
 
 /* tracer_status - fill up to @max entries describing the live traces of @uid (root: all);

@@ -77,8 +77,21 @@ struct task {
 	struct task *hnext;
 };
 
+/*
+ * A trace's life. STARTING: its store's writer thread sets the DB up (nothing seized yet);
+ * LIVE: on `traces`, tasks traced; CLOSING: its last task is gone and the writer closes
+ * the DB (or, for a start that failed, removes it). The loop hears of the writer's part
+ * through the store eventfd (tracer_store_events), so it never waits for SQLite.
+ */
+enum trace_state {
+	TRACE_STARTING,
+	TRACE_LIVE,
+	TRACE_CLOSING,
+};
+
 struct trace {
 	uint32_t id;
+	enum trace_state state;
 	struct store *store;
 	char *db_path;
 	char *program;
@@ -103,8 +116,19 @@ struct trace {
 	/* (dev, ino) pairs already stored in the file table */
 	uint64_t *files;
 	size_t n_files, cap_files;
+	trace_started_fn started; /* NULL once called (or the client left) */
 	trace_done_fn done;
 	void *ctx;
+	/* STARTING: what the start needs once the DB is ready */
+	char *cmd;              /* the command line as JSON, for the trace row */
+	char *cwd;              /* the client's working directory, for the trace row */
+	pid_t more[PROTO_MAX_STRV]; /* attach: the other processes, checked already */
+	uint32_t n_more;
+	/* CLOSING after a failed start: what the client is told once the DB is removed */
+	int start_err;
+	char *start_msg;
+	uint64_t close_ns;      /* CLOSING: when the writer was told to close (now_ns) */
+	uint64_t end_loop_ns;   /* ... and the loop's own time on the end so far */
 	struct trace *next;
 };
 

@@ -52,8 +52,10 @@ struct capture {
 	uint64_t miss_addr;     /* last address nothing could be read at */
 };
 
-static uint8_t arena[ARENA_SIZE];       /* the tracer is single-threaded */
-static bool in_capture;                 /* see sigprocmask() below */
+static uint8_t arena[ARENA_SIZE];       /* captures run on the tracer thread only */
+/* Per thread: only the capturing thread (the tracer) may skip masking; a store writer or
+ * any other thread calling sigprocmask meanwhile gets the real thing. */
+static __thread bool in_capture;        /* see sigprocmask() below */
 
 /*
  * libunwind, configured with --enable-block-signals as Debian's is, blocks every signal
@@ -68,7 +70,7 @@ static bool in_capture;                 /* see sigprocmask() below */
  */
 int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 {
-	if (__atomic_load_n(&in_capture, __ATOMIC_RELAXED)) {
+	if (in_capture) {
 		if (old)
 			sigemptyset(old);
 		return 0;
@@ -338,7 +340,7 @@ int unwind_capture(struct unwinder *u, const struct unwind_target *t, uint64_t *
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &c.regs) < 0)
 		return 0;
 	pcs[n++] = c.regs.rip;
-	__atomic_store_n(&in_capture, true, __ATOMIC_RELAXED);
+	in_capture = true;
 	if (unw_init_remote(&cursor, u->as, &c) == 0) {
 		while (n < max && unw_step(&cursor) > 0) {
 			if (unw_get_reg(&cursor, UNW_REG_IP, &ip) < 0 || !ip)
@@ -346,6 +348,6 @@ int unwind_capture(struct unwinder *u, const struct unwind_target *t, uint64_t *
 			pcs[n++] = ip;
 		}
 	}
-	__atomic_store_n(&in_capture, false, __ATOMIC_RELAXED);
+	in_capture = false;
 	return n;
 }

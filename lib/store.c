@@ -576,6 +576,31 @@ static int open_writer_db(const char *path, struct store *s)
 	return store_writer_prepare(s);
 }
 
+int store_writer_open(struct store *s)
+{
+	int rc = open_writer_db(s->path, s);
+	int r;
+
+	if (rc == SQLITE_OK)
+		return 0;
+	r = store_sqlite_errno(s->db, rc);
+	log_debug("store: cannot create '%s': %s", s->path,
+		  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	for (int i = 0; i < N_ST; i++) {
+		sqlite3_finalize(s->st[i]);
+		s->st[i] = NULL;
+	}
+	store_stack_finalize(&s->stack_st);
+	sqlite3_close(s->db);
+	s->db = NULL;
+	return r ? r : -EIO;
+}
+
+void store_writer_remove(struct store *s)
+{
+	unlink_db(s->dir_fd, s->base, s->dev, s->ino);
+}
+
 static void store_free(struct store *s)
 {
 	struct chunk *c;
@@ -598,12 +623,14 @@ static void store_free(struct store *s)
 		free(c);
 	}
 	free(s->end_status);
+	free(s->path);
+	pthread_cond_destroy(&s->setup_cv);
 	pthread_cond_destroy(&s->wake);
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 
-static int create(const char *path, uid_t uid, gid_t gid, struct store **ret);
+static int create(const char *path, uid_t uid, gid_t gid, int notify_fd, struct store **ret);
 
 int store_create(const char *path, struct store **ret)
 {
@@ -612,23 +639,55 @@ int store_create(const char *path, struct store **ret)
 
 int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret)
 {
+	struct store *s;
+	int r = store_create_async(path, uid, gid, -1, &s);
+
+	if (r < 0)
+		return r;
+	/* Wait for the writer's setup: callers of this one may open the DB at once. */
+	pthread_mutex_lock(&s->lock);
+	while ((r = __atomic_load_n(&s->setup, __ATOMIC_ACQUIRE)) == -EINPROGRESS)
+		pthread_cond_wait(&s->setup_cv, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+	if (r < 0) {
+		store_discard(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+int store_create_async(const char *path, uid_t uid, gid_t gid, int notify_fd,
+		       struct store **ret)
+{
 	/*
-	 * The filesystem ids are per thread on Linux: this thread opens the DB as @uid, and
-	 * the writer thread, which opens the WAL and journal later, takes the same ids.
+	 * The filesystem ids are per thread on Linux: this thread creates the file as @uid,
+	 * and the writer thread, which opens the DB, its WAL and journal, takes the same ids.
 	 */
 	struct fsids old = fsids_take(uid, gid);
-	int r = create(path, uid, gid, ret);
+	int r = create(path, uid, gid, notify_fd, ret);
 
 	fsids_restore(old);
 	return r;
 }
 
-static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
+int store_ready(struct store *s)
+{
+	return __atomic_load_n(&s->setup, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * create - what must be known before the caller goes on, done here: the file made with
+ * O_EXCL (EEXIST, EACCES, ENOENT are the caller's to report at once) and locked. What takes
+ * time (SQLite's open, the schema's transaction with its fsyncs, WAL) is the writer
+ * thread's first job (store_writer_open), so that a daemon's loop never waits for it.
+ */
+static int create(const char *path, uid_t uid, gid_t gid, int notify_fd, struct store **ret)
 {
 	pthread_condattr_t ca;
 	sigset_t all, old;
 	struct store *s;
-	int fd, rc, r;
+	int fd, r;
 
 	if (!path || !ret)
 		return -EINVAL;
@@ -639,6 +698,8 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	s->fsgid = gid;
 	s->dir_fd = -1;
 	s->lock_fd = -1;
+	s->notify_fd = notify_fd;
+	s->setup = -EINPROGRESS;
 	/*
 	 * The directory is held by an fd, so that a failed start removes what we created
 	 * there and nothing else, whatever happens to the path meanwhile (unlink_db).
@@ -647,9 +708,10 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	char *dir = slash ? strndup(path, slash == path ? 1 : (size_t)(slash - path)) :
 			    strdup(".");
 	s->base = strdup(slash ? slash + 1 : path);
-	if (!dir || !s->base || !*s->base) {
+	s->path = strdup(path);
+	if (!dir || !s->base || !s->path || !*s->base) {
 		free(dir);
-		r = !dir || !s->base ? -ENOMEM : -EISDIR;
+		r = !dir || !s->base || !s->path ? -ENOMEM : -EISDIR;
 		goto error_free;
 	}
 	s->dir_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -698,14 +760,7 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->wake, &ca);
 	pthread_condattr_destroy(&ca);
-
-	rc = open_writer_db(path, s);
-	if (rc != SQLITE_OK) {
-		r = store_sqlite_errno(s->db, rc);
-		log_debug("store: cannot create '%s': %s", path,
-			  s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
-		goto error;
-	}
+	pthread_cond_init(&s->setup_cv, NULL);
 
 	/*
 	 * The writer thread takes no signals: the daemon reads SIGCHLD from a signalfd, which
@@ -715,22 +770,15 @@ static int create(const char *path, uid_t uid, gid_t gid, struct store **ret)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = -pthread_create(&s->thread, NULL, store_writer_main, s);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r < 0)
-		goto error;
+	if (r < 0) {
+		/* No thread: remove the file here, as the writer would have. */
+		unlink_db(s->dir_fd, s->base, s->dev, s->ino);
+		store_free(s);
+		return r;
+	}
 	pthread_setname_np(s->thread, "vmatrace-store");
 	*ret = s;
 	return 0;
-
-error:
-	/* Keep the directory for unlink_db: store_free() closes it. */
-	fd = s->dir_fd;
-	s->dir_fd = -1;
-	store_free(s);
-	struct fsids ids = fsids_take(uid, gid);
-	unlink_db(fd, slash ? slash + 1 : path, st.st_dev, st.st_ino);
-	fsids_restore(ids);
-	close(fd);
-	return r ? r : -EIO;
 
 error_free:
 	if (s->lock_fd >= 0)
@@ -738,6 +786,7 @@ error_free:
 	if (s->dir_fd >= 0)
 		close(s->dir_fd);
 	free(s->base);
+	free(s->path);
 	free(s);
 	return r;
 }
@@ -746,22 +795,18 @@ void store_discard(struct store *s)
 {
 	if (!s)
 		return;
-	int dir_fd = s->dir_fd;
-	char *base = s->base;
-	dev_t dev = s->dev;
-	ino_t ino = s->ino;
-	uid_t uid = s->fsuid;
-	gid_t gid = s->fsgid;
+	store_discard_begin(s);
+	store_close_end(s, NULL);
+}
 
-	s->dir_fd = -1;
-	s->base = NULL;
-	store_close(s, "error: not traced");
-	struct fsids old = fsids_take(uid, gid);
-	unlink_db(dir_fd, base, dev, ino);
-	fsids_restore(old);
-	if (dir_fd >= 0)
-		close(dir_fd);
-	free(base);
+void store_discard_begin(struct store *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&s->lock);
+	s->discard = true;
+	pthread_mutex_unlock(&s->lock);
+	store_close_begin(s, "error: not traced");
 }
 
 int store_try_lock(const char *path)
@@ -786,11 +831,18 @@ int store_close(struct store *s, const char *end_status)
 
 int store_close_stats(struct store *s, const char *end_status, uint64_t *ret_events)
 {
-	struct rec r = { .type = REC_TRACE_END };
-	int err;
-
 	if (!s)
 		return 0;
+	store_close_begin(s, end_status);
+	return store_close_end(s, ret_events);
+}
+
+void store_close_begin(struct store *s, const char *end_status)
+{
+	struct rec r = { .type = REC_TRACE_END };
+
+	if (!s)
+		return;
 	r.end.mono_ns = store_mono_ns();
 	enqueue(s, &r, dup_str(&r.end.status, end_status ? end_status : "done"));
 
@@ -798,8 +850,21 @@ int store_close_stats(struct store *s, const char *end_status, uint64_t *ret_eve
 	s->stop = true;
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->lock);
-	pthread_join(s->thread, NULL);
+}
 
+bool store_closed(struct store *s)
+{
+	return __atomic_load_n(&s->closed, __ATOMIC_ACQUIRE);
+}
+
+int store_close_end(struct store *s, uint64_t *ret_events)
+{
+	int err;
+
+	if (!s)
+		return 0;
+	/* At once when store_closed() said so: the writer only has to return. */
+	pthread_join(s->thread, NULL);
 	err = store_error(s);
 	if (ret_events)
 		*ret_events = s->events_stored; /* the writer has ended: no race */

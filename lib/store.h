@@ -4,7 +4,8 @@
  * (schema in sql/schema.sql, versioned with PRAGMA user_version, marked ours with
  * PRAGMA application_id).
  *
- * Writer side (daemon): store_create() opens a new DB and starts a writer thread. The
+ * Writer side (daemon): store_create() opens a new DB and starts a writer thread (the
+ * _async variants of create and close leave SQLite's setup and close to that thread). The
  * tracer hands records over with the store_add_*() calls, which only queue (no SQLite work
  * on the ptrace stop path); the writer thread inserts them in order with prepared
  * statements and commits a transaction at least every STORE_COMMIT_MS, so a reader sees a
@@ -87,12 +88,33 @@ int store_create(const char *path, struct store **ret);
 int store_create_as(const char *path, uid_t uid, gid_t gid, struct store **ret);
 
 /*
+ * store_create_async - store_create_as() for an event loop that must not wait: only the
+ * file is made (O_EXCL, locked; its errors come back at once) before it returns; the
+ * writer thread then opens it with SQLite, creates the schema and turns WAL on. Records
+ * may be queued meanwhile. The writer adds 1 to @notify_fd (an eventfd, EFD_NONBLOCK;
+ * -1: none) when that setup has ended (store_ready() tells how) and again when the store
+ * has closed after store_close_begin() or store_discard_begin() (store_closed()). One
+ * eventfd may serve many stores: on a wake-up, ask each. The caller owns the store:
+ * after a failed setup only store_discard*() is left to do with it.
+ */
+int store_create_async(const char *path, uid_t uid, gid_t gid, int notify_fd,
+		       struct store **ret);
+
+/* store_ready - -EINPROGRESS while the writer sets the DB up, 0 once done, or the -errno of
+ * the failed setup (-ENOSPC, -EACCES...). Never blocks; any thread. */
+int store_ready(struct store *s);
+
+/*
  * store_discard - close a store whose trace never started (the target could not be seized)
  * and remove its files: through the directory fd the DB was created in, with the store's
  * filesystem ids, and the main file only if it is still the inode store_create() made.
  * Never by path, which may lead elsewhere by now. NULL-safe.
  */
 void store_discard(struct store *s);
+
+/* store_discard_begin - store_discard() without waiting: the writer closes the DB and
+ * removes the files; then store_closed() is true, and store_close_end() frees the store. */
+void store_discard_begin(struct store *s);
 
 /*
  * store_try_lock - take the trace lock of the DB at @path without waiting: for a client
@@ -193,6 +215,18 @@ int store_close(struct store *s, const char *end_status);
 /* store_close_stats - the same, and the number of events actually stored in @ret_events
  * (fewer than were queued when a write failed). */
 int store_close_stats(struct store *s, const char *end_status, uint64_t *ret_events);
+
+/*
+ * store_close_begin - store_close_stats() in two halves, for a loop that must not wait for
+ * the commit, the WAL checkpoint and the fsyncs (tens of ms for a large trace): this half
+ * queues the end and tells the writer to finish, and returns at once; no store_add_*()
+ * after it. The writer then closes the DB, and store_closed() becomes true (the store's
+ * notify fd is told). store_close_end() waits for the writer thread (at once if
+ * store_closed() said true), frees the store and returns what store_close_stats() would.
+ */
+void store_close_begin(struct store *s, const char *end_status);
+bool store_closed(struct store *s);
+int store_close_end(struct store *s, uint64_t *ret_events);
 
 /* Reader side. -------------------------------------------------------------------------- */
 

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/fsuid.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -141,10 +142,11 @@ static void writer_write_end(struct store *s)
 	char buf[sizeof(s->errmsg) + 16];
 	const char *status = s->end_status;
 
-	if (s->err) {
+	int err = store_error(s);
+
+	if (err) {
 		/* An error the producer saw (ENOMEM) has no SQLite message. */
-		snprintf(buf, sizeof(buf), "error: %s",
-			 s->errmsg[0] ? s->errmsg : strerror(-s->err));
+		snprintf(buf, sizeof(buf), "error: %s", s->errmsg[0] ? s->errmsg : strerror(-err));
 		status = buf;
 	}
 	if (s->end_mono_ns)
@@ -167,7 +169,7 @@ static void writer_fail(struct store *s, int rc, const char *what)
 
 	if (!err)
 		err = -EIO;
-	if (!s->err)
+	if (!store_error(s))
 		snprintf(s->errmsg, sizeof(s->errmsg), "%s", sqlite3_errmsg(s->db));
 	log_debug("store: %s: %s", what, sqlite3_errmsg(s->db));
 	store_set_error(s, err);
@@ -415,7 +417,8 @@ static void writer_run(struct store *s, struct chunk *batch)
 				free(s->end_status);
 				s->end_status = steal_pointer(&r->end.status);
 			}
-			if (!s->err && !s->in_txn) {
+			/* s->err: the producer may set it too (ENOMEM), hence atomic reads */
+			if (!store_error(s) && !s->in_txn) {
 				rc = store_step(s->st[ST_BEGIN]);
 				if (rc == SQLITE_OK) {
 					s->in_txn = true;
@@ -424,7 +427,7 @@ static void writer_run(struct store *s, struct chunk *batch)
 					writer_fail(s, rc, "begin");
 				}
 			}
-			if (s->err) {
+			if (store_error(s)) {
 				/* Dropped: the store has failed. */
 				writer_done(s, 1);
 				store_rec_free(r);
@@ -484,17 +487,41 @@ static void abs_deadline(struct timespec *ts, uint64_t ms)
 	ts->tv_nsec = (long)(ms % 1000) * 1000000;
 }
 
+/* Tell the owner's loop (store_ready, store_closed changed): add 1 to its eventfd. */
+static void writer_notify(struct store *s)
+{
+	uint64_t one = 1;
+
+	if (s->notify_fd >= 0 && write(s->notify_fd, &one, sizeof(one)) < 0)
+		log_debug("store: cannot notify: %m"); /* EAGAIN: a wake-up is pending anyway */
+}
+
 void *store_writer_main(void *arg)
 {
 	struct store *s = arg;
 	uint64_t gather_until = 0;
 	struct timespec ts;
 	struct chunk *batch;
+	int r;
 
 	if (s->fsuid != (uid_t)-1) {
 		setfsgid(s->fsgid);
 		setfsuid(s->fsuid);
 	}
+
+	/*
+	 * The DB's setup first, here rather than in store_create_async(): it costs a
+	 * transaction and its fsyncs. Records queued meanwhile wait in the queue. After a
+	 * failure the store's error is sticky: every record is dropped until the close.
+	 */
+	r = store_writer_open(s);
+	if (r < 0)
+		store_set_error(s, r);
+	pthread_mutex_lock(&s->lock);
+	__atomic_store_n(&s->setup, r, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&s->setup_cv);
+	pthread_mutex_unlock(&s->lock);
+	writer_notify(s);
 
 	pthread_mutex_lock(&s->lock);
 	for (;;) {
@@ -538,7 +565,15 @@ void *store_writer_main(void *arg)
 			writer_commit(s);
 		pthread_mutex_lock(&s->lock);
 	}
+	bool discard = s->discard;
 	pthread_mutex_unlock(&s->lock);
-	writer_finish(s);
+	/* The close (commit, checkpoint, back to rollback-journal mode) is the slow part of
+	 * a trace's end: here, off the owner's loop. */
+	if (s->db)
+		writer_finish(s);
+	if (discard)
+		store_writer_remove(s);
+	__atomic_store_n(&s->closed, true, __ATOMIC_RELEASE);
+	writer_notify(s);
 	return NULL;
 }

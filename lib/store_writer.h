@@ -150,6 +150,7 @@ enum {
 };
 
 struct store {
+	char *path;                 /* the DB's path, for the writer's sqlite3_open_v2 */
 	uid_t fsuid;                /* files are opened as this user (system daemon), -1: ours */
 	int lock_fd;                /* holds the trace lock (flock) on the DB until close */
 	gid_t fsgid;
@@ -166,11 +167,18 @@ struct store {
 	unsigned n_spare;
 	bool writer_waiting;
 	bool stop;
+	bool discard;                 /* store_discard*(): the writer removes the files at close */
+	pthread_cond_t setup_cv;      /* store_create_as() waits here for the writer's setup */
 	uint64_t enqueued;            /* records ever queued (atomic stores, under lock) */
 
-	/* Shared, atomic. */
+	/* Shared, atomic (__atomic_*: the writer sets them, any thread reads). */
 	int err;                      /* sticky -errno, 0 if none */
 	uint64_t done;                /* records committed or dropped (writer) */
+	int setup;                    /* -EINPROGRESS, then 0 or the setup's -errno (writer) */
+	bool closed;                  /* the writer has closed the DB and is about to return */
+
+	/* Set before the writer starts, read-only after. */
+	int notify_fd;                /* eventfd the writer adds 1 to (setup done, closed); -1 */
 
 	/* Producer only. */
 	uint64_t next_vma_id;
@@ -195,6 +203,16 @@ void store_set_error(struct store *s, int err);
 
 /* store_rec_free - free what a queued record owns. */
 void store_rec_free(struct rec *r);
+
+/*
+ * store_writer_open - on the writer thread, before any record: open s->path, create the
+ * schema, turn WAL on, prepare the statements. 0, or -errno with s->db closed (NULL).
+ */
+int store_writer_open(struct store *s);
+
+/* store_writer_remove - on the writer thread, after the DB is closed: remove the files of a
+ * discarded store (see unlink_db in store.c), with the writer's filesystem ids. */
+void store_writer_remove(struct store *s);
 
 /* store_writer_prepare - the writer's statements and SQL functions on s->db. SQLite code. */
 int store_writer_prepare(struct store *s);
