@@ -104,7 +104,7 @@ enum sysent_flag {
 	SF_MEMORY = 1 << 0,	 /* %memory: changes an address space */
 	SF_PROCESS = 1 << 1,	 /* %process: creates, replaces or ends a task or an mm */
 	SF_FILE = 1 << 2,	 /* %file: renames or removes a name a mapping may show */
-	SF_RECORDED = 1 << 3,	 /* stopped by run's filter and by attach: sysent_recorded[] */
+	SF_RECORDED = 1 << 3,	 /* recorded: stopped by run's filter and by attach */
 	SF_PRCTL_RULE = 1 << 4,	 /* only when args[0] is PR_SET_VMA (filter, attach) */
 	SF_PTRACE_RULE = 1 << 5, /* run's filter stops it for PTRACE_TRACEME, ATTACH and SEIZE
 				  * only, so that a failure can be explained; not SF_RECORDED:
@@ -174,11 +174,13 @@ bool sysent_records(int nr, const uint64_t *args);
  * valid while @list is).
  *
  * Items: any x86_64 syscall name (recorded or not); "%memory", the recorded syscalls that
- * change an address space (mmap munmap mremap brk mprotect pkey_mprotect madvise mlock
- * mlock2 munlock mlockall munlockall mseal shmat shmdt mbind io_setup io_destroy
- * map_shadow_stack remap_file_pages prctl); "%process", the recorded ones that create,
- * replace or end a task (clone clone3 fork vfork execve execveat exit exit_group); "all",
- * every named syscall. The two classes partition sysent_recorded[]. The result is sorted
+ * change an address space (SF_MEMORY rows: mmap munmap mremap brk mprotect pkey_mprotect
+ * madvise mlock mlock2 munlock mlockall munlockall mseal shmat shmdt mbind io_setup
+ * io_destroy map_shadow_stack remap_file_pages prctl); "%process", the recorded ones that
+ * create, replace or end a task (SF_PROCESS: clone clone3 fork vfork execve execveat exit
+ * exit_group); "%file", the ones that rename or remove a name (SF_FILE: unlink unlinkat
+ * rename renameat renameat2); "all", every named syscall. The three classes partition the
+ * recorded rows. The result is sorted
  * and without duplicates, and the caller frees it. An empty list or an empty item ("a,,b")
  * is -EINVAL with @ret_bad "". @ret_bad points to a thread-local copy of the bad item (cut
  * at 63 bytes), valid until the next call in the thread; @ret_bad may be NULL. -ENOMEM if
