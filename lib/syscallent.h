@@ -9,7 +9,7 @@
  *
  *   SYSENT(nr, name, nargs, int_args, result, flags, printer, model)
  *     nr, name   the x86_64 number and name;
- *     nargs      the arguments it takes (printed, and in JSON "args");
+ *     nargs      (n) the arguments it takes (printed, and in JSON "args");
  *     int_args   ARG(i) for each argument the kernel declares as C int;
  *     result     RET_DEC, RET_ADDR (hex) or RET_NONE ("?": never returns);
  *     flags      the SF_* of sysent.h, spelled without their prefix (below);
@@ -43,7 +43,7 @@
 #define DIRFD SF_DIRFD
 
 /* clang-format off */
-/*       nr  name            nargs int_args       result    flags                printer   model */
+/*      nr  name              n  int_args       result    flags                printer   model */
 SYSENT0(0, read)
 SYSENT0(1, write)
 SYSENT0(2, open)

@@ -74,9 +74,9 @@ void sys_print_unlinkat(const struct event *ev, FILE *out);
 void sys_print_renameat(const struct event *ev, FILE *out);
 
 /* The model functions of the table's model column (struct sysent.model), as mm_apply(). */
-#define MM_SYS(fn)                                                                          \
-	int mm_sys_##fn(struct mm *mm, const uint64_t a[6], int64_t ret,                  \
-			  const struct mm_file *file, const char *name_)
+#define MM_SYS(fn)                                                                     \
+	int mm_sys_##fn(struct mm *mm, const uint64_t a[6], int64_t ret,               \
+			const struct mm_file *file, const char *name)
 MM_SYS(mmap);
 MM_SYS(munmap);
 MM_SYS(mremap);
