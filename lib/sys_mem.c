@@ -91,7 +91,6 @@ static const struct flag_name shm_flags[] = {
 	FLAG(SHM_RDONLY), FLAG(SHM_RND), FLAG(SHM_REMAP), FLAG(SHM_EXEC),
 };
 
-/* clone flags above the exit signal byte (CSIGNAL), in bit order. */
 /* clang-format on */
 
 /* An object path shown after the argument that names it, as strace -y shows fd paths. */
