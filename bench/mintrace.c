@@ -64,7 +64,7 @@
 #define SYS_mseal 462
 #endif
 
-/* The set vmatrace records: keep in step with lib/sysent.c sysent_recorded[]. */
+/* The set vmatrace records: keep in step with the SF_RECORDED rows of lib/syscallent.h. */
 static const int traced_nrs[] = {
 	/* memory */
 	SYS_mmap, SYS_munmap, SYS_mremap, SYS_brk, SYS_mprotect, SYS_pkey_mprotect, SYS_madvise,

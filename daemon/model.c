@@ -18,6 +18,7 @@
 #include "mm.h"
 #include "model.h"
 #include "procmap.h"
+#include "sysent.h"
 #include "store.h"
 #include "xalloc.h"
 
@@ -427,23 +428,18 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid,
 	if (ev->kind != EVENT_SYSCALL || ev->ret == EVENT_RET_UNFINISHED)
 		return 0;
 	m->seq = ev->seq;
-	switch (ev->nr) {
-	case SYS_mmap:
-	case SYS_shmat:
+	unsigned flags = sysent_flags(ev->nr);
+	if ((flags & SF_FILE_ID) && (ev->path || ev->ino)) {
 		/* The tracer asked the kernel what the new mapping is (PROCMAP_QUERY). */
-		if (ev->path || ev->ino) {
-			file.dev = ev->dev;
-			file.ino = ev->ino;
-			file.path = ev->path;
-			file.flags = facts->file_flags;
-			file.size = facts->shm_size;
-			fp = &file;
-		}
-		break;
-	case SYS_prctl:
-		name = ev->path;
-		break;
+		file.dev = ev->dev;
+		file.ino = ev->ino;
+		file.path = ev->path;
+		file.flags = facts->file_flags;
+		file.size = facts->shm_size;
+		fp = &file;
 	}
+	if (flags & SF_VMA_NAME)
+		name = ev->path;
 	ranges_clear(&m->event);
 	event_range(m, ev);
 	int r = mm_apply(m->mm, ev->nr, ev->args, ev->ret, fp, name);

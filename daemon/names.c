@@ -133,8 +133,7 @@ void names_begin(struct task *t)
 
 bool names_syscall(int nr)
 {
-	return nr == SYS_unlink || nr == SYS_unlinkat || nr == SYS_rename ||
-	       nr == SYS_renameat || nr == SYS_renameat2;
+	return sysent_flags(nr) & SF_NAMES;
 }
 
 void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], unsigned n,

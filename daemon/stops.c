@@ -79,12 +79,16 @@ static int64_t capture_stack(struct task *t)
 	return id;
 }
 
-/* A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. */
+/*
+ * A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. What it
+ * needs here its row's flags say (lib/syscallent.h).
+ */
 static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 {
 	struct proc *p = t->proc;
+	unsigned flags = sysent_flags(nr);
 
-	if ((nr == SYS_exit || nr == SYS_exit_group) && t->n_held) {
+	if ((flags & SF_EXIT) && t->n_held) {
 		/* its seq must follow the thread's own map changes, still held */
 		order_park(t, t->park_status);
 		return;
@@ -102,60 +106,32 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	t->seq_taken = false;
 	t->ev.stack_id = capture_stack(t);
 
-	switch (t->ev.nr) {
-	case SYS_exit:
-	case SYS_exit_group:
+	if (flags & SF_EXIT) {
 		/* No exit stop follows: the event is complete now. */
 		t->ev.ret = 0;
 		t->in_syscall = true;
 		emit(t);
 		resume_next(t, 0);
 		return;
-	case SYS_execve:
-		t->ev.path = peek_string(t->tid, t->ev.args[0], 4096);
-		t->ev.argv = peek_argv(t->tid, t->ev.args[1]);
-		break;
-	case SYS_execveat:
-		t->ev.path = peek_string(t->tid, t->ev.args[1], 4096);
-		t->ev.argv = peek_argv(t->tid, t->ev.args[2]);
-		break;
-	case SYS_clone:
-	case SYS_clone3:
-	case SYS_fork:
-	case SYS_vfork:
+	}
+	if (flags & SF_EXEC) {
+		/* execve(path, argv, envp), execveat(dirfd, path, argv, envp, flags) */
+		unsigned k = flags & SF_DIRFD ? 1 : 0;
+		t->ev.path = peek_string(t->tid, t->ev.args[k], 4096);
+		t->ev.argv = peek_argv(t->tid, t->ev.args[k + 1]);
+	}
+	if (flags & SF_CLONE)
 		t->clone_flags = clone_flags_of(t, nr, args);
-		break;
-	case SYS_unlink:
-	case SYS_unlinkat:
-	case SYS_rename:
-	case SYS_renameat:
-	case SYS_renameat2:
+	if (flags & SF_NAMES)
 		names_begin(t);
-		break;
-	case SYS_prctl:
-		/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): keep the name
-		 * (the kernel limits it to 80 bytes); NULL clears it. */
-		if (t->ev.args[4])
-			t->ev.path = peek_string(t->tid, t->ev.args[4], 256);
-		break;
-	}
+	/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): keep the name (the
+	 * kernel limits it to 80 bytes); NULL clears it. */
+	if ((flags & SF_VMA_NAME) && t->ev.args[4])
+		t->ev.path = peek_string(t->tid, t->ev.args[4], 256);
 	t->in_syscall = true;
-	switch (t->ev.nr) {
-	case SYS_clone:
-	case SYS_clone3:
-	case SYS_fork:
-	case SYS_vfork:
-	case SYS_execve:
-	case SYS_execveat:
-	case SYS_unlink:
-	case SYS_unlinkat:
-	case SYS_rename:
-	case SYS_renameat:
-	case SYS_renameat2:
-		break; /* they change no map of this mm (exec makes a new one; names.c) */
-	default:
+	/* The others change no map of this mm (exec makes a new one; names.c). */
+	if (flags & SF_ORDERED)
 		flight_begin(t);
-	}
 	resume(t, PTRACE_SYSCALL, 0);
 }
 
@@ -173,14 +149,6 @@ static void on_seccomp_stop(struct task *t)
 		return;
 	}
 	begin_syscall(t, (int)si.seccomp.nr, si.seccomp.args);
-}
-
-/* Attach mode: would the filter of a run have stopped this syscall? */
-static bool recorded(int nr, const uint64_t *args)
-{
-	if (nr == SYS_prctl)
-		return args[0] == PR_SET_VMA;
-	return sysent_is_recorded(nr);
 }
 
 /* The result of an mmap/shmat that created a mapping: the file it maps, if any. */
@@ -222,7 +190,7 @@ static void on_syscall_stop(struct task *t)
 		return;
 	}
 	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
-		t->skipping = !recorded((int)si.entry.nr, si.entry.args);
+		t->skipping = !sysent_records((int)si.entry.nr, si.entry.args);
 		if (t->skipping)
 			resume(t, PTRACE_SYSCALL, 0);
 		else

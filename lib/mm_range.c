@@ -4,8 +4,8 @@
  * mlock/mlock2/munlock/mlockall/munlockall, madvise, mseal and PR_SET_VMA_ANON_NAME,
  * with the kernel's own loops (mm/mprotect.c do_mprotect_pkey, mm/mlock.c
  * apply_vma_lock_flags, mm/madvise.c madvise_walk_vmas, mm/mseal.c): where each stops on
- * a hole or a per-VMA error after changing the part before it. And mm_apply(), the
- * dispatcher from raw x86_64 syscalls.
+ * a hole or a per-VMA error after changing the part before it. And the model functions
+ * the rows of lib/syscallent.h name (mm_sys_*), which mm_apply() calls.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,11 +15,7 @@
 #include <sys/syscall.h>
 
 #include "mm_internal.h"
-
-#ifndef SYS_mseal
-#define SYS_mseal 462
-#endif
-
+#include "sysent_int.h"
 
 /* Range walks ------------------------------------------------------------------------ */
 
@@ -524,53 +520,131 @@ static int uncertain_range(struct mm *mm, uint64_t start, uint64_t len, int64_t 
 	return mm_end(mm);
 }
 
+/*
+ * The model column of lib/syscallent.h: one function per recorded syscall that changes
+ * VMAs, taking the raw arguments as mm_apply() does.
+ */
+int mm_sys_mmap(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		const char *name)
+{
+	int r;
+
+	mm->mmap_fd = (int)a[4] >= 0 ? (int)a[4] : -1;
+	r = mm_mmap(mm, a[0], a[1], (int)a[2], (int)a[3], a[5], ret, file);
+	mm->mmap_fd = -1;
+	return r;
+}
+
+int mm_sys_munmap(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		  const char *name)
+{
+	return mm_munmap(mm, a[0], a[1], ret);
+}
+
+int mm_sys_mremap(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		  const char *name)
+{
+	return mm_mremap(mm, a[0], a[1], a[2], (int)a[3], a[4], ret);
+}
+
+int mm_sys_brk(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+	       const char *name)
+{
+	return mm_brk(mm, a[0], ret);
+}
+
+int mm_sys_mprotect(struct mm *mm, const uint64_t a[6], int64_t ret,
+		    const struct mm_file *file, const char *name)
+{
+	return mm_mprotect(mm, a[0], a[1], (int)a[2], -1, ret);
+}
+
+int mm_sys_pkey_mprotect(struct mm *mm, const uint64_t a[6], int64_t ret,
+			 const struct mm_file *file, const char *name)
+{
+	return mm_mprotect(mm, a[0], a[1], (int)a[2], (int)a[3], ret);
+}
+
+int mm_sys_madvise(struct mm *mm, const uint64_t a[6], int64_t ret,
+		   const struct mm_file *file, const char *name)
+{
+	return mm_madvise(mm, a[0], a[1], (int)a[2], ret);
+}
+
+int mm_sys_mlock(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		 const char *name)
+{
+	return mm_mlock(mm, a[0], a[1], 0, ret);
+}
+
+int mm_sys_mlock2(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		  const char *name)
+{
+	return mm_mlock(mm, a[0], a[1], (int)a[2], ret);
+}
+
+int mm_sys_munlock(struct mm *mm, const uint64_t a[6], int64_t ret,
+		   const struct mm_file *file, const char *name)
+{
+	return mm_munlock(mm, a[0], a[1], ret);
+}
+
+int mm_sys_mlockall(struct mm *mm, const uint64_t a[6], int64_t ret,
+		    const struct mm_file *file, const char *name)
+{
+	return mm_mlockall(mm, (int)a[0], ret);
+}
+
+int mm_sys_munlockall(struct mm *mm, const uint64_t a[6], int64_t ret,
+		      const struct mm_file *file, const char *name)
+{
+	return mm_munlockall(mm, ret);
+}
+
+int mm_sys_mseal(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		 const char *name)
+{
+	return mm_mseal(mm, a[0], a[1], a[2], ret);
+}
+
+int mm_sys_shmat(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		 const char *name)
+{
+	return mm_shmat(mm, (int)a[0], a[1], (int)a[2], ret, file);
+}
+
+int mm_sys_shmdt(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		 const char *name)
+{
+	return mm_shmdt(mm, a[0], ret);
+}
+
+/* prctl: only PR_SET_VMA_ANON_NAME changes VMAs. */
+int mm_sys_prctl(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		 const char *name)
+{
+	if (a[0] == PR_SET_VMA && a[1] == PR_SET_VMA_ANON_NAME)
+		return mm_set_anon_name(mm, a[2], a[3], a[4] ? name : NULL, ret);
+	return 0;
+}
+
+/*
+ * mbind (VMA mempolicies are not modelled) and remap_file_pages (emulated by the kernel
+ * with a private mmap): the range at a[0], a[1] is re-read from the kernel.
+ */
+int mm_sys_uncertain(struct mm *mm, const uint64_t a[6], int64_t ret,
+		     const struct mm_file *file, const char *name)
+{
+	return uncertain_range(mm, a[0], a[1], ret);
+}
+
+/* The table says which function models syscall @nr: its row's model column. */
 int mm_apply(struct mm *mm, int nr, const uint64_t a[6], int64_t ret,
 	     const struct mm_file *file, const char *name)
 {
-	switch (nr) {
-	case SYS_mmap: {
-		int r;
+	const struct sysent *s = sysent_get(nr);
 
-		mm->mmap_fd = (int)a[4] >= 0 ? (int)a[4] : -1;
-		r = mm_mmap(mm, a[0], a[1], (int)a[2], (int)a[3], a[5], ret, file);
-		mm->mmap_fd = -1;
-		return r;
-	}
-	case SYS_munmap:
-		return mm_munmap(mm, a[0], a[1], ret);
-	case SYS_mremap:
-		return mm_mremap(mm, a[0], a[1], a[2], (int)a[3], a[4], ret);
-	case SYS_brk:
-		return mm_brk(mm, a[0], ret);
-	case SYS_mprotect:
-		return mm_mprotect(mm, a[0], a[1], (int)a[2], -1, ret);
-	case SYS_pkey_mprotect:
-		return mm_mprotect(mm, a[0], a[1], (int)a[2], (int)a[3], ret);
-	case SYS_madvise:
-		return mm_madvise(mm, a[0], a[1], (int)a[2], ret);
-	case SYS_mlock:
-		return mm_mlock(mm, a[0], a[1], 0, ret);
-	case SYS_mlock2:
-		return mm_mlock(mm, a[0], a[1], (int)a[2], ret);
-	case SYS_munlock:
-		return mm_munlock(mm, a[0], a[1], ret);
-	case SYS_mlockall:
-		return mm_mlockall(mm, (int)a[0], ret);
-	case SYS_munlockall:
-		return mm_munlockall(mm, ret);
-	case SYS_mseal:
-		return mm_mseal(mm, a[0], a[1], a[2], ret);
-	case SYS_shmat:
-		return mm_shmat(mm, (int)a[0], a[1], (int)a[2], ret, file);
-	case SYS_shmdt:
-		return mm_shmdt(mm, a[0], ret);
-	case SYS_prctl:
-		if (a[0] == PR_SET_VMA && a[1] == PR_SET_VMA_ANON_NAME)
-			return mm_set_anon_name(mm, a[2], a[3], a[4] ? name : NULL, ret);
+	if (!s || !s->model)
 		return 0;
-	case SYS_mbind:            /* VMA mempolicies are not modelled */
-	case SYS_remap_file_pages: /* emulated by the kernel with a private mmap */
-		return uncertain_range(mm, a[0], a[1], ret);
-	}
-	return 0;
+	return s->model(mm, a, ret, file, name);
 }

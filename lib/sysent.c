@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 /*
- * Syscall knowledge for x86_64: number <-> name, the recorded set and its classes, and the
- * two renderings of an event: a strace-like line and a JSON Lines object. The formats are
- * documented in sysent.h; this file owns the decoding tables (flag names, errno and signal
- * names) and the string escaping both renderings need.
+ * Syscall knowledge for x86_64: the table of lib/syscallent.h (one row per syscall: name,
+ * arguments, result, flags, printer, model function) and what reads it here: number <->
+ * name, the recorded set and its classes, and the two renderings of an event, a
+ * strace-like line and a JSON Lines object. The formats are documented in sysent.h; the
+ * per-syscall printers are in lib/sys_mem.c, sys_proc.c and sys_file.c, which share the
+ * helpers below; this file owns errno and signal names.
  *
  * Everything here is pure: no allocation except sysent_parse_list()'s result and a scratch
  * buffer while printing an execve argv, no global state except a thread-local copy of the
@@ -28,95 +30,80 @@
 
 #include "sysent.h"
 #include "stresc.h"
-#include "sysent_x86_64.h"
+#include "sysent_int.h"
 
-#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-
-/*
- * The installed UAPI headers are older than the kernels we trace (Debian 12 ships 6.1), so
- * newer constants are spelled out here. The values are ABI and never change.
- */
-#define NR_MAP_SHADOW_STACK 453 /* Linux 6.6 */
-#define NR_MSEAL 462		/* Linux 6.10 */
-#ifndef MAP_DROPPABLE
-#define MAP_DROPPABLE 0x08 /* Linux 6.11 */
-#endif
-#ifndef MADV_GUARD_INSTALL
-#define MADV_GUARD_INSTALL 102 /* Linux 6.13 */
-#define MADV_GUARD_REMOVE 103
-#endif
-#ifndef CLONE_PIDFD
-#define CLONE_PIDFD 0x1000
-#endif
 #ifndef PR_SET_VMA
 #define PR_SET_VMA 0x53564d41
-#define PR_SET_VMA_ANON_NAME 0
 #endif
 #ifndef EVENT_RET_UNFINISHED
 #define EVENT_RET_UNFINISHED INT64_MIN
 #endif
-#ifndef MREMAP_DONTUNMAP
-#define MREMAP_DONTUNMAP 4
-#endif
 
-/* The kernel's map type field and huge page size field of mmap flags. */
-#define MMAP_TYPE_MASK 0x0fULL
-#define MMAP_HUGE_SHIFT 26
-#define MMAP_HUGE_MASK 0x3fULL
+/* ---- the table ------------------------------------------------------------------------- */
 
-/* How a syscall's result prints in text. */
-enum ret_style {
-	RET_DEC = 0, /* signed decimal: 0, a tid */
-	RET_ADDR,    /* hex: an address (mmap, mremap, brk, shmat, map_shadow_stack) */
-	RET_NONE,    /* "?": the syscall does not return (exit, exit_group) */
-};
-
-/* Which --syscall class a recorded syscall belongs to. */
-enum sys_class {
-	CLASS_MEMORY = 1,  /* changes an address space: %memory */
-	CLASS_PROCESS = 2, /* creates, replaces or ends a task or an mm: %process */
-	CLASS_FILE = 4,    /* renames or removes a name a mapping may show: %file */
-};
-
-#define ARG(i) (1u << (i))
-
-/*
- * Decoding of one recorded syscall. int_args marks the arguments the kernel declares as
- * C int: their upper 32 register bits are not part of the value (the ABI leaves them
- * undefined), so both renderings print them as signed 32-bit numbers.
- */
-struct sys_fmt {
-	int nr;
-	unsigned char nargs;	/* arguments the syscall takes */
-	unsigned char int_args; /* ARG(i) set: argument i is an int */
-	unsigned char ret;	/* enum ret_style */
-	unsigned char cls;	/* enum sys_class */
-	void (*print_args)(const struct event *ev, FILE *out); /* NULL: raw arguments */
-};
-
-struct flag_name {
-	uint64_t val;
-	const char *name;
-};
 /* clang-format off */
-#define FLAG(x) { (x), #x }
+#define SYSENT(nr, name, nargs, int_args, ret, flags, print, model)                         \
+	[nr] = { #name, nargs, int_args, ret, flags, sys_print_##print, mm_sys_##model },
+#define SYSENT0(nr, name) [nr] = { #name, 6, 0, RET_DEC, 0, NULL, NULL },
 /* clang-format on */
+#define sys_print_none NULL
+#define mm_sys_none NULL
+
+static const struct sysent sysent_table[SYSENT_NR_END] = {
+#include "syscallent.h"
+};
+
+#undef SYSENT
+#undef SYSENT0
+#undef sys_print_none
+#undef mm_sys_none
+
+const struct sysent *sysent_get(int nr)
+{
+	if (nr < 0 || nr >= SYSENT_NR_END || !sysent_table[nr].name)
+		return NULL;
+	return &sysent_table[nr];
+}
+
+unsigned sysent_flags(int nr)
+{
+	const struct sysent *s = sysent_get(nr);
+
+	return s ? s->flags : 0;
+}
+
+bool sysent_is_recorded(int nr)
+{
+	return sysent_flags(nr) & SF_RECORDED;
+}
+
+bool sysent_records(int nr, const uint64_t *args)
+{
+	unsigned f = sysent_flags(nr);
+
+	if (!(f & SF_RECORDED))
+		return false;
+	if (f & SF_PRCTL_RULE)
+		return args[0] == PR_SET_VMA;
+	return true;
+}
+
 
 /* ---- names: syscalls, errnos, signals ---------------------------------------------------- */
 
 const char *sysent_name(int nr)
 {
-	if (nr < 0 || nr >= SYSENT_X86_64_NR_END)
-		return NULL;
-	return sysent_x86_64_names[nr];
+	const struct sysent *s = sysent_get(nr);
+
+	return s ? s->name : NULL;
 }
 
 /* Lookup by a name that need not be NUL-terminated (a token inside a --syscall list). */
 static int lookup_n(const char *name, size_t len)
 {
 	/* A linear scan: this runs once per name on a command line, never per event. */
-	for (int nr = 0; nr < SYSENT_X86_64_NR_END; nr++) {
-		const char *n = sysent_x86_64_names[nr];
+	for (int nr = 0; nr < SYSENT_NR_END; nr++) {
+		const char *n = sysent_table[nr].name;
 
 		if (n && strncmp(n, name, len) == 0 && n[len] == '\0')
 			return nr;
@@ -250,99 +237,28 @@ const char *signal_name(int sig)
 	return NULL;
 }
 
-/* ---- flag and argument printers ----------------------------------------------------------- */
+/* ---- printing helpers of lib/sys_*.c ---------------------------------------------------- */
 
-/* clang-format off */
-static const struct flag_name prot_flags[] = {
-	FLAG(PROT_READ), FLAG(PROT_WRITE), FLAG(PROT_EXEC), FLAG(PROT_SEM),
-	FLAG(PROT_GROWSDOWN), FLAG(PROT_GROWSUP),
-};
-
-/* Values of mmap's type field (MMAP_TYPE_MASK). */
-static const struct flag_name map_types[] = {
-	FLAG(MAP_SHARED), FLAG(MAP_PRIVATE), FLAG(MAP_SHARED_VALIDATE), FLAG(MAP_DROPPABLE),
-};
-
-/* mmap flags outside the type field, in bit order. */
-static const struct flag_name map_flags[] = {
-	FLAG(MAP_FIXED), FLAG(MAP_ANONYMOUS), FLAG(MAP_32BIT), FLAG(MAP_GROWSDOWN),
-	FLAG(MAP_DENYWRITE), FLAG(MAP_EXECUTABLE), FLAG(MAP_LOCKED), FLAG(MAP_NORESERVE),
-	FLAG(MAP_POPULATE), FLAG(MAP_NONBLOCK), FLAG(MAP_STACK), FLAG(MAP_HUGETLB),
-	FLAG(MAP_SYNC), FLAG(MAP_FIXED_NOREPLACE), FLAG(MAP_UNINITIALIZED),
-};
-
-/* The MAP_HUGE_* sizes <linux/mman.h> names, as log2 of the page size. */
-static const struct flag_name map_huge_sizes[] = {
-	{ 14, "MAP_HUGE_16KB" }, { 16, "MAP_HUGE_64KB" }, { 19, "MAP_HUGE_512KB" },
-	{ 20, "MAP_HUGE_1MB" },  { 21, "MAP_HUGE_2MB" },  { 23, "MAP_HUGE_8MB" },
-	{ 24, "MAP_HUGE_16MB" }, { 25, "MAP_HUGE_32MB" }, { 28, "MAP_HUGE_256MB" },
-	{ 29, "MAP_HUGE_512MB" }, { 30, "MAP_HUGE_1GB" }, { 31, "MAP_HUGE_2GB" },
-	{ 34, "MAP_HUGE_16GB" },
-};
-
-static const struct flag_name mremap_flags[] = {
-	FLAG(MREMAP_MAYMOVE), FLAG(MREMAP_FIXED), FLAG(MREMAP_DONTUNMAP),
-};
-
-static const char *const madv_names[] = {
-	ENAME(MADV_NORMAL), ENAME(MADV_RANDOM), ENAME(MADV_SEQUENTIAL), ENAME(MADV_WILLNEED),
-	ENAME(MADV_DONTNEED), ENAME(MADV_FREE), ENAME(MADV_REMOVE), ENAME(MADV_DONTFORK),
-	ENAME(MADV_DOFORK), ENAME(MADV_MERGEABLE), ENAME(MADV_UNMERGEABLE),
-	ENAME(MADV_HUGEPAGE), ENAME(MADV_NOHUGEPAGE), ENAME(MADV_DONTDUMP), ENAME(MADV_DODUMP),
-	ENAME(MADV_WIPEONFORK), ENAME(MADV_KEEPONFORK), ENAME(MADV_COLD), ENAME(MADV_PAGEOUT),
-	ENAME(MADV_POPULATE_READ), ENAME(MADV_POPULATE_WRITE), ENAME(MADV_DONTNEED_LOCKED),
-	ENAME(MADV_COLLAPSE), ENAME(MADV_HWPOISON), ENAME(MADV_SOFT_OFFLINE),
-	ENAME(MADV_GUARD_INSTALL), ENAME(MADV_GUARD_REMOVE),
-};
-
-static const struct flag_name mlock2_flags[] = { FLAG(MLOCK_ONFAULT) };
-
-static const struct flag_name mlockall_flags[] = {
-	FLAG(MCL_CURRENT), FLAG(MCL_FUTURE), FLAG(MCL_ONFAULT),
-};
-
-static const struct flag_name shm_flags[] = {
-	FLAG(SHM_RDONLY), FLAG(SHM_RND), FLAG(SHM_REMAP), FLAG(SHM_EXEC),
-};
-
-/* clone flags above the exit signal byte (CSIGNAL), in bit order. */
-static const struct flag_name clone_flags[] = {
-	FLAG(CLONE_VM), FLAG(CLONE_FS), FLAG(CLONE_FILES), FLAG(CLONE_SIGHAND),
-	FLAG(CLONE_PIDFD), FLAG(CLONE_PTRACE), FLAG(CLONE_VFORK), FLAG(CLONE_PARENT),
-	FLAG(CLONE_THREAD), FLAG(CLONE_NEWNS), FLAG(CLONE_SYSVSEM), FLAG(CLONE_SETTLS),
-	FLAG(CLONE_PARENT_SETTID), FLAG(CLONE_CHILD_CLEARTID), FLAG(CLONE_DETACHED),
-	FLAG(CLONE_UNTRACED), FLAG(CLONE_CHILD_SETTID), FLAG(CLONE_NEWCGROUP),
-	FLAG(CLONE_NEWUTS), FLAG(CLONE_NEWIPC), FLAG(CLONE_NEWUSER), FLAG(CLONE_NEWPID),
-	FLAG(CLONE_NEWNET), FLAG(CLONE_IO),
-};
-
-static const struct flag_name at_flags[] = {
-	FLAG(AT_SYMLINK_NOFOLLOW), FLAG(AT_EMPTY_PATH),
-};
-/* clang-format on */
-
-static void sep(FILE *out, bool *first)
+void sys_sep(FILE *out, bool *first)
 {
 	if (!*first)
 		fputc('|', out);
 	*first = false;
 }
 
-/* Print the names of the bits of *@rest found in @tab and clear them from *@rest. */
-static void flags_names(FILE *out, uint64_t *rest, const struct flag_name *tab, size_t n,
+void sys_flags_names(FILE *out, uint64_t *rest, const struct flag_name *tab, size_t n,
 			bool *first)
 {
 	for (size_t i = 0; i < n; i++) {
 		if ((*rest & tab[i].val) != tab[i].val)
 			continue;
-		sep(out, first);
+		sys_sep(out, first);
 		fputs(tab[i].name, out);
 		*rest &= ~tab[i].val;
 	}
 }
 
-/* Print a flag word: its named bits, then the unknown bits as one hex value; @none if 0. */
-static void print_flags(FILE *out, uint64_t v, const struct flag_name *tab, size_t n,
+void sys_print_flags(FILE *out, uint64_t v, const struct flag_name *tab, size_t n,
 			const char *none)
 {
 	bool first = true;
@@ -351,15 +267,14 @@ static void print_flags(FILE *out, uint64_t v, const struct flag_name *tab, size
 		fputs(none, out);
 		return;
 	}
-	flags_names(out, &v, tab, n, &first);
+	sys_flags_names(out, &v, tab, n, &first);
 	if (v) {
-		sep(out, &first);
+		sys_sep(out, &first);
 		fprintf(out, "%#" PRIx64, v);
 	}
 }
-#define PRINT_FLAGS(out, v, tab, none) print_flags(out, v, tab, ARRAY_SIZE(tab), none)
 
-static void print_addr(FILE *out, uint64_t addr)
+void sys_print_addr(FILE *out, uint64_t addr)
 {
 	if (addr)
 		fprintf(out, "%#" PRIx64, addr);
@@ -367,241 +282,13 @@ static void print_addr(FILE *out, uint64_t addr)
 		fputs("NULL", out);
 }
 
-static void print_addr_len(FILE *out, const uint64_t *a)
+void sys_print_range(FILE *out, const uint64_t *a)
 {
-	print_addr(out, a[0]);
+	sys_print_addr(out, a[0]);
 	fprintf(out, ", %" PRIu64, a[1]);
 }
 
-/* An object path shown after the argument that names it, as strace -y shows fd paths. */
-static void print_path_tag(FILE *out, const char *path)
-{
-	fputc('<', out);
-	stresc_print_c(out, path, strlen(path));
-	fputc('>', out);
-}
-
-static void print_map_flags(FILE *out, uint64_t v)
-{
-	uint64_t type = v & MMAP_TYPE_MASK, rest = v & ~MMAP_TYPE_MASK, huge = 0;
-	bool first = true;
-
-	/* The type is a value, not bits: MAP_SHARED_VALIDATE is MAP_SHARED|MAP_PRIVATE. */
-	if (type) {
-		const char *name = NULL;
-
-		for (size_t i = 0; i < ARRAY_SIZE(map_types); i++)
-			if (map_types[i].val == type)
-				name = map_types[i].name;
-		sep(out, &first);
-		if (name)
-			fputs(name, out);
-		else
-			fprintf(out, "%#" PRIx64, type);
-	}
-	/*
-	 * The page size field shares bit 26 with MAP_UNINITIALIZED; the kernel reads the
-	 * field only with MAP_HUGETLB, and so do we.
-	 */
-	if (v & MAP_HUGETLB) {
-		huge = (v >> MMAP_HUGE_SHIFT) & MMAP_HUGE_MASK;
-		rest &= ~(MMAP_HUGE_MASK << MMAP_HUGE_SHIFT);
-	}
-	flags_names(out, &rest, map_flags, ARRAY_SIZE(map_flags), &first);
-	if (huge) {
-		const char *name = NULL;
-
-		for (size_t i = 0; i < ARRAY_SIZE(map_huge_sizes); i++)
-			if (map_huge_sizes[i].val == huge)
-				name = map_huge_sizes[i].name;
-		sep(out, &first);
-		if (name)
-			fputs(name, out);
-		else
-			fprintf(out, "%" PRIu64 "<<MAP_HUGE_SHIFT", huge);
-	}
-	if (rest) {
-		sep(out, &first);
-		fprintf(out, "%#" PRIx64, rest);
-	}
-	if (first)
-		fputc('0', out);
-}
-
-static void print_mmap(const struct event *ev, FILE *out)
-{
-	const uint64_t *a = ev->args;
-
-	print_addr_len(out, a);
-	fputs(", ", out);
-	PRINT_FLAGS(out, a[2], prot_flags, "PROT_NONE");
-	fputs(", ", out);
-	print_map_flags(out, a[3]);
-	fprintf(out, ", %d", (int)a[4]);
-	if (ev->path)
-		print_path_tag(out, ev->path);
-	fprintf(out, ", %#" PRIx64, a[5]);
-}
-
-static void print_addr_len_args(const struct event *ev, FILE *out)
-{
-	print_addr_len(out, ev->args);
-}
-
-static void print_addr0(const struct event *ev, FILE *out)
-{
-	print_addr(out, ev->args[0]);
-}
-
-static void print_int0(const struct event *ev, FILE *out)
-{
-	fprintf(out, "%d", (int)ev->args[0]);
-}
-
-static void print_mremap(const struct event *ev, FILE *out)
-{
-	const uint64_t *a = ev->args;
-
-	print_addr_len(out, a);
-	fprintf(out, ", %" PRIu64 ", ", a[2]);
-	PRINT_FLAGS(out, a[3], mremap_flags, "0");
-	/* new_address is read only with MREMAP_FIXED; otherwise it is leftover garbage. */
-	if (a[3] & MREMAP_FIXED) {
-		fputs(", ", out);
-		print_addr(out, a[4]);
-	}
-}
-
-/* mprotect(addr, len, prot) and pkey_mprotect(addr, len, prot, pkey) */
-static void print_mprotect(const struct event *ev, FILE *out)
-{
-	const uint64_t *a = ev->args;
-
-	print_addr_len(out, a);
-	fputs(", ", out);
-	PRINT_FLAGS(out, a[2], prot_flags, "PROT_NONE");
-	if (ev->nr == __NR_pkey_mprotect)
-		fprintf(out, ", %d", (int)a[3]);
-}
-
-static void print_madvise(const struct event *ev, FILE *out)
-{
-	unsigned advice = (unsigned)ev->args[2];
-
-	print_addr_len(out, ev->args);
-	if (advice < ARRAY_SIZE(madv_names) && madv_names[advice])
-		fprintf(out, ", %s", madv_names[advice]);
-	else
-		fprintf(out, ", %#x", advice);
-}
-
-static void print_mlock2(const struct event *ev, FILE *out)
-{
-	print_addr_len(out, ev->args);
-	fputs(", ", out);
-	PRINT_FLAGS(out, (unsigned)ev->args[2], mlock2_flags, "0");
-}
-
-static void print_mlockall(const struct event *ev, FILE *out)
-{
-	PRINT_FLAGS(out, (unsigned)ev->args[0], mlockall_flags, "0");
-}
-
-static void print_mseal(const struct event *ev, FILE *out)
-{
-	print_addr_len(out, ev->args);
-	fprintf(out, ", %#" PRIx64, ev->args[2]);
-}
-
-static void print_shmat(const struct event *ev, FILE *out)
-{
-	const uint64_t *a = ev->args;
-
-	fprintf(out, "%d", (int)a[0]);
-	if (ev->path)
-		print_path_tag(out, ev->path);
-	fputs(", ", out);
-	print_addr(out, a[1]);
-	fputs(", ", out);
-	PRINT_FLAGS(out, (unsigned)a[2], shm_flags, "0");
-}
-
-/* x86_64 clone(flags, stack, parent_tid, child_tid, tls): note tls last, unlike i386. */
-static void print_clone(const struct event *ev, FILE *out)
-{
-	const uint64_t *a = ev->args;
-	uint64_t flags = a[0], rest = flags & ~(uint64_t)CSIGNAL;
-	int sig = (int)(flags & CSIGNAL);
-	bool first = true;
-
-	fputs("child_stack=", out);
-	print_addr(out, a[1]);
-	fputs(", flags=", out);
-	flags_names(out, &rest, clone_flags, ARRAY_SIZE(clone_flags), &first);
-	if (rest) {
-		sep(out, &first);
-		fprintf(out, "%#" PRIx64, rest);
-	}
-	if (sig) {
-		sep(out, &first);
-		if (signal_name(sig))
-			fputs(signal_name(sig), out);
-		else
-			fprintf(out, "%d", sig);
-	}
-	if (first)
-		fputc('0', out);
-	/* The pointers print only when a flag makes the kernel use them, as strace does. */
-	if (flags & CLONE_PIDFD)
-		fprintf(out, ", pidfd=%#" PRIx64, a[2]);
-	else if (flags & CLONE_PARENT_SETTID)
-		fprintf(out, ", parent_tid=%#" PRIx64, a[2]);
-	if (flags & CLONE_SETTLS)
-		fprintf(out, ", tls=%#" PRIx64, a[4]);
-	if (flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID))
-		fprintf(out, ", child_tidptr=%#" PRIx64, a[3]);
-}
-
-static void print_clone3(const struct event *ev, FILE *out)
-{
-	/* struct clone_args lives in the tracee; only its address and size were recorded. */
-	print_addr(out, ev->args[0]);
-	fprintf(out, ", %" PRIu64, ev->args[1]);
-}
-
-/* execve's filename and argv: what the daemon read, else the tracee pointers. */
-static void print_exec_args(const struct event *ev, uint64_t path, uint64_t argv, FILE *out)
-{
-	if (ev->path)
-		stresc_print_quoted(out, ev->path);
-	else
-		print_addr(out, path);
-	fputs(", ", out);
-	if (!ev->argv || stresc_print_argv(ev->argv, NULL) < 0 || stresc_print_argv(ev->argv, out) < 0)
-		print_addr(out, argv);
-	/* The environment is not recorded. */
-	fputs(", ...", out);
-}
-
-static void print_execve(const struct event *ev, FILE *out)
-{
-	print_exec_args(ev, ev->args[0], ev->args[1], out);
-}
-
-static void print_execveat(const struct event *ev, FILE *out)
-{
-	const uint64_t *a = ev->args;
-
-	if ((int)a[0] == AT_FDCWD)
-		fputs("AT_FDCWD, ", out);
-	else
-		fprintf(out, "%d, ", (int)a[0]);
-	print_exec_args(ev, a[1], a[2], out);
-	fputs(", ", out);
-	PRINT_FLAGS(out, (unsigned)a[4], at_flags, "0");
-}
-
-static void print_raw_args(const struct event *ev, unsigned nargs, unsigned int_args, FILE *out)
+void sys_print_raw_args(const struct event *ev, unsigned nargs, unsigned int_args, FILE *out)
 {
 	for (unsigned i = 0; i < nargs; i++) {
 		if (i)
@@ -613,192 +300,13 @@ static void print_raw_args(const struct event *ev, unsigned nargs, unsigned int_
 	}
 }
 
-static void print_prctl(const struct event *ev, FILE *out)
-{
-	const uint64_t *a = ev->args;
-
-	if ((int)a[0] != PR_SET_VMA) {
-		print_raw_args(ev, 5, ARG(0), out);
-		return;
-	}
-	fputs("PR_SET_VMA, ", out);
-	if (a[1] != PR_SET_VMA_ANON_NAME) {
-		fprintf(out, "%#" PRIx64 ", %#" PRIx64 ", %#" PRIx64 ", %#" PRIx64, a[1], a[2],
-			a[3], a[4]);
-		return;
-	}
-	fputs("PR_SET_VMA_ANON_NAME, ", out);
-	print_addr_len(out, a + 2);
-	fputs(", ", out);
-	/* The name is in tracee memory; the daemon may have copied it into ev->path. */
-	if (ev->path && a[4])
-		stresc_print_quoted(out, ev->path);
-	else
-		print_addr(out, a[4]);
-}
-
-/*
- * unlink, unlinkat, rename, renameat, renameat2: the paths the daemon read are ev->argv, a
- * JSON array (one path, or old and new); @k is the path's place there.
- */
-static void print_path_k(const struct event *ev, unsigned k, uint64_t ptr, FILE *out)
-{
-	if (!ev->argv || stresc_print_argv_item(ev->argv, k, out) < 0)
-		print_addr(out, ptr);
-}
-
-static void print_dirfd(FILE *out, uint64_t fd)
-{
-	if ((int)fd == AT_FDCWD)
-		fputs("AT_FDCWD", out);
-	else
-		fprintf(out, "%d", (int)fd);
-}
-
-static void print_unlink(const struct event *ev, FILE *out)
-{
-	print_path_k(ev, 0, ev->args[0], out);
-}
-
-static void print_unlinkat(const struct event *ev, FILE *out)
-{
-	print_dirfd(out, ev->args[0]);
-	fputs(", ", out);
-	print_path_k(ev, 0, ev->args[1], out);
-	fputs((unsigned)ev->args[2] & AT_REMOVEDIR ? ", AT_REMOVEDIR" :
-	      (unsigned)ev->args[2] ? "" : ", 0", out);
-	if ((unsigned)ev->args[2] & ~(unsigned)AT_REMOVEDIR)
-		fprintf(out, ", %#x", (unsigned)ev->args[2]);
-}
-
-static void print_rename(const struct event *ev, FILE *out)
-{
-	print_path_k(ev, 0, ev->args[0], out);
-	fputs(", ", out);
-	print_path_k(ev, 1, ev->args[1], out);
-}
-
-/* renameat (4 arguments) and renameat2 (5, the flags) */
-static void print_renameat(const struct event *ev, FILE *out)
-{
-	print_dirfd(out, ev->args[0]);
-	fputs(", ", out);
-	print_path_k(ev, 0, ev->args[1], out);
-	fputs(", ", out);
-	print_dirfd(out, ev->args[2]);
-	fputs(", ", out);
-	print_path_k(ev, 1, ev->args[3], out);
-	if (ev->nr == __NR_renameat2) {
-		static const struct flag_name rename_flags[] = {
-			FLAG(RENAME_NOREPLACE), FLAG(RENAME_EXCHANGE), FLAG(RENAME_WHITEOUT),
-		};
-		fputs(", ", out);
-		PRINT_FLAGS(out, (unsigned)ev->args[4], rename_flags, "0");
-	}
-}
-
-/* ---- the recorded set -------------------------------------------------------------------- */
-
-#define MEM CLASS_MEMORY
-#define PROC CLASS_PROCESS
-#define FILE_ CLASS_FILE
-
-/* Same order as sysent_recorded[] (by number); sys_fmt_find() checks that they agree. */
-/* clang-format off */
-static const struct sys_fmt sys_fmts[] = {
-	{ __NR_mmap, 6, ARG(4), RET_ADDR, MEM, print_mmap },
-	{ __NR_mprotect, 3, 0, RET_DEC, MEM, print_mprotect },
-	{ __NR_munmap, 2, 0, RET_DEC, MEM, print_addr_len_args },
-	{ __NR_brk, 1, 0, RET_ADDR, MEM, print_addr0 },
-	{ __NR_mremap, 5, 0, RET_ADDR, MEM, print_mremap },
-	{ __NR_madvise, 3, ARG(2), RET_DEC, MEM, print_madvise },
-	{ __NR_shmat, 3, ARG(0) | ARG(2), RET_ADDR, MEM, print_shmat },
-	{ __NR_clone, 5, 0, RET_DEC, PROC, print_clone },
-	{ __NR_fork, 0, 0, RET_DEC, PROC, NULL },
-	{ __NR_vfork, 0, 0, RET_DEC, PROC, NULL },
-	{ __NR_execve, 3, 0, RET_DEC, PROC, print_execve },
-	{ __NR_exit, 1, ARG(0), RET_NONE, PROC, print_int0 },
-	{ __NR_shmdt, 1, 0, RET_DEC, MEM, print_addr0 },
-	{ __NR_rename, 2, 0, RET_DEC, FILE_, print_rename },
-	{ __NR_unlink, 1, 0, RET_DEC, FILE_, print_unlink },
-	{ __NR_mlock, 2, 0, RET_DEC, MEM, print_addr_len_args },
-	{ __NR_munlock, 2, 0, RET_DEC, MEM, print_addr_len_args },
-	{ __NR_mlockall, 1, ARG(0), RET_DEC, MEM, print_mlockall },
-	{ __NR_munlockall, 0, 0, RET_DEC, MEM, NULL },
-	{ __NR_prctl, 5, ARG(0), RET_DEC, MEM, print_prctl },
-	{ __NR_io_setup, 2, 0, RET_DEC, MEM, NULL },
-	{ __NR_io_destroy, 1, 0, RET_DEC, MEM, NULL },
-	{ __NR_remap_file_pages, 5, 0, RET_DEC, MEM, NULL },
-	{ __NR_exit_group, 1, ARG(0), RET_NONE, PROC, print_int0 },
-	{ __NR_mbind, 6, 0, RET_DEC, MEM, NULL },
-	{ __NR_unlinkat, 3, ARG(0) | ARG(2), RET_DEC, FILE_, print_unlinkat },
-	{ __NR_renameat, 4, ARG(0) | ARG(2), RET_DEC, FILE_, print_renameat },
-	{ __NR_renameat2, 5, ARG(0) | ARG(2), RET_DEC, FILE_, print_renameat },
-	{ __NR_execveat, 5, ARG(0) | ARG(4), RET_DEC, PROC, print_execveat },
-	{ __NR_mlock2, 3, ARG(2), RET_DEC, MEM, print_mlock2 },
-	{ __NR_pkey_mprotect, 4, ARG(3), RET_DEC, MEM, print_mprotect },
-	{ __NR_clone3, 2, 0, RET_DEC, PROC, print_clone3 },
-	{ NR_MAP_SHADOW_STACK, 3, 0, RET_ADDR, MEM, NULL },
-	{ NR_MSEAL, 3, 0, RET_DEC, MEM, print_mseal },
-};
-/* clang-format on */
-
-/* clang-format off */
-const int sysent_recorded[] = {
-	__NR_mmap, __NR_mprotect, __NR_munmap, __NR_brk, __NR_mremap, __NR_madvise,
-	__NR_shmat, __NR_clone, __NR_fork, __NR_vfork, __NR_execve, __NR_exit, __NR_shmdt,
-	__NR_rename, __NR_unlink,
-	__NR_mlock, __NR_munlock, __NR_mlockall, __NR_munlockall, __NR_prctl, __NR_io_setup,
-	__NR_io_destroy, __NR_remap_file_pages, __NR_exit_group, __NR_mbind, __NR_unlinkat,
-	__NR_renameat, __NR_renameat2, __NR_execveat,
-	__NR_mlock2, __NR_pkey_mprotect, __NR_clone3, NR_MAP_SHADOW_STACK, NR_MSEAL,
-};
-/* clang-format on */
-const unsigned sysent_n_recorded = ARRAY_SIZE(sysent_recorded);
-
-_Static_assert(ARRAY_SIZE(sys_fmts) == ARRAY_SIZE(sysent_recorded),
-	       "sys_fmts[] and sysent_recorded[] list the same syscalls");
-
-/* Index of @nr in sysent_recorded[] (binary search: the list is sorted), or -1. */
-static int recorded_index(int nr)
-{
-	int lo = 0, hi = (int)ARRAY_SIZE(sysent_recorded) - 1;
-
-	while (lo <= hi) {
-		int mid = lo + (hi - lo) / 2;
-
-		if (sysent_recorded[mid] == nr)
-			return mid;
-		if (sysent_recorded[mid] < nr)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-	return -1;
-}
-
-bool sysent_is_recorded(int nr)
-{
-	return recorded_index(nr) >= 0;
-}
-
-static const struct sys_fmt *sys_fmt_find(int nr)
-{
-	int i = recorded_index(nr);
-
-	if (i < 0)
-		return NULL;
-	assert(sys_fmts[i].nr == nr);
-	return &sys_fmts[i];
-}
-
 /* ---- --syscall lists ------------------------------------------------------------------- */
 
 int sysent_parse_list(const char *list, int **ret_nrs, const char **ret_bad)
 {
 	/* Names longer than this are cut in the error message only. */
 	static _Thread_local char bad[64];
-	bool want[SYSENT_X86_64_NR_END] = {false};
+	bool want[SYSENT_NR_END] = {false};
 	const char *p = list;
 	int *nrs, n = 0;
 
@@ -807,14 +315,14 @@ int sysent_parse_list(const char *list, int **ret_nrs, const char **ret_bad)
 		int cls = 0, nr;
 
 		if (len == 3 && strncmp(p, "all", 3) == 0) {
-			for (nr = 0; nr < SYSENT_X86_64_NR_END; nr++)
-				want[nr] = sysent_x86_64_names[nr] != NULL;
+			for (nr = 0; nr < SYSENT_NR_END; nr++)
+				want[nr] = sysent_table[nr].name != NULL;
 		} else if (len == 7 && strncmp(p, "%memory", 7) == 0) {
-			cls = CLASS_MEMORY;
+			cls = SF_MEMORY;
 		} else if (len == 8 && strncmp(p, "%process", 8) == 0) {
-			cls = CLASS_PROCESS;
+			cls = SF_PROCESS;
 		} else if (len == 5 && strncmp(p, "%file", 5) == 0) {
-			cls = CLASS_FILE;
+			cls = SF_FILE;
 		} else if ((nr = lookup_n(p, len)) >= 0) {
 			want[nr] = true;
 		} else {
@@ -823,21 +331,21 @@ int sysent_parse_list(const char *list, int **ret_nrs, const char **ret_bad)
 				*ret_bad = bad;
 			return -EINVAL;
 		}
-		for (size_t i = 0; cls && i < ARRAY_SIZE(sys_fmts); i++)
-			if (sys_fmts[i].cls == cls)
-				want[sys_fmts[i].nr] = true;
+		for (nr = 0; cls && nr < SYSENT_NR_END; nr++)
+			if (sysent_table[nr].flags & cls)
+				want[nr] = true;
 		if (p[len] == '\0')
 			break;
 		p += len + 1;
 	}
 
-	for (int nr = 0; nr < SYSENT_X86_64_NR_END; nr++)
+	for (int nr = 0; nr < SYSENT_NR_END; nr++)
 		n += want[nr];
 	nrs = malloc((n ? n : 1) * sizeof(*nrs));
 	if (!nrs)
 		return -ENOMEM;
 	n = 0;
-	for (int nr = 0; nr < SYSENT_X86_64_NR_END; nr++)
+	for (int nr = 0; nr < SYSENT_NR_END; nr++)
 		if (want[nr])
 			nrs[n++] = nr;
 	*ret_nrs = nrs;
@@ -897,7 +405,7 @@ static void print_syscall_name(const struct event *ev, FILE *out)
 
 void event_print(const struct event *ev, FILE *out)
 {
-	const struct sys_fmt *fmt;
+	const struct sysent *fmt;
 
 	if (ev->tid != ev->pid)
 		fprintf(out, "[%d/%d] ", (int)ev->pid, (int)ev->tid);
@@ -918,15 +426,15 @@ void event_print(const struct event *ev, FILE *out)
 		fprintf(out, " (%02x:%02x %" PRIu64 ") +++\n", major(ev->dev), minor(ev->dev), ev->ino);
 		return;
 	}
-	fmt = sys_fmt_find(ev->nr);
+	fmt = sysent_get(ev->nr);
 	print_syscall_name(ev, out);
 	fputc('(', out);
-	if (fmt && fmt->print_args)
-		fmt->print_args(ev, out);
+	if (fmt && fmt->print)
+		fmt->print(ev, out);
 	else if (fmt)
-		print_raw_args(ev, fmt->nargs, fmt->int_args, out);
+		sys_print_raw_args(ev, fmt->nargs, fmt->int_args, out);
 	else
-		print_raw_args(ev, 6, 0, out);
+		sys_print_raw_args(ev, 6, 0, out);
 	fputs(") = ", out);
 	print_ret(ev, fmt ? fmt->ret : RET_DEC, out);
 	fputc('\n', out);
@@ -961,7 +469,7 @@ void event_print_json(const struct event *ev, FILE *out)
 	} else if (ev->kind == EVENT_RENAME) {
 		fputs(",\"syscall\":\"+rename\"", out);
 	} else {
-		const struct sys_fmt *fmt = sys_fmt_find(ev->nr);
+		const struct sysent *fmt = sysent_get(ev->nr);
 		unsigned nargs = fmt ? fmt->nargs : 6, int_args = fmt ? fmt->int_args : 0;
 
 		fputs(",\"syscall\":\"", out);

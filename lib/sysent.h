@@ -81,9 +81,72 @@
 #define VMATRACE_SYSENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "event.h"
+
+struct mm;
+struct mm_file;
+
+/* How a syscall's result prints in text. */
+enum sysent_ret {
+	RET_DEC = 0, /* signed decimal: 0, a tid */
+	RET_ADDR,    /* hex: an address (mmap, mremap, brk, shmat, map_shadow_stack) */
+	RET_NONE,    /* "?": the syscall does not return (exit, exit_group) */
+};
+
+/*
+ * What vmatrace does with a syscall: the flags column of lib/syscallent.h. The first three
+ * are the --syscall classes and partition the recorded set.
+ */
+enum sysent_flag {
+	SF_MEMORY = 1 << 0,	 /* %memory: changes an address space */
+	SF_PROCESS = 1 << 1,	 /* %process: creates, replaces or ends a task or an mm */
+	SF_FILE = 1 << 2,	 /* %file: renames or removes a name a mapping may show */
+	SF_RECORDED = 1 << 3,	 /* recorded: stopped by run's filter and by attach */
+	SF_PRCTL_RULE = 1 << 4,	 /* only when args[0] is PR_SET_VMA (filter, attach) */
+	SF_PTRACE_RULE = 1 << 5, /* run's filter stops it for PTRACE_TRACEME, ATTACH and SEIZE
+				  * only, so that a failure can be explained; not SF_RECORDED:
+				  * attach does not stop it */
+	SF_ORDERED = 1 << 6,	 /* its seq is given among the mm's map changes (daemon/order.c):
+				  * the map-changing calls, and ptrace, ordered alike */
+	SF_FILE_ID = 1 << 7,	 /* its result is a new mapping whose file the daemon asks the
+				  * kernel for (ev->path, dev, ino): mmap, shmat */
+	SF_VMA_NAME = 1 << 8,	 /* the daemon reads the anon VMA name at args[4] (ev->path) */
+	SF_EXEC = 1 << 9,	 /* execs: the daemon reads path and argv (ev->path, ev->argv) */
+	SF_CLONE = 1 << 10,	 /* creates a task: the daemon needs its clone flags */
+	SF_NAMES = 1 << 11,	 /* renames or removes a path: daemon/names.c reads the paths */
+	SF_EXIT = 1 << 12,	 /* ends the thread or process: no exit stop follows */
+	SF_DIRFD = 1 << 13,	 /* the first argument is a directory fd; paths follow it */
+};
+
+#define ARG(i) (1u << (i))
+
+/*
+ * One row of lib/syscallent.h. int_args marks the arguments the kernel declares as C int:
+ * their upper 32 register bits are not part of the value (the ABI leaves them undefined),
+ * so both renderings print them as signed 32-bit numbers.
+ */
+struct sysent {
+	const char *name;	/* "mmap"; NULL: no syscall has this number */
+	unsigned char nargs;	/* arguments the syscall takes */
+	unsigned char int_args; /* ARG(i) set: argument i is an int */
+	unsigned char ret;	/* enum sysent_ret */
+	unsigned flags;		/* enum sysent_flag */
+	/* the arguments as text, after "name(" (NULL: raw) */
+	void (*print)(const struct event *ev, FILE *out);
+	/* the model transition (NULL: none), called by mm_apply(); as mm_apply() */
+	int (*model)(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
+		     const char *name);
+};
+
+/*
+ * sysent_get - the row of syscall @nr, or NULL when no x86_64 syscall has that number. The
+ * row is static. sysent_flags - its flags, 0 for an unknown number.
+ */
+const struct sysent *sysent_get(int nr);
+unsigned sysent_flags(int nr);
 
 /* sysent_name - the x86_64 name of syscall @nr ("mmap"), or NULL if unknown. */
 const char *sysent_name(int nr);
@@ -91,10 +154,18 @@ const char *sysent_name(int nr);
 /* sysent_lookup - the number of syscall @name, or -1. Accepts every x86_64 name. */
 int sysent_lookup(const char *name);
 
-/* The syscalls vmatrace records (stopped by the seccomp filter), sorted by number. */
-extern const int sysent_recorded[];
-extern const unsigned sysent_n_recorded;
+/* One past the highest syscall number the table knows: rows are 0..SYSENT_NR_END-1. */
+#define SYSENT_NR_END 463
+
+/* sysent_is_recorded - whether vmatrace records syscall @nr (an SF_RECORDED row). */
 bool sysent_is_recorded(int nr);
+
+/*
+ * sysent_records - whether vmatrace records syscall @nr called with raw @args when every
+ * syscall stops (attach): an SF_RECORDED row whose argument rule, if any, holds (prctl:
+ * PR_SET_VMA only). The ptrace requests run's filter stops (SF_PTRACE_RULE) are not.
+ */
+bool sysent_records(int nr, const uint64_t *args);
 
 /*
  * sysent_parse_list - parse a comma-separated --syscall LIST ("mmap,munmap" or "%memory",
@@ -103,11 +174,13 @@ bool sysent_is_recorded(int nr);
  * valid while @list is).
  *
  * Items: any x86_64 syscall name (recorded or not); "%memory", the recorded syscalls that
- * change an address space (mmap munmap mremap brk mprotect pkey_mprotect madvise mlock
- * mlock2 munlock mlockall munlockall mseal shmat shmdt mbind io_setup io_destroy
- * map_shadow_stack remap_file_pages prctl); "%process", the recorded ones that create,
- * replace or end a task (clone clone3 fork vfork execve execveat exit exit_group); "all",
- * every named syscall. The two classes partition sysent_recorded[]. The result is sorted
+ * change an address space (SF_MEMORY rows: mmap munmap mremap brk mprotect pkey_mprotect
+ * madvise mlock mlock2 munlock mlockall munlockall mseal shmat shmdt mbind io_setup
+ * io_destroy map_shadow_stack remap_file_pages prctl); "%process", the recorded ones that
+ * create, replace or end a task (SF_PROCESS: clone clone3 fork vfork execve execveat exit
+ * exit_group); "%file", the ones that rename or remove a name (SF_FILE: unlink unlinkat
+ * rename renameat renameat2); "all", every named syscall. The three classes partition the
+ * recorded rows. The result is sorted
  * and without duplicates, and the caller frees it. An empty list or an empty item ("a,,b")
  * is -EINVAL with @ret_bad "". @ret_bad points to a thread-local copy of the bad item (cut
  * at 63 bytes), valid until the next call in the thread; @ret_bad may be NULL. -ENOMEM if

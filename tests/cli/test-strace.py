@@ -35,9 +35,24 @@ import vtlib  # noqa: E402
 
 tap = vtlib.Tap()
 
-RECORDED = ('mmap munmap mremap brk mprotect pkey_mprotect madvise mlock mlock2 munlock '
-            'mlockall munlockall mseal shmat shmdt clone clone3 fork vfork execve execveat exit '
-            'exit_group mbind io_setup io_destroy map_shadow_stack remap_file_pages').split()
+
+
+def table_rows():
+    """The recorded rows of lib/syscallent.h, the one syscall table: {name: flags column}."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'lib',
+                        'syscallent.h')
+    rows = {}
+    with open(path) as f:
+        for line in f:
+            m = re.match(r'SYSENT\(\s*\d+,\s*(\w+),\s*\d+,\s*[^,]+,\s*\w+,\s*([^,]+),', line)
+            if m:
+                rows[m.group(1)] = m.group(2).strip().split('|')
+    return rows
+
+
+# The %memory and %process syscalls, prctl aside (see above): the table's MEM and PROC rows.
+RECORDED = [name for name, flags in table_rows().items()
+            if ('MEM' in flags or 'PROC' in flags) and name != 'prctl']
 FORKS = ('clone', 'clone3', 'fork', 'vfork')
 CLONE_THREAD = 0x10000
 
