@@ -529,6 +529,64 @@ static void test_reconcile_kept_apart(void)
 	mm_free(mm);
 }
 
+/* mm_check() finds each kind of broken invariant; debug builds run it after a transition */
+static void test_check(void)
+{
+	struct mm *mm = seeded(sample, NULL);
+	struct vma *v = mm_find(mm, 0x55555555b000), *n = v->next, *t;
+	const char *path = v->path;
+	char why[256] = "";
+	uint64_t save;
+	uint32_t prio;
+
+	check_int(mm_check(mm, why, sizeof(why)), 0);
+	save = v->end;
+	v->end += 1;
+	check_int(mm_check(mm, why, sizeof(why)), -EUCLEAN);
+	ok(strstr(why, "not page aligned") != NULL, "mm_check: %s", why);
+	v->end = save;
+	save = n->start;
+	n->start = v->end - P;
+	check_int(mm_check(mm, why, sizeof(why)), -EUCLEAN);
+	ok(strstr(why, "overlaps") != NULL, "mm_check: %s", why);
+	n->start = save;
+	v->path = "/x";
+	check_int(mm_check(mm, why, sizeof(why)), -EUCLEAN);
+	ok(strstr(why, "anonymous with a path") != NULL, "mm_check: %s", why);
+	v->path = path;
+	v->flags &= ~VMA_MAYWRITE;
+	check_int(mm_check(mm, why, sizeof(why)), -EUCLEAN);
+	ok(strstr(why, "never sets") != NULL, "mm_check: %s", why);
+	v->flags |= VMA_MAYWRITE;
+	mm_for_each_vma(mm, t)
+		if (t->left || t->right)
+			break;
+	prio = t->prio;
+	t->prio = 0;
+	check_int(mm_check(mm, why, sizeof(why)), -EUCLEAN);
+	ok(strstr(why, "higher priority") != NULL, "mm_check: %s", why);
+#ifndef NDEBUG
+	{
+		int status = 0;
+		pid_t pid = fork();
+
+		if (pid == 0) {
+			/* a small model is walked whole after each transition */
+			if (!freopen("/dev/null", "w", stderr))
+				_exit(2);
+			mm_mprotect(mm, 0x7ffff7d20000, P, PROT_READ, -1, 0);
+			_exit(0);
+		}
+		waitpid(pid, &status, 0);
+		ok(WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT,
+		   "debug build: a transition on a broken model aborts (status %#x)", status);
+	}
+#endif
+	t->prio = prio;
+	check_int(mm_check(mm, why, sizeof(why)), 0);
+	mm_free(mm);
+}
+
 static uint32_t rnd_state = 2463534242u;
 
 static uint32_t rnd(void)
@@ -1097,6 +1155,7 @@ int main(void)
 	test_mlock_prot_none();
 	test_same_file();
 	test_reconcile_kept_apart();
+	test_check();
 	test_real();
 	test_perf();
 	return done();
