@@ -511,6 +511,8 @@ void mm_copy_layout(struct mm *dst, const struct mm *src)
 	dst->layout_set = src->layout_set;
 	dst->stack_set = src->stack_set;
 	dst->rng = src->rng ^ 0x5bd1e995u;
+	if (!dst->rng) /* xorshift stays at 0: every priority 0, the treap a list */
+		dst->rng = 0x9e3779b9u;
 }
 
 size_t mm_vma_count(const struct mm *mm)
