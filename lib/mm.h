@@ -343,6 +343,16 @@ static inline struct vma *vma_next(const struct vma *v)
 void mm_get_stats(const struct mm *mm, struct mm_stats *ret);
 
 /*
+ * mm_check - walk the whole model and verify its invariants: the treap is ordered by start
+ * and heap-ordered by priority, in order it is the address-ordered list, the VMAs are page
+ * aligned, non-empty, sorted, disjoint and mm_vma_count() agrees, each VMA's kind, name
+ * and flags are consistent (lib/mm_check.c lists them). O(n). Debug builds run it (or a
+ * check of the range touched) after every transition and abort on a failure. Returns 0, or
+ * -EUCLEAN with the first broken invariant written to @why (@size bytes; 0: not written).
+ */
+int mm_check(const struct mm *mm, char *why, size_t size);
+
+/*
  * Transitions. Each takes the raw syscall arguments and the raw result (-errno on
  * failure) and returns 0 (the model knows the outcome), MM_UNCERTAIN, or -errno.
  */

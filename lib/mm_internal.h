@@ -88,6 +88,7 @@ struct mm {
 	bool unc;                  /* [unc_lo, unc_hi) is uncertain */
 	uint64_t unc_lo, unc_hi;
 	bool nomem;                /* an allocation failed in this transition */
+	size_t check_credit;       /* debug builds: VMA visits saved up for a full mm_check */
 	struct mm_stats stats;
 };
 
@@ -152,6 +153,15 @@ void vma_split_at(struct mm *mm, struct vma *v, uint64_t addr);
 /* do_vmi_munmap(): remove [start, end), splitting the VMAs at its edges */
 void mm_unmap_range(struct mm *mm, uint64_t start, uint64_t end);
 bool mm_range_has_vma(const struct mm *mm, uint64_t start, uint64_t end);
+
+/*
+ * Debug builds check the model's invariants at the end of every transition (mm_check.c):
+ * mm_touched() gives the range the pending births and deaths cover (lo >= hi: none);
+ * mm_check_transition() checks that window, or the whole set when its budget allows, and
+ * aborts naming the broken invariant. Release builds (NDEBUG) check nothing.
+ */
+void mm_touched(const struct mm *mm, uint64_t *lo, uint64_t *hi);
+void mm_check_transition(struct mm *mm, uint64_t lo, uint64_t hi);
 
 /* Building VMAs from kernel descriptions (mm_maps.c), used by seed and reconcile. */
 struct vma *vma_from_desc(struct mm *mm, const struct vma_desc *d, const struct vma *hint);

@@ -315,6 +315,11 @@ static struct vma *find_dead(struct mm *mm, uint64_t start)
 void mm_do_flush(struct mm *mm)
 {
 	size_t i, n = 0;
+#ifndef NDEBUG
+	uint64_t lo, hi;
+
+	mm_touched(mm, &lo, &hi);
+#endif
 
 	/* Reported VMAs were disjoint, so starts are unique among the dead. */
 	if (mm->n_dead > 1)
@@ -374,6 +379,9 @@ void mm_do_flush(struct mm *mm)
 	}
 	mm->n_born = 0;
 	mm->pending = false;
+#ifndef NDEBUG
+	mm_check_transition(mm, lo, hi); /* every transition, seed, reconcile and fork ends here */
+#endif
 }
 
 void mm_begin(struct mm *mm)
@@ -413,8 +421,16 @@ int mm_end(struct mm *mm)
 		return -ENOMEM;
 	}
 	if (mm->unc) {
+#ifndef NDEBUG
+		uint64_t lo, hi;
+
+		mm_touched(mm, &lo, &hi);
+#endif
 		mm->pending = true;
 		mm->stats.uncertain++;
+#ifndef NDEBUG
+		mm_check_transition(mm, lo, hi); /* the guess must be a valid model too */
+#endif
 		return MM_UNCERTAIN;
 	}
 	mm_do_flush(mm);
@@ -495,6 +511,8 @@ void mm_copy_layout(struct mm *dst, const struct mm *src)
 	dst->layout_set = src->layout_set;
 	dst->stack_set = src->stack_set;
 	dst->rng = src->rng ^ 0x5bd1e995u;
+	if (!dst->rng) /* xorshift stays at 0: every priority 0, the treap a list */
+		dst->rng = 0x9e3779b9u;
 }
 
 size_t mm_vma_count(const struct mm *mm)

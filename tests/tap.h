@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * A minimal TAP producer for C tests, after git's test-lib.h: plan, ok, check_int,
- * check_str, skip_all, done. Header-only; each test is one program.
+ * check_str, skip_all, skip_all_env, done. Header-only; each test is one program.
  *
  *   int main(void) { plan(2); check_int(1 + 1, 2); check_str("a", "a"); return done(); }
  */
@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static int tap_n, tap_failed, tap_planned = -1;
 
@@ -78,6 +79,33 @@ static inline __attribute__((noreturn)) void skip_all(const char *why)
 {
 	printf("1..0 # SKIP %s\n", why);
 	exit(0);
+}
+
+/*
+ * tap_in_ci - under a CI runner (CI=true, as CI services and .ci/run set it): there, what a
+ * test needs from the machine (ptrace, a temporary directory) must be there, so missing it
+ * is a failure, not a skip. The same rule as tests/cli/vtlib.py in_ci().
+ */
+static inline int tap_in_ci(void)
+{
+	const char *ci = getenv("CI");
+
+	return ci && (!strcasecmp(ci, "true") || !strcmp(ci, "1") || !strcasecmp(ci, "yes"));
+}
+
+/*
+ * skip_all_env - the machine lacks what the whole test needs (@why): skip it, or under CI
+ * fail it with one test point that says why.
+ */
+static inline __attribute__((noreturn)) void skip_all_env(const char *why)
+{
+	if (tap_in_ci()) {
+		printf("not ok 1 - the machine provides what the test needs\n"
+		       "# CI=true and %s: a CI runner must provide it (unset CI to skip)\n1..1\n",
+		       why);
+		exit(1);
+	}
+	skip_all(why);
 }
 
 static inline int done(void)

@@ -6,7 +6,7 @@ Every test does:
 
     import vtlib
     tap = vtlib.Tap()
-    with vtlib.Session(tap) as s:        # skips the whole test without ptrace
+    with vtlib.Session(tap) as s:        # skips the whole test without ptrace (fails if CI=true)
         r = s.run([vtlib.prog('memops')], db=s.path('m.db'))
         evs = s.events(s.path('m.db'))
         tap.ok(r.rc == 0, 'memops exits 0', r)
@@ -96,6 +96,22 @@ def prog(name):
     if not v:
         raise RuntimeError('%s is not set: run the tests through meson test' % key)
     return v
+
+
+def in_ci():
+    """True under a CI runner (the environment variable CI=true, as CI services and .ci/run
+    set it). There, a test that cannot do its job must fail rather than skip: a machine
+    without ptrace would otherwise turn the whole trace suite into green skips."""
+    return os.environ.get('CI', '').lower() in ('true', '1', 'yes')
+
+
+def no_ptrace(tap, why, desc='ptrace is permitted here'):
+    """ptrace is unavailable (@why): skip the whole test, or fail it under CI."""
+    if in_ci():
+        tap.ok(False, desc, 'CI=true and %s: a CI runner must allow ptrace '
+               '(unset CI to skip instead)' % why)
+        tap.done()
+    tap.skip_all(why)
 
 
 def ptrace_problem():
@@ -188,7 +204,7 @@ class Session:
         if need_ptrace:
             why = ptrace_problem()
             if why:
-                tap.skip_all(why)
+                no_ptrace(tap, why)
         self.sockdir = tempfile.mkdtemp(prefix='vt-sock-', dir=_short_tmp())
         os.chmod(self.sockdir, 0o700)
         self.workdir = tempfile.mkdtemp(prefix='vt-work-')

@@ -979,8 +979,10 @@ int main(void)
 {
 	plan_lazy();
 	if (!mkdtemp(dir)) {
-		printf("1..0 # SKIP mkdtemp: %s\n", strerror(errno));
-		return 0;
+		char why[128];
+
+		snprintf(why, sizeof(why), "mkdtemp: %s", strerror(errno));
+		skip_all_env(why);
 	}
 	test_round_trip();
 	test_live_reader();
