@@ -232,7 +232,12 @@ static struct held **pick(struct trace *tr, struct mmref *mm, bool force)
 static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
 		   const struct model_facts *facts, pid_t pid)
 {
-	bool quiet = !mm->flight_head && !mm->held_head;
+	/*
+	 * Quiet: the kernel is at this event for this mm. Not while a rename or unlink of
+	 * any traced task is between its stops: the kernel may already show its new names
+	 * (names.c), which the model gets at its exit stop.
+	 */
+	bool quiet = !mm->flight_head && !mm->held_head && names_quiet();
 
 	ev->seq = take_seq(tr);
 	if (mm->model) {
