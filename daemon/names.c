@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "model.h"
+#include "livemodel.h"
 #include "store.h"
 #include "peek.h"
 #include "log.h"
@@ -149,8 +149,8 @@ void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], uns
 			if (u->trace != tr || !mm->model || mm->names_gen == gen)
 				continue;
 			mm->names_gen = gen;
-			model_names_recheck(mm->model, u->tid, seq, ids, n, all, NULL, 0,
-					    &tr->counts);
+			livemodel_names_recheck(mm->model, u->tid, seq, ids, n, all, NULL, 0,
+						&tr->counts);
 		}
 }
 
@@ -168,8 +168,8 @@ void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
 			if (u->trace != tr || !mm->model || mm->names_gen == ~gen)
 				continue;
 			mm->names_gen = ~gen;
-			if (model_names_recheck(mm->model, u->tid, 0, ids, 1, false, name,
-						sizeof(name), &tr->counts) > 0)
+			if (livemodel_names_recheck(mm->model, u->tid, 0, ids, 1, false, name,
+						    sizeof(name), &tr->counts) > 0)
 				first = u;
 		}
 	if (!first)

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "store.h"
 #include "tracer_int.h"
 #include "xalloc.h"

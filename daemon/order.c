@@ -36,7 +36,7 @@
  *     thread has just written may not merge with it). The model cannot ask the kernel
  *     then (it has already applied later changes), so what such events touched is
  *     re-read with PROCMAP_QUERY at the next quiet point of the mm, when no syscall of it
- *     is in flight or held (model_settle), and installed at that point's seq.
+ *     is in flight or held (livemodel_settle), and installed at that point's seq.
  *
  * So the stored order of one mm's map changes is one the kernel could have applied them
  * in, and seq order is replay order. Threads are never delayed by a held map event: the
@@ -62,7 +62,7 @@
 #include <sys/wait.h>
 
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "store.h"
 #include "tracer_int.h"
 #include "xalloc.h"
@@ -202,7 +202,7 @@ static struct held **pick_for(struct trace *tr, struct mmref *mm, struct held **
 	if (!settled(mm, h))
 		return NULL;
 	if (!mm->model || !needs_free(h, &lo, &hi) ||
-	    !model_range_mapped(mm->model, lo, hi))
+	    !livemodel_range_mapped(mm->model, lo, hi))
 		return hp;
 	for (struct held **fp = &mm->held_head; *fp; fp = &(*fp)->next) {
 		struct held *f = *fp;
@@ -230,20 +230,20 @@ static struct held **pick(struct trace *tr, struct mmref *mm, bool force)
  * --verify, and goes to the store (which takes its strings).
  */
 static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
-		   const struct model_facts *facts, pid_t pid)
+		   const struct livemodel_facts *facts, pid_t pid)
 {
 	bool quiet = !mm->flight_head && !mm->held_head;
 
 	ev->seq = take_seq(tr);
 	if (mm->model) {
-		int r = model_apply(mm->model, ev, pid, facts, quiet, &tr->counts);
+		int r = livemodel_apply(mm->model, ev, pid, facts, quiet, &tr->counts);
 		if (r >= 0 && quiet)
-			r = model_settle(mm->model, pid, &tr->counts);
+			r = livemodel_settle(mm->model, pid, &tr->counts);
 		if (r < 0)
 			log_warn("trace %u: the model of mm %" PRIu64 " could not follow event %" PRIu64
 				 ": %s", tr->id, mm->id, ev->seq, strerror(-r));
 		if (tr->flags & PROTO_F_VERIFY)
-			model_verify(mm->model, pid, ev->seq, quiet, &tr->counts);
+			livemodel_verify(mm->model, pid, ev->seq, quiet, &tr->counts);
 	}
 	tr->events++;
 	store_add_event(tr->store, ev);
@@ -291,7 +291,7 @@ void order_release(struct trace *tr, struct mmref *mm, bool force)
 	unparking = false;
 }
 
-void order_complete(struct task *t, const struct model_facts *facts)
+void order_complete(struct task *t, const struct livemodel_facts *facts)
 {
 	struct trace *tr = t->trace;
 	struct mmref *mm = t->mm;

@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "peek.h"
 #include "procmap.h"
 #include "stacks.h"
@@ -207,9 +207,9 @@ static void on_syscall_stop(struct task *t)
 	t->ev.dur_ns = now_ns() - t->ev.time_ns;
 	if (t->counted) {
 		/* A map change: its place in the mm's order is order.c's to give. */
-		struct model_facts facts;
+		struct livemodel_facts facts;
 		note_mapping(t);
-		model_facts_read(&t->ev, t->tid, &facts);
+		livemodel_facts_read(&t->ev, t->tid, &facts);
 		order_complete(t, &facts);
 	} else if (names_syscall(t->ev.nr)) {
 		/* A name changes now: mapped files of it show the new one from this event on. */
@@ -280,7 +280,7 @@ static void on_clone_event(struct task *t, int event)
 		 * changes the copy got, the child (stopped before its first instruction) says.
 		 */
 		if (mm->model && order_concurrent(t->mm)) {
-			int r = model_resync(mm->model, child, &tr->counts);
+			int r = livemodel_resync(mm->model, child, &tr->counts);
 			if (r < 0)
 				log_warn("trace %u: cannot read the map of the new pid %d: %s", tr->id,
 					 child, strerror(-r));

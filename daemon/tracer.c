@@ -41,7 +41,7 @@
 
 #include "event.h"
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "peek.h"
 #include "procinfo.h"
 #include "procmap.h"
@@ -125,11 +125,11 @@ struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, p
 		.id = m->id, .start_seq = seq, .parent = parent ? parent->id : 0, .owner = owner });
 	store_mm_users(tr->store, m->id, seq, 1);
 	if (parent && parent->model)
-		m->model = model_new_fork(parent->model, m->id, seq);
+		m->model = livemodel_new_fork(parent->model, m->id, seq);
 	else if (!parent && tr->attach && seq == 0)
-		m->model = model_new_attach(tr->store, m->id, owner);
+		m->model = livemodel_new_attach(tr->store, m->id, owner);
 	else if (!parent)
-		m->model = model_new_exec(tr->store, m->id, owner, seq);
+		m->model = livemodel_new_exec(tr->store, m->id, owner, seq);
 	return m;
 }
 
@@ -167,7 +167,7 @@ void mm_put(struct trace *tr, struct mmref *m, uint64_t seq)
 	store_mm_users(tr->store, m->id, seq, m->users);
 	if (m->users == 0) {
 		order_release(tr, m, true); /* nothing is in flight in it any more */
-		model_free(m->model, seq);
+		livemodel_free(m->model, seq);
 		store_end_mm(tr->store, m->id, seq);
 		mmref_free(m);
 	}
@@ -355,7 +355,7 @@ static void task_detached(struct task *t)
 	emit_unfinished(t);
 	order_release(tr, mm, true); /* no more results come: the rest in the order known */
 	if (--mm->users == 0) {
-		model_drop(mm->model);
+		livemodel_drop(mm->model);
 		mmref_free(mm);
 	}
 	if (--p->threads == 0)

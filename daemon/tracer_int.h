@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "event.h"
-#include "model.h"
+#include "livemodel.h"
 #include "procmap.h"
 #include "tracer.h"
 
@@ -34,7 +34,7 @@ struct mmref {
 	 * that completed but wait for their place (in exit order) */
 	struct task *flight_head, *flight_tail;
 	struct held *held_head, **held_tail;
-	struct model *model;    /* the replayable model, NULL if it could not be seeded */
+	struct livemodel *model;    /* the replayable model, NULL if it could not be seeded */
 	struct unwinder *unw;   /* --stacks: libunwind's state for this mm, made on first use */
 	unsigned names_gen;     /* names.c: visited by the current recheck */
 };
@@ -109,7 +109,7 @@ struct trace {
 	unsigned tasks;         /* live tasks */
 	uint64_t events, processes;
 	uint64_t start_mono_ns;
-	struct model_counts counts;
+	struct livemodel_counts counts;
 	struct stack_table *stacks; /* --stacks: deduplicated stacks, NULL without */
 	uint64_t stack_captures, stack_ns; /* ... how many were taken, and the time it took */
 	struct proc *procs;
@@ -135,7 +135,7 @@ struct trace {
 /* A completed map-changing syscall waiting for its place in its mm's order (order.c). */
 struct held {
 	struct event ev;          /* complete but for its seq */
-	struct model_facts facts; /* what the kernel said at its exit stop */
+	struct livemodel_facts facts; /* what the kernel said at its exit stop */
 	struct task *task;        /* whose it is (alive until it is released) */
 	uint64_t entry_stamp, exit_stamp;
 	struct held *next;
@@ -169,7 +169,7 @@ struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref 
 /* order.c: see the comment at its top. */
 void flight_begin(struct task *t);                 /* a map-changing syscall entered */
 void flight_end(struct task *t);                   /* ... left the kernel (or its task died) */
-void order_complete(struct task *t, const struct model_facts *facts); /* consumes t->ev */
+void order_complete(struct task *t, const struct livemodel_facts *facts); /* consumes t->ev */
 void order_release(struct trace *tr, struct mmref *mm, bool force);
 bool order_concurrent(const struct mmref *mm);     /* others in flight or held */
 bool order_stop_waits(const struct task *t, int status);

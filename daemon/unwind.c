@@ -17,7 +17,7 @@
 #include "elfcache.h"
 #include "log.h"
 #include "mm.h"
-#include "model.h"
+#include "livemodel.h"
 #include "peek.h"
 #include "procmap.h"
 #include "unwind.h"
@@ -87,7 +87,7 @@ static struct procmap_vma scratch;      /* PROCMAP_QUERY answers (no model) */
 int unwind_vma(const struct unwind_target *t, uint64_t addr, struct unwind_vma *ret)
 {
 	if (t->model) {
-		const struct vma *v = model_find(t->model, addr);
+		const struct vma *v = livemodel_find(t->model, addr);
 		if (!v)
 			return -ENOENT;
 		*ret = (struct unwind_vma){
@@ -334,7 +334,7 @@ int unwind_capture(struct unwinder *u, const struct unwind_target *t, uint64_t *
 
 	if (max <= 0)
 		return 0;
-	if (t->model && model_exec_changed(t->model))
+	if (t->model && livemodel_exec_changed(t->model))
 		unw_flush_cache(u->as, 0, 0); /* code went away: what was derived from it too */
 	c = (struct capture){ .t = t, .miss_addr = 1 };
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &c.regs) < 0)
