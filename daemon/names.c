@@ -175,9 +175,9 @@ void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
 	if (!first)
 		return;
 	struct event ev = {
-		.kind = EVENT_RENAME, .nr = -1, .time_ns = now_ns(), .pid = first->proc->pid,
+		.kind = EVENT_RENAME, .nr = -1, .time_ns = tracer_now_ns(), .pid = first->proc->pid,
 		.tid = first->proc->pid, .mm = first->mm->id, .dev = ids[0][0], .ino = ids[0][1],
-		.path = xstrdup(name), .seq = take_seq(tr),
+		.path = xstrdup(name), .seq = trace_take_seq(tr),
 	};
 	uint64_t seq = ev.seq;
 	tr->events++;

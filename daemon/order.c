@@ -74,7 +74,7 @@ static struct task *parked;
 
 /* ---- the in-flight list --------------------------------------------------------------- */
 
-void flight_begin(struct task *t)
+void order_flight_begin(struct task *t)
 {
 	struct mmref *mm = t->mm;
 
@@ -89,7 +89,7 @@ void flight_begin(struct task *t)
 	mm->flight_tail = t;
 }
 
-void flight_end(struct task *t)
+void order_flight_end(struct task *t)
 {
 	struct mmref *mm = t->mm;
 
@@ -234,7 +234,7 @@ static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
 {
 	bool quiet = !mm->flight_head && !mm->held_head;
 
-	ev->seq = take_seq(tr);
+	ev->seq = trace_take_seq(tr);
 	if (mm->model) {
 		int r = livemodel_apply(mm->model, ev, pid, facts, quiet, &tr->counts);
 		if (r >= 0 && quiet)
@@ -297,7 +297,7 @@ void order_complete(struct task *t, const struct livemodel_facts *facts)
 	struct mmref *mm = t->mm;
 	uint64_t exit_stamp = tr->next_stamp++;
 
-	flight_end(t);
+	order_flight_end(t);
 	if (!mm->held_head && (!mm->flight_head || mm->flight_head->entry_stamp > exit_stamp)) {
 		/* Nothing in flight could have gone first: the common, single-threaded case. */
 		commit(tr, mm, &t->ev, facts, t->tid);
@@ -377,7 +377,7 @@ void order_park(struct task *t, int status)
 	/* A dead task is in no syscall any more: it must not hold back others. */
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		bool was = t->counted;
-		flight_end(t);
+		order_flight_end(t);
 		if (was)
 			order_release(t->trace, t->mm, false);
 	}

@@ -71,11 +71,11 @@ static int64_t capture_stack(struct task *t)
 	unsigned max = tracer_config.stack_depth;
 	if (max > UNWIND_MAX_DEPTH)
 		max = UNWIND_MAX_DEPTH;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tracer_now_ns();
 	int n = unwind_capture(mm->unw, &target, pcs, (int)max);
 	int64_t id = stacks_record(t->trace->stacks, &target, pcs, n);
 	t->trace->stack_captures++;
-	t->trace->stack_ns += now_ns() - t0;
+	t->trace->stack_ns += tracer_now_ns() - t0;
 	return id;
 }
 
@@ -93,11 +93,11 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 		order_park(t, t->park_status);
 		return;
 	}
-	emit_unfinished(t); /* should not happen: a new entry while one is in flight */
+	task_emit_unfinished(t); /* should not happen: a new entry while one is in flight */
 	memset(&t->ev, 0, sizeof(t->ev));
 	t->ev.kind = EVENT_SYSCALL;
 	t->ev.nr = nr;
-	t->ev.time_ns = now_ns();
+	t->ev.time_ns = tracer_now_ns();
 	t->ev.pid = p->pid;
 	t->ev.tid = t->tid;
 	t->ev.mm = t->mm->id;
@@ -110,8 +110,8 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 		/* No exit stop follows: the event is complete now. */
 		t->ev.ret = 0;
 		t->in_syscall = true;
-		emit(t);
-		resume_next(t, 0);
+		task_emit(t);
+		task_resume_next(t, 0);
 		return;
 	}
 	if (flags & SF_EXEC) {
@@ -131,8 +131,8 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	t->in_syscall = true;
 	/* The others change no map of this mm (exec makes a new one; names.c). */
 	if (flags & SF_ORDERED)
-		flight_begin(t);
-	resume(t, PTRACE_SYSCALL, 0);
+		order_flight_begin(t);
+	task_resume(t, PTRACE_SYSCALL, 0);
 }
 
 static void on_seccomp_stop(struct task *t)
@@ -145,7 +145,7 @@ static void on_seccomp_stop(struct task *t)
 		return;
 	}
 	if (si.op != PTRACE_SYSCALL_INFO_SECCOMP) {
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	}
 	begin_syscall(t, (int)si.seccomp.nr, si.seccomp.args);
@@ -176,7 +176,7 @@ static void note_mapping(struct task *t)
 	t->ev.dev = v.dev;
 	t->ev.ino = v.ino;
 	if (!(t->ev.nr == SYS_mmap && (t->ev.args[3] & MAP_ANONYMOUS)))
-		note_file(t->trace, t->proc, &v);
+		trace_note_file(t->trace, t->proc, &v);
 }
 
 /* A syscall stop: an exit (both modes) or, without a filter (attach), an entry. */
@@ -192,19 +192,19 @@ static void on_syscall_stop(struct task *t)
 	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
 		t->skipping = !sysent_records((int)si.entry.nr, si.entry.args);
 		if (t->skipping)
-			resume(t, PTRACE_SYSCALL, 0);
+			task_resume(t, PTRACE_SYSCALL, 0);
 		else
 			begin_syscall(t, (int)si.entry.nr, si.entry.args);
 		return;
 	}
 	t->skipping = false;
 	if (!t->in_syscall) {
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	}
 	if (si.op == PTRACE_SYSCALL_INFO_EXIT)
 		t->ev.ret = si.exit.rval;
-	t->ev.dur_ns = now_ns() - t->ev.time_ns;
+	t->ev.dur_ns = tracer_now_ns() - t->ev.time_ns;
 	if (t->counted) {
 		/* A map change: its place in the mm's order is order.c's to give. */
 		struct livemodel_facts facts;
@@ -214,7 +214,7 @@ static void on_syscall_stop(struct task *t)
 	} else if (names_syscall(t->ev.nr)) {
 		/* A name changes now: mapped files of it show the new one from this event on. */
 		struct trace *tr = t->trace;
-		uint64_t seq = take_seq(tr), ids[2][2];
+		uint64_t seq = trace_take_seq(tr), ids[2][2];
 		unsigned n = t->n_names;
 		bool all = t->names_all, done = t->ev.ret == 0;
 		memcpy(ids, t->names, sizeof(ids));
@@ -222,11 +222,11 @@ static void on_syscall_stop(struct task *t)
 		t->seq_taken = true;
 		if (done && (n || all))
 			names_recheck(tr, seq, (const uint64_t (*)[2])ids, n, all);
-		emit(t);
+		task_emit(t);
 	} else {
-		emit(t); /* clone, exec: their seq was taken at their event stop */
+		task_emit(t); /* clone, exec: their seq was taken at their event stop */
 	}
-	resume_next(t, 0);
+	task_resume_next(t, 0);
 }
 
 /* PTRACE_EVENT_CLONE/FORK/VFORK: the child exists and is attached; it may not have run. */
@@ -247,7 +247,7 @@ static void on_clone_event(struct task *t, int event)
 		t->ev.pid = t->proc->pid;
 		t->ev.tid = t->tid;
 		t->ev.mm = t->mm->id;
-		t->ev.time_ns = now_ns();
+		t->ev.time_ns = tracer_now_ns();
 		t->in_syscall = true;
 		flags = event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
 	}
@@ -261,7 +261,7 @@ static void on_clone_event(struct task *t, int event)
 		flags |= CLONE_VM;
 	else if (same > 0)
 		flags &= ~(uint64_t)CLONE_VM;
-	uint64_t seq = take_seq(tr);
+	uint64_t seq = trace_take_seq(tr);
 	t->ev.seq = seq;
 	t->seq_taken = true;
 	/* The result the parent will see: kept even if its exit stop never comes (a thread
@@ -272,9 +272,9 @@ static void on_clone_event(struct task *t, int event)
 	struct mmref *mm;
 	if (flags & CLONE_VM) {
 		mm = t->mm;
-		mm_get(tr, mm, seq);
+		mmref_get(tr, mm, seq);
 	} else {
-		mm = mm_new_ref(tr, seq, t->mm, t->proc->pid);
+		mm = mmref_new(tr, seq, t->mm, t->proc->pid);
 		/*
 		 * Other threads of the parent changed its map while it forked: which of their
 		 * changes the copy got, the child (stopped before its first instruction) says.
@@ -307,7 +307,7 @@ static void on_clone_event(struct task *t, int event)
 			break;
 		}
 	}
-	resume(t, PTRACE_SYSCALL, 0);
+	task_resume(t, PTRACE_SYSCALL, 0);
 }
 
 /*
@@ -342,12 +342,12 @@ static void on_exec_event(struct task *t)
 	struct trace *tr = t->trace;
 	struct proc *p = t->proc;
 
-	uint64_t seq = take_seq(tr);
+	uint64_t seq = trace_take_seq(tr);
 	if (!t->in_syscall) {
 		memset(&t->ev, 0, sizeof(t->ev));
 		t->ev.kind = EVENT_SYSCALL;
 		t->ev.nr = SYS_execve;
-		t->ev.time_ns = now_ns();
+		t->ev.time_ns = tracer_now_ns();
 		t->in_syscall = true;
 	}
 	t->ev.seq = seq;
@@ -360,12 +360,12 @@ static void on_exec_event(struct task *t)
 		close(p->maps_fd);
 		p->maps_fd = -1;
 	}
-	mm_put(tr, t->mm, seq);
-	t->mm = mm_new_ref(tr, seq, NULL, p->pid);
+	mmref_put(tr, t->mm, seq);
+	t->mm = mmref_new(tr, seq, NULL, p->pid);
 	t->ev.mm = t->mm->id;
 	store_add_process_exec(tr->store, p->pid, seq, t->ev.path, t->ev.argv, t->mm->id);
-	note_image_files(tr, p);
-	resume(t, PTRACE_SYSCALL, 0);
+	trace_note_image_files(tr, p);
+	task_resume(t, PTRACE_SYSCALL, 0);
 }
 
 /*
@@ -374,7 +374,7 @@ static void on_exec_event(struct task *t)
  * the pc and sp, the module the pc lies in (asked to the kernel: the fault may be in code
  * the model has no file for) and, with --stacks, the stack at the fault. Programs that do
  * not fault never come here. What came of it is known at the thread's next stop or end:
- * fault_outcome() updates the row then. The event takes its seq now, apart from emit()
+ * fault_outcome() updates the row then. The event takes its seq now, apart from task_emit()
  * and @t->ev (a signal-delivery stop comes between syscalls, but even so nothing of the
  * syscall machinery is touched).
  */
@@ -394,7 +394,7 @@ static void on_fault_signal(struct task *t, int sig)
 		return;
 	}
 	struct event ev = {
-		.kind = EVENT_SIGNAL, .nr = -1, .time_ns = now_ns(), .pid = t->proc->pid,
+		.kind = EVENT_SIGNAL, .nr = -1, .time_ns = tracer_now_ns(), .pid = t->proc->pid,
 		.tid = t->tid, .mm = t->mm->id, .ret = EVENT_SIG_UNKNOWN,
 	};
 	ev.args[EVENT_SIG_SIGNO] = (uint64_t)sig;
@@ -408,10 +408,10 @@ static void on_fault_signal(struct task *t, int sig)
 			ev.path = xstrdup(v.name);
 		ev.dev = v.dev;
 		ev.ino = v.ino;
-		note_file(tr, t->proc, &v);
+		trace_note_file(tr, t->proc, &v);
 	}
 	ev.stack_id = capture_stack(t);
-	ev.seq = take_seq(tr);
+	ev.seq = trace_take_seq(tr);
 	tr->events++;
 	t->fault_seq = ev.seq;
 	t->fault_sig = sig;
@@ -474,29 +474,29 @@ static void on_stop(struct task *t, int status)
 		return;
 	case PTRACE_EVENT_VFORK_DONE:
 	case PTRACE_EVENT_EXIT:
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	case PTRACE_EVENT_STOP:
 		if (t->startup) {
 			/* The initial stop of an auto-attached child, or of PTRACE_INTERRUPT
 			 * right after an attach's seize. */
 			t->startup = false;
-			resume_next(t, 0);
+			task_resume_next(t, 0);
 		} else if (is_stop_signal(sig)) {
 			/* A group-stop (Ctrl-Z, SIGSTOP): stay stopped, as untraced. */
-			resume(t, PTRACE_LISTEN, 0);
+			task_resume(t, PTRACE_LISTEN, 0);
 		} else {
-			resume_next(t, 0);
+			task_resume_next(t, 0);
 		}
 		return;
 	default:
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	}
 	/* A signal-delivery stop: deliver the signal, as untraced (a fault recorded first). */
 	if (signal_is_fault(sig))
 		on_fault_signal(t, sig);
-	resume_next(t, sig);
+	task_resume_next(t, sig);
 }
 
 void tracer_dispatch(pid_t tid, int status)

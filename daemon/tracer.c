@@ -65,7 +65,7 @@ static struct trace *waiting;
 static int store_efd = -1;      /* tracer_store_fd() */
 static bool stopping;           /* tracer_detach_all(): no trace starts any more */
 
-uint64_t now_ns(void)
+uint64_t tracer_now_ns(void)
 {
 	struct timespec ts;
 
@@ -103,7 +103,7 @@ void task_hash_del(struct task *t)
 		}
 }
 
-uint64_t take_seq(struct trace *tr)
+uint64_t trace_take_seq(struct trace *tr)
 {
 	return tr->next_seq++;
 }
@@ -114,7 +114,7 @@ uint64_t take_seq(struct trace *tr)
  * A new address space at event @seq: a copy of @parent (fork), or a fresh image (exec,
  * @parent NULL) whose initial layout is read from the kernel.
  */
-struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner)
+struct mmref *mmref_new(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner)
 {
 	struct mmref *m = xcalloc(1, sizeof(*m));
 
@@ -146,7 +146,7 @@ static struct mmref *mm_new_pre_exec(void)
 	return m;
 }
 
-void mm_get(struct trace *tr, struct mmref *m, uint64_t seq)
+void mmref_get(struct trace *tr, struct mmref *m, uint64_t seq)
 {
 	m->users++;
 	if (!m->id)
@@ -154,7 +154,7 @@ void mm_get(struct trace *tr, struct mmref *m, uint64_t seq)
 	store_mm_users(tr->store, m->id, seq, m->users);
 }
 
-void mm_put(struct trace *tr, struct mmref *m, uint64_t seq)
+void mmref_put(struct trace *tr, struct mmref *m, uint64_t seq)
 {
 	m->users--;
 	if (!m->id) {
@@ -205,7 +205,7 @@ int proc_maps_fd(struct proc *p)
 }
 
 /* Record a mapped file once per trace, with its build-id. */
-void note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v)
+void trace_note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v)
 {
 	if (!v->ino || trace_file_seen(tr, v->dev, v->ino))
 		return;
@@ -220,7 +220,7 @@ void note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v)
 }
 
 /* Every file mapped by a new image (executable, interpreter), recorded at exec. */
-void note_image_files(struct trace *tr, struct proc *p)
+void trace_note_image_files(struct trace *tr, struct proc *p)
 {
 	char *text, *line, *save = NULL;
 	size_t len;
@@ -231,7 +231,7 @@ void note_image_files(struct trace *tr, struct proc *p)
 		struct procmap_vma v;
 		if (procmap_parse_line(line, &v) == 0) {
 			v.build_id[0] = '\0';
-			note_file(tr, p, &v);
+			trace_note_file(tr, p, &v);
 		}
 	}
 	free(text);
@@ -279,12 +279,12 @@ struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref 
 
 static void trace_finish(struct trace *tr);
 
-void emit(struct task *t)
+void task_emit(struct task *t)
 {
 	struct trace *tr = t->trace;
 
 	if (!t->seq_taken)
-		t->ev.seq = take_seq(tr);
+		t->ev.seq = trace_take_seq(tr);
 	names_leave(t);
 	tr->events++;
 	store_add_event(tr->store, &t->ev);
@@ -294,15 +294,15 @@ void emit(struct task *t)
 }
 
 /* A syscall whose exit stop never came (the task was killed inside it). */
-void emit_unfinished(struct task *t)
+void task_emit_unfinished(struct task *t)
 {
 	if (!t->in_syscall)
 		return;
 	if (!t->seq_taken)
 		t->ev.ret = EVENT_RET_UNFINISHED;
 	bool was_counted = t->counted;
-	flight_end(t);
-	emit(t);
+	order_flight_end(t);
+	task_emit(t);
 	if (was_counted)
 		order_release(t->trace, t->mm, false); /* it held nobody back any more */
 }
@@ -316,18 +316,18 @@ void task_end(struct task *t, int status)
 	struct trace *tr = t->trace;
 	struct proc *p = t->proc;
 
-	emit_unfinished(t);
+	task_emit_unfinished(t);
 	struct event ev = {
-		.kind = EVENT_TASK_EXIT, .nr = -1, .time_ns = now_ns(), .pid = p->pid,
+		.kind = EVENT_TASK_EXIT, .nr = -1, .time_ns = tracer_now_ns(), .pid = p->pid,
 		.tid = t->tid, .mm = t->mm->id, .ret = status,
 	};
 	t->ev = ev;
-	uint64_t seq = take_seq(tr);
+	uint64_t seq = trace_take_seq(tr);
 	t->ev.seq = seq;
 	t->seq_taken = true;
-	emit(t);
+	task_emit(t);
 	store_end_thread(tr->store, t->tid, seq, status);
-	mm_put(tr, t->mm, seq);
+	mmref_put(tr, t->mm, seq);
 	if (t->tid == p->pid)
 		p->leader_status = status;
 	if (--p->threads == 0) {
@@ -352,7 +352,7 @@ static void task_detached(struct task *t)
 	struct proc *p = t->proc;
 	struct mmref *mm = t->mm;
 
-	emit_unfinished(t);
+	task_emit_unfinished(t);
 	order_release(tr, mm, true); /* no more results come: the rest in the order known */
 	if (--mm->users == 0) {
 		livemodel_drop(mm->model);
@@ -396,7 +396,7 @@ static void trace_free(struct trace *tr)
  */
 static void trace_finish(struct trace *tr)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tracer_now_ns();
 
 	store_close_begin(tr->store, tr->end_status ? tr->end_status : "done");
 	list_del(&traces, tr);
@@ -408,14 +408,14 @@ static void trace_finish(struct trace *tr)
 	for (size_t i = 0; i < tr->n_files; i++)
 		notify_unwatch(tr->files[2 * i], tr->files[2 * i + 1]);
 	tr->n_files = 0;
-	tr->close_ns = now_ns();
+	tr->close_ns = tracer_now_ns();
 	tr->end_loop_ns = tr->close_ns - t0;
 }
 
 /* The writer closed @tr's DB (trace_finish): report the trace's end. @tr is freed. */
 static void trace_closed(struct trace *tr)
 {
-	uint64_t stored = 0, t0 = now_ns();
+	uint64_t stored = 0, t0 = tracer_now_ns();
 	int err = store_close_end(tr->store, &stored);
 	char *lost = NULL;
 
@@ -423,7 +423,7 @@ static void trace_closed(struct trace *tr)
 	/* What the end cost the loop, which every other trace's tracees wait for (bench/
 	 * end-stall quotes this line), and what it cost the writer, which they do not. */
 	log_info("trace %u: the loop spent %.2f ms on the trace's end; its writer closed the DB "
-		 "in %.1f ms", tr->id, (double)(tr->end_loop_ns + now_ns() - t0) / 1e6,
+		 "in %.1f ms", tr->id, (double)(tr->end_loop_ns + tracer_now_ns() - t0) / 1e6,
 		 (double)(t0 - tr->close_ns) / 1e6);
 	if (err < 0) {
 		/* The DB holds what was committed before the error, not all the tracer saw. */
@@ -467,7 +467,7 @@ static void task_detached(struct task *t);
  * exit will be reported. A task being detached is let go instead (with the signal it was
  * about to get), and @t is freed: callers touch it no more after this.
  */
-void resume(struct task *t, int request, int sig)
+void task_resume(struct task *t, int request, int sig)
 {
 	if (t->detaching) {
 		if (ptrace(PTRACE_DETACH, t->tid, 0, request == PTRACE_LISTEN ? 0 : sig) < 0 &&
@@ -485,10 +485,11 @@ void resume(struct task *t, int request, int sig)
  * a seccomp filter (run), nothing else (the filter and events stop it); without one
  * (attach), every syscall entry.
  */
-void resume_next(struct task *t, int sig)
+void task_resume_next(struct task *t, int sig)
 {
-	resume(t, t->in_syscall || t->skipping || t->trace->attach ? PTRACE_SYSCALL : PTRACE_CONT,
-	       sig);
+	bool sys = t->in_syscall || t->skipping || t->trace->attach;
+
+	task_resume(t, sys ? PTRACE_SYSCALL : PTRACE_CONT, sig);
 }
 
 unsigned tracer_drain(void)
@@ -516,7 +517,7 @@ unsigned tracer_drain(void)
 		 * must wake), so poll a little while before going back to the loop. bench/
 		 * found 5 us catches 96-99% of stops and 20 us nearly all.
 		 */
-		uint64_t now = now_ns();
+		uint64_t now = tracer_now_ns();
 		if (!deadline)
 			deadline = now + (uint64_t)tracer_config.poll_us * 1000;
 		else if (now >= deadline)
@@ -579,7 +580,7 @@ static void trace_begin(struct trace *tr, const char *mode)
 	traces = tr;
 	if (tr->flags & PROTO_F_STACKS)
 		tr->stacks = stacks_new(tr->store);
-	tr->start_mono_ns = now_ns();
+	tr->start_mono_ns = tracer_now_ns();
 	uname(&uts);
 	clock_gettime(CLOCK_REALTIME, &rt);
 	store_begin_trace(tr->store, &(struct store_trace_meta){
@@ -790,9 +791,9 @@ static void attach_process(struct trace *tr, pid_t pid)
 	struct mmref *mm = shared_mm(tr, pid);
 
 	if (mm)
-		mm_get(tr, mm, 0);
+		mmref_get(tr, mm, 0);
 	else
-		mm = mm_new_ref(tr, 0, NULL, pid);
+		mm = mmref_new(tr, 0, NULL, pid);
 	struct proc *p = proc_new(tr, pid);
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
@@ -817,7 +818,7 @@ static void attach_process(struct trace *tr, pid_t pid)
 			if (tid <= 0 || task_find(tid))
 				continue;
 			if (seize_thread(tr, p, mm, tid) == 0) {
-				mm_get(tr, mm, 0);
+				mmref_get(tr, mm, 0);
 				added++;
 			}
 		}

@@ -127,7 +127,7 @@ struct trace {
 	/* CLOSING after a failed start: what the client is told once the DB is removed */
 	int start_err;
 	char *start_msg;
-	uint64_t close_ns;      /* CLOSING: when the writer was told to close (now_ns) */
+	uint64_t close_ns;      /* CLOSING: when the writer was told to close (tracer_now_ns) */
 	uint64_t end_loop_ns;   /* ... and the loop's own time on the end so far */
 	struct trace *next;
 };
@@ -152,23 +152,23 @@ extern struct task *tasks[TASK_HASH_SIZE];
 extern struct trace *traces;
 extern struct orphan *orphans;
 
-uint64_t now_ns(void);
+uint64_t tracer_now_ns(void);
 struct task *task_find(pid_t tid);
 void task_hash_add(struct task *t);
 void task_hash_del(struct task *t);
-uint64_t take_seq(struct trace *tr);
-struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner);
-void mm_get(struct trace *tr, struct mmref *m, uint64_t seq);
-void mm_put(struct trace *tr, struct mmref *m, uint64_t seq);
+uint64_t trace_take_seq(struct trace *tr);
+struct mmref *mmref_new(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner);
+void mmref_get(struct trace *tr, struct mmref *m, uint64_t seq);
+void mmref_put(struct trace *tr, struct mmref *m, uint64_t seq);
 int proc_maps_fd(struct proc *p);
-void note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v);
-void note_image_files(struct trace *tr, struct proc *p);
+void trace_note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v);
+void trace_note_image_files(struct trace *tr, struct proc *p);
 struct proc *proc_new(struct trace *tr, pid_t pid);
 struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref *mm);
 
 /* order.c: see the comment at its top. */
-void flight_begin(struct task *t);                 /* a map-changing syscall entered */
-void flight_end(struct task *t);                   /* ... left the kernel (or its task died) */
+void order_flight_begin(struct task *t); /* a map-changing syscall entered */
+void order_flight_end(struct task *t);   /* ... left the kernel (or its task died) */
 void order_complete(struct task *t, const struct livemodel_facts *facts); /* consumes t->ev */
 void order_release(struct trace *tr, struct mmref *mm, bool force);
 bool order_concurrent(const struct mmref *mm);     /* others in flight or held */
@@ -197,10 +197,10 @@ void notify_pending(void);                 /* ... and what waited for names_quie
 /* stops.c: handle a stop (or a task's end) that order.c parked. */
 void stop_redispatch(struct task *t, int status);
 void mmref_free(struct mmref *m);
-void emit(struct task *t);
-void emit_unfinished(struct task *t);
+void task_emit(struct task *t);
+void task_emit_unfinished(struct task *t);
 void task_end(struct task *t, int status);
-void resume(struct task *t, int request, int sig);
-void resume_next(struct task *t, int sig);
+void task_resume(struct task *t, int request, int sig);
+void task_resume_next(struct task *t, int sig);
 
 #endif
