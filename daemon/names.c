@@ -66,30 +66,34 @@ static void note_target(struct task *t, int dirfd, const char *path)
 }
 
 /*
- * Tasks of any trace between the entry and exit stops of one of these calls. inotify
- * reports the change the call makes as soon as the kernel makes it, before its exit stop;
- * read then, it would look like someone else's. So what inotify says waits (notify.c)
- * until no such call is in flight, by which time the call's own exit stop has named the
- * change, and the kernel's names then match the model's.
+ * tracer->names_in_flight counts the tasks of any trace between the entry and exit stops
+ * of one of these calls. inotify reports the change the call makes as soon as the kernel
+ * makes it, before its exit stop; read then, it would look like someone else's. So what
+ * inotify says waits (notify.c) until no such call is in flight, by which time the call's
+ * own exit stop has named the change, and the kernel's names then match the model's.
  */
-static unsigned in_flight;
 
 bool names_quiet(void)
 {
-	return !in_flight;
+	struct tracer *tracer = tracer_get();
+
+	return !tracer->names_in_flight;
 }
 
 void names_leave(struct task *t)
 {
+	struct tracer *tracer = tracer_get();
+
 	if (!t->in_names)
 		return;
 	t->in_names = false;
-	if (!--in_flight)
+	if (!--tracer->names_in_flight)
 		notify_pending();
 }
 
 void names_begin(struct task *t)
 {
+	struct tracer *tracer = tracer_get();
 	const uint64_t *a = t->ev.args;
 	char *p0 = NULL, *p1 = NULL;
 
@@ -121,7 +125,7 @@ void names_begin(struct task *t)
 		return;
 	}
 	t->in_names = true;
-	in_flight++;
+	tracer->names_in_flight++;
 	if (p0) {
 		const char *paths[2] = { p0, p1 };
 		bool one = t->ev.nr == SYS_unlink || t->ev.nr == SYS_unlinkat;
@@ -139,12 +143,13 @@ bool names_syscall(int nr)
 void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], unsigned n,
 		   bool all)
 {
+	struct tracer *tracer = tracer_get();
 	static unsigned gen;
 
 	/* every address space of the trace once, asked through one of its live tasks */
 	gen++;
 	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
-		for (struct task *u = tasks[h]; u; u = u->hnext) {
+		for (struct task *u = tracer->tasks[h]; u; u = u->hnext) {
 			struct mmref *mm = u->mm;
 			if (u->trace != tr || !mm->model || mm->names_gen == gen)
 				continue;
@@ -156,6 +161,7 @@ void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], uns
 
 void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
 {
+	struct tracer *tracer = tracer_get();
 	static unsigned gen;
 	char name[4096];
 	struct task *first = NULL;
@@ -163,7 +169,7 @@ void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
 	/* Ask first: most inotify events (a chmod, a new link) change no name. */
 	gen++;
 	for (unsigned h = 0; h < TASK_HASH_SIZE && !first; h++)
-		for (struct task *u = tasks[h]; u && !first; u = u->hnext) {
+		for (struct task *u = tracer->tasks[h]; u && !first; u = u->hnext) {
 			struct mmref *mm = u->mm;
 			if (u->trace != tr || !mm->model || mm->names_gen == ~gen)
 				continue;

@@ -69,9 +69,6 @@
 
 #define PAGE_ALIGN(x) (((x) + 4095ULL) & ~4095ULL)
 
-/* Tasks whose current stop waits for their held events (see order_park). */
-static struct task *parked;
-
 /* ---- the in-flight list --------------------------------------------------------------- */
 
 void order_flight_begin(struct task *t)
@@ -271,24 +268,25 @@ static void release_mm(struct trace *tr, struct mmref *mm, bool force)
 }
 
 static void unpark_ready(void);
-static bool unparking, unpark_owed;
 
 void order_release(struct trace *tr, struct mmref *mm, bool force)
 {
+	struct tracer *tracer = tracer_get();
+
 	release_mm(tr, mm, force);
-	if (!parked)
+	if (!tracer->parked)
 		return;
-	if (unparking) {
+	if (tracer->unparking) {
 		/* called from a stop being unparked below: the outer loop looks again */
-		unpark_owed = true;
+		tracer->unpark_owed = true;
 		return;
 	}
-	unparking = true;
+	tracer->unparking = true;
 	do {
-		unpark_owed = false;
+		tracer->unpark_owed = false;
 		unpark_ready();
-	} while (unpark_owed);
-	unparking = false;
+	} while (tracer->unpark_owed);
+	tracer->unparking = false;
 }
 
 void order_complete(struct task *t, const struct livemodel_facts *facts)
@@ -369,11 +367,13 @@ bool order_stop_waits(const struct task *t, int status)
 
 void order_park(struct task *t, int status)
 {
+	struct tracer *tracer = tracer_get();
+
 	t->park_status = status;
 	t->park_stamp = t->trace->next_stamp;
 	t->parked = true;
-	t->park_next = parked;
-	parked = t;
+	t->park_next = tracer->parked;
+	tracer->parked = t;
 	/* A dead task is in no syscall any more: it must not hold back others. */
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		bool was = t->counted;
@@ -385,11 +385,12 @@ void order_park(struct task *t, int status)
 
 static void unpark_ready(void)
 {
+	struct tracer *tracer = tracer_get();
 	bool progress = true;
 
 	while (progress) {
 		progress = false;
-		for (struct task **tp = &parked; *tp; tp = &(*tp)->park_next) {
+		for (struct task **tp = &tracer->parked; *tp; tp = &(*tp)->park_next) {
 			struct task *t = *tp;
 			if (!park_ready(t))
 				continue;
@@ -404,7 +405,9 @@ static void unpark_ready(void)
 
 void order_forget(struct task *t)
 {
-	for (struct task **tp = &parked; *tp; tp = &(*tp)->park_next)
+	struct tracer *tracer = tracer_get();
+
+	for (struct task **tp = &tracer->parked; *tp; tp = &(*tp)->park_next)
 		if (*tp == t) {
 			*tp = t->park_next;
 			break;

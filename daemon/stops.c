@@ -232,6 +232,7 @@ static void on_syscall_stop(struct task *t)
 /* PTRACE_EVENT_CLONE/FORK/VFORK: the child exists and is attached; it may not have run. */
 static void on_clone_event(struct task *t, int event)
 {
+	struct tracer *tracer = tracer_get();
 	struct trace *tr = t->trace;
 	unsigned long msg = 0;
 
@@ -298,7 +299,7 @@ static void on_clone_event(struct task *t, int event)
 	store_add_thread(tr->store, child, p->pid, seq);
 
 	/* The child's first stop may have been reported before this event. */
-	for (struct orphan **op = &orphans; *op; op = &(*op)->next) {
+	for (struct orphan **op = &tracer->orphans; *op; op = &(*op)->next) {
 		if ((*op)->tid == child) {
 			struct orphan *o = *op;
 			*op = o->next;
@@ -501,6 +502,8 @@ static void on_stop(struct task *t, int status)
 
 void tracer_dispatch(pid_t tid, int status)
 {
+	struct tracer *tracer = tracer_get();
+
 	if (WIFSTOPPED(status) && (unsigned)status >> 16 == PTRACE_EVENT_EXEC) {
 		unsigned long old_tid = 0;
 		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &old_tid) == 0 && (pid_t)old_tid != tid)
@@ -514,8 +517,8 @@ void tracer_dispatch(pid_t tid, int status)
 			struct orphan *o = xmalloc(sizeof(*o));
 			o->tid = tid;
 			o->status = status;
-			o->next = orphans;
-			orphans = o;
+			o->next = tracer->orphans;
+			tracer->orphans = o;
 		}
 		return;
 	}

@@ -56,14 +56,13 @@
 
 struct tracer_config tracer_config = { .poll_us = 20, .stack_depth = 64 };
 
-struct task *tasks[TASK_HASH_SIZE];
-struct trace *traces;
-struct orphan *orphans;
-static uint32_t next_trace_id = 1;
-/* Traces whose DB the writer thread is setting up or closing (STARTING, CLOSING). */
-static struct trace *waiting;
-static int store_efd = -1;      /* tracer_store_fd() */
-static bool stopping;           /* tracer_detach_all(): no trace starts any more */
+/* The one tracer (tracer_int.h says who may touch it). */
+static struct tracer the_tracer = { .next_trace_id = 1, .store_efd = -1, .notify_fd = -1 };
+
+struct tracer *tracer_get(void)
+{
+	return &the_tracer;
+}
 
 uint64_t tracer_now_ns(void)
 {
@@ -80,7 +79,9 @@ static unsigned tid_hash(pid_t tid)
 
 struct task *task_find(pid_t tid)
 {
-	for (struct task *t = tasks[tid_hash(tid)]; t; t = t->hnext)
+	struct tracer *tracer = tracer_get();
+
+	for (struct task *t = tracer->tasks[tid_hash(tid)]; t; t = t->hnext)
 		if (t->tid == tid)
 			return t;
 	return NULL;
@@ -88,15 +89,18 @@ struct task *task_find(pid_t tid)
 
 void task_hash_add(struct task *t)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned h = tid_hash(t->tid);
 
-	t->hnext = tasks[h];
-	tasks[h] = t;
+	t->hnext = tracer->tasks[h];
+	tracer->tasks[h] = t;
 }
 
 void task_hash_del(struct task *t)
 {
-	for (struct task **p = &tasks[tid_hash(t->tid)]; *p; p = &(*p)->hnext)
+	struct tracer *tracer = tracer_get();
+
+	for (struct task **p = &tracer->tasks[tid_hash(t->tid)]; *p; p = &(*p)->hnext)
 		if (*p == t) {
 			*p = t->hnext;
 			return;
@@ -396,14 +400,15 @@ static void trace_free(struct trace *tr)
  */
 static void trace_finish(struct trace *tr)
 {
+	struct tracer *tracer = tracer_get();
 	uint64_t t0 = tracer_now_ns();
 
 	store_close_begin(tr->store, tr->end_status ? tr->end_status : "done");
-	list_del(&traces, tr);
+	list_del(&tracer->traces, tr);
 	tr->state = TRACE_CLOSING;
-	tr->next = waiting;
-	waiting = tr;
-	if (!traces)
+	tr->next = tracer->waiting;
+	tracer->waiting = tr;
+	if (!tracer->traces)
 		elfcache_clear(); /* idle: let the files go (they may be replaced, unmounted) */
 	for (size_t i = 0; i < tr->n_files; i++)
 		notify_unwatch(tr->files[2 * i], tr->files[2 * i + 1]);
@@ -494,6 +499,7 @@ void task_resume_next(struct task *t, int sig)
 
 unsigned tracer_drain(void)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned handled = 0;
 	uint64_t deadline = 0;
 
@@ -509,7 +515,7 @@ unsigned tracer_drain(void)
 			deadline = 0;
 			continue;
 		}
-		if (tid < 0 || !traces || !tracer_config.poll_us)
+		if (tid < 0 || !tracer->traces || !tracer_config.poll_us)
 			break;
 		/*
 		 * Nothing now. A traced program usually stops again within microseconds;
@@ -544,9 +550,10 @@ static struct trace *trace_alloc(struct store *store, pid_t pid, const struct pr
 				 char *cmd, const char *program, uid_t uid, gid_t gid,
 				 trace_started_fn started, trace_done_fn done, void *ctx)
 {
+	struct tracer *tracer = tracer_get();
 	struct trace *tr = xcalloc(1, sizeof(*tr));
 
-	tr->id = next_trace_id++;
+	tr->id = tracer->next_trace_id++;
 	tr->state = TRACE_STARTING;
 	tr->store = store;
 	tr->db_path = xstrdup(req->db_path);
@@ -563,21 +570,22 @@ static struct trace *trace_alloc(struct store *store, pid_t pid, const struct pr
 	tr->started = started;
 	tr->done = done;
 	tr->ctx = ctx;
-	tr->next = waiting;
-	waiting = tr;
+	tr->next = tracer->waiting;
+	tracer->waiting = tr;
 	return tr;
 }
 
 /* @tr's DB is ready and its root seized: make it live, its metadata written. */
 static void trace_begin(struct trace *tr, const char *mode)
 {
+	struct tracer *tracer = tracer_get();
 	struct utsname uts;
 	struct timespec rt;
 
-	list_del(&waiting, tr);
+	list_del(&tracer->waiting, tr);
 	tr->state = TRACE_LIVE;
-	tr->next = traces;
-	traces = tr;
+	tr->next = tracer->traces;
+	tracer->traces = tr;
 	if (tr->flags & PROTO_F_STACKS)
 		tr->stacks = stacks_new(tr->store);
 	tr->start_mono_ns = tracer_now_ns();
@@ -930,12 +938,14 @@ static void attach_start(struct trace *tr)
 /* The writer has set up the DB of STARTING @tr (@setup: store_ready()'s 0 or -errno). */
 static void trace_start(struct trace *tr, int setup)
 {
+	struct tracer *tracer = tracer_get();
+
 	if (setup < 0)
 		start_fail(tr, setup, xasprintf("cannot create '%s': %s", tr->db_path,
 						 strerror(-setup)));
 	else if (!tr->started)
 		start_fail(tr, -ECANCELED, NULL); /* the client left meanwhile */
-	else if (stopping)
+	else if (tracer->stopping)
 		start_fail(tr, -ESHUTDOWN, xstrdup("the daemon is stopping"));
 	else if (tr->attach)
 		attach_start(tr);
@@ -946,7 +956,9 @@ static void trace_start(struct trace *tr, int setup)
 /* A CLOSING trace's DB is closed (or removed, for a start that failed). */
 static void trace_settled(struct trace *tr)
 {
-	list_del(&waiting, tr);
+	struct tracer *tracer = tracer_get();
+
+	list_del(&tracer->waiting, tr);
 	if (!tr->start_err) {
 		trace_closed(tr);
 		return;
@@ -962,22 +974,25 @@ static void trace_settled(struct trace *tr)
 
 int tracer_store_fd(void)
 {
-	if (store_efd < 0) {
-		store_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (store_efd < 0)
+	struct tracer *tracer = tracer_get();
+
+	if (tracer->store_efd < 0) {
+		tracer->store_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (tracer->store_efd < 0)
 			log_error("eventfd: %m");
 	}
-	return store_efd;
+	return tracer->store_efd;
 }
 
 void tracer_store_events(void)
 {
+	struct tracer *tracer = tracer_get();
 	uint64_t n;
 
 	/* Reset first: a writer that signals while we look is seen now or wakes us again. */
-	if (read(store_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+	if (read(tracer->store_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("eventfd: %m");
-	for (struct trace *tr = waiting, *next; tr; tr = next) {
+	for (struct trace *tr = tracer->waiting, *next; tr; tr = next) {
 		next = tr->next;
 		if (tr->state == TRACE_STARTING) {
 			int r = store_ready(tr->store);
@@ -992,9 +1007,11 @@ void tracer_store_events(void)
 /* Let every task of @tr go at its next stop. */
 static void trace_detach(struct trace *tr)
 {
+	struct tracer *tracer = tracer_get();
+
 	tr->end_status = "detached";
 	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
-		for (struct task *t = tasks[h]; t; t = t->hnext)
+		for (struct task *t = tracer->tasks[h]; t; t = t->hnext)
 			if (t->trace == tr && !t->detaching) {
 				t->detaching = true;
 				/* stops it wherever it is; the stop's handler then detaches */
@@ -1004,7 +1021,9 @@ static void trace_detach(struct trace *tr)
 
 int tracer_detach(pid_t pid, uid_t uid, char **ret_msg)
 {
-	for (struct trace *tr = traces; tr; tr = tr->next) {
+	struct tracer *tracer = tracer_get();
+
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next) {
 		if (tr->root_pid != pid || (uid != 0 && uid != tr->uid))
 			continue;
 		if (!tr->attach) {
@@ -1021,10 +1040,11 @@ int tracer_detach(pid_t pid, uid_t uid, char **ret_msg)
 
 unsigned tracer_detach_all(void)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned n = 0;
 
-	stopping = true; /* STARTING traces fail when their DB is ready */
-	for (struct trace *tr = traces; tr; tr = tr->next)
+	tracer->stopping = true; /* STARTING traces fail when their DB is ready */
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next)
 		if (tr->attach) {
 			trace_detach(tr);
 			n++;
@@ -1034,12 +1054,14 @@ unsigned tracer_detach_all(void)
 
 void tracer_forget_ctx(void *ctx)
 {
-	for (struct trace *tr = traces; tr; tr = tr->next)
+	struct tracer *tracer = tracer_get();
+
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next)
 		if (tr->ctx == ctx) {
 			tr->ctx = NULL;
 			tr->done = NULL;
 		}
-	for (struct trace *tr = waiting; tr; tr = tr->next)
+	for (struct trace *tr = tracer->waiting; tr; tr = tr->next)
 		if (tr->ctx == ctx) {
 			tr->ctx = NULL;
 			tr->done = NULL;
@@ -1049,20 +1071,22 @@ void tracer_forget_ctx(void *ctx)
 
 unsigned tracer_busy(void)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned n = 0;
 
-	for (struct trace *tr = traces; tr; tr = tr->next)
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next)
 		n++;
-	for (struct trace *tr = waiting; tr; tr = tr->next)
+	for (struct trace *tr = tracer->waiting; tr; tr = tr->next)
 		n++;
 	return n;
 }
 
 unsigned tracer_status(uid_t uid, struct proto_trace_info *out, unsigned max)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned n = 0;
 
-	for (struct trace *tr = traces; tr && n < max; tr = tr->next) {
+	for (struct trace *tr = tracer->traces; tr && n < max; tr = tr->next) {
 		if (uid != 0 && uid != tr->uid)
 			continue;
 		out[n] = (struct proto_trace_info){

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tracer's private state, shared by tracer.c (traces, tasks, address spaces, their
- * lives) and stops.c (what each ptrace stop means). Nothing outside daemon/tracer.c and
- * daemon/stops.c includes it.
+ * The tracer's private state (struct tracer, below), shared by tracer.c (traces, tasks,
+ * address spaces, their lives), stops.c (what each ptrace stop means), order.c, names.c
+ * and notify.c. Nothing else includes it.
  */
 #ifndef VMATRACE_TRACER_INT_H
 #define VMATRACE_TRACER_INT_H
@@ -148,9 +148,41 @@ struct orphan {
 	struct orphan *next;
 };
 
-extern struct task *tasks[TASK_HASH_SIZE];
-extern struct trace *traces;
-extern struct orphan *orphans;
+struct notify_watch;
+
+/*
+ * The tracer's state: every trace, task and address space the daemon follows, and what
+ * order.c, names.c and notify.c keep across traces. There is one, owned by tracer.c for
+ * the daemon's whole life and reached with tracer_get(); nothing frees it.
+ *
+ * Threading: only the loop thread (the one that seizes, so the only one whose ptrace
+ * calls the kernel accepts) reads or writes it. The store's writer threads never see it:
+ * they hear of a trace only through its struct store, and answer through store_efd.
+ */
+struct tracer {
+	struct task *tasks[TASK_HASH_SIZE]; /* every traced task, hashed by tid (task_find) */
+	struct trace *traces;   /* LIVE traces */
+	struct trace *waiting;  /* traces whose DB the writer sets up or closes (STARTING,
+				 * CLOSING) */
+	struct orphan *orphans; /* stops of tids we do not know yet */
+	uint32_t next_trace_id; /* from 1 */
+	int store_efd;          /* tracer_store_fd(): the writers' completions, -1 until made */
+	bool stopping;          /* tracer_detach_all(): no trace starts any more */
+	/* order.c: tasks whose current stop waits for their held events (see order_park) */
+	struct task *parked;
+	bool unparking, unpark_owed; /* ... unpark_ready() running, and asked again meanwhile */
+	/* names.c: tasks inside an unlink/rename call (see names_quiet) */
+	unsigned names_in_flight;
+	/* notify.c: the inotify fd (-1 until made), its watches, and the files it named
+	 * while a traced rename/unlink was in flight (handled by notify_pending) */
+	int notify_fd;
+	struct notify_watch *watches;
+	size_t n_watches, cap_watches;
+	uint64_t (*pending)[2];
+	size_t n_pending, cap_pending;
+};
+
+struct tracer *tracer_get(void);
 
 uint64_t tracer_now_ns(void);
 struct task *task_find(pid_t tid);
