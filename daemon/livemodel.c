@@ -147,55 +147,51 @@ static void set_layout(struct livemodel *m, pid_t pid)
 	mm_set_layout(m->mm, v[47], 0, v[28]);
 }
 
+static void kernel_range_free(struct vma_desc *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)d[i].name);
+	free(d);
+}
+
 /*
  * The kernel's VMAs overlapping [lo, hi), for mm_reconcile: PROCMAP_QUERY walks them in
- * well under a microsecond each. Names are copied into @names (one buffer per VMA).
+ * well under a microsecond each. Each name is a copy, NUL-terminated, that
+ * kernel_range_free() frees with the array.
  */
 static int kernel_range(pid_t pid, uint64_t lo, uint64_t hi, struct vma_desc **ret,
-			struct procmap_vma **ret_raw, size_t *ret_n)
+			size_t *ret_n)
 {
 	size_t n = 0, cap = 8;
 	struct vma_desc *d = xcalloc(cap, sizeof(*d));
-	struct procmap_vma *raw = xcalloc(cap, sizeof(*raw));
+	char name[PROCMAP_NAME_SIZE];
 	uint64_t addr = lo;
 	int fd = procmap_open(pid);
 
 	if (fd < 0) {
 		free(d);
-		free(raw);
 		return fd;
 	}
 	while (addr < hi) {
-		struct procmap_vma v;
-		int r = procmap_query_next(fd, pid, addr, &v);
+		struct vma_desc v;
+		int r = procmap_query_next(fd, pid, addr, &v, name, sizeof(name));
 		if (r == -ENOENT || (r == 0 && v.start >= hi))
 			break;
 		if (r < 0) {
 			close(fd);
-			free(d);
-			free(raw);
+			kernel_range_free(d, n);
 			return r;
 		}
 		if (n == cap) {
 			cap *= 2;
 			d = xrealloc(d, cap * sizeof(*d));
-			raw = xrealloc(raw, cap * sizeof(*raw));
 		}
-		raw[n] = v;
-		n++;
+		v.name = xstrdup(name);
+		d[n++] = v;
 		addr = v.end;
 	}
 	close(fd);
-	for (size_t i = 0; i < n; i++) {
-		d[i] = (struct vma_desc){
-			.start = raw[i].start, .end = raw[i].end, .offset = raw[i].offset,
-			.dev = raw[i].dev, .ino = raw[i].ino, .name = raw[i].name,
-			.name_len = strlen(raw[i].name),
-		};
-		memcpy(d[i].perms, raw[i].perms, sizeof(d[i].perms));
-	}
 	*ret = d;
-	*ret_raw = raw;
 	*ret_n = n;
 	return 0;
 }
@@ -204,12 +200,11 @@ static int reconcile(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
 {
 	uint64_t lo, hi;
 	struct vma_desc *d;
-	struct procmap_vma *raw;
 	size_t n;
 
 	if (!mm_uncertain(m->mm, &lo, &hi))
 		return 0;
-	int r = kernel_range(pid, lo, hi, &d, &raw, &n);
+	int r = kernel_range(pid, lo, hi, &d, &n);
 	if (r < 0) {
 		/* The task died before we could ask: keep the model's guess. */
 		mm_flush(m->mm);
@@ -219,8 +214,7 @@ static int reconcile(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
 	if (r < 0)
 		mm_flush(m->mm);
 	c->reconciled++;
-	free(d);
-	free(raw);
+	kernel_range_free(d, n);
 	return r;
 }
 
@@ -366,9 +360,10 @@ void livemodel_facts_read(const struct event *ev, pid_t pid, struct livemodel_fa
 		ret->file_flags = fd_mode(pid, (int)ev->args[4]);
 	if (ev->nr == SYS_shmat && (ev->path || ev->ino)) {
 		/* shmdt needs the segment size: the kernel mapped it whole at ret. */
-		struct procmap_vma pv;
-		if (procmap_query(-1, pid, (uint64_t)ev->ret, 0, &pv) == 0)
-			ret->shm_size = pv.end - pv.start;
+		struct vma_desc kv;
+		char name[PROCMAP_NAME_SIZE];
+		if (procmap_query(-1, pid, (uint64_t)ev->ret, &kv, name, sizeof(name), NULL) == 0)
+			ret->shm_size = kv.end - kv.start;
 	}
 }
 
@@ -467,17 +462,15 @@ static int reconcile_ranges(struct livemodel *m, pid_t pid, const struct ranges 
 		return livemodel_resync(m, pid, c);
 	for (unsigned i = 0; i < rs->n && r >= 0; i++) {
 		struct vma_desc *d;
-		struct procmap_vma *raw;
-		size_t n;
+			size_t n;
 		uint64_t lo = rs->r[i][0], hi = rs->r[i][1];
 
-		r = kernel_range(pid, lo, hi, &d, &raw, &n);
+		r = kernel_range(pid, lo, hi, &d, &n);
 		if (r < 0)
 			break;
 		r = mm_reconcile(m->mm, lo, hi, d, n);
 		c->reconciled++;
-		free(d);
-		free(raw);
+		kernel_range_free(d, n);
 	}
 	return r;
 }
@@ -488,7 +481,8 @@ int livemodel_names_recheck(struct livemodel *m, pid_t pid, uint64_t seq,
 {
 	int count = 0;
 	struct ranges changed = { .n = 0 };
-	struct procmap_vma pv;
+	struct vma_desc kv;
+	char name[PROCMAP_NAME_SIZE];
 	int fd = procmap_open(pid);
 
 	if (fd < 0)
@@ -499,10 +493,10 @@ int livemodel_names_recheck(struct livemodel *m, pid_t pid, uint64_t seq,
 			continue;
 		for (unsigned i = 0; i < n && !match; i++)
 			match = ids[i][0] == v->dev && ids[i][1] == v->ino;
-		if (match && procmap_query(fd, pid, v->start, 0, &pv) == 0 &&
-		    strcmp(pv.name, v->path) != 0) {
+		if (match && procmap_query(fd, pid, v->start, &kv, name, sizeof(name), NULL) == 0 &&
+		    strcmp(name, v->path) != 0) {
 			if (!count++ && ret_name)
-				snprintf(ret_name, name_size, "%s", pv.name);
+				snprintf(ret_name, name_size, "%s", name);
 			ranges_add(&changed, v->start, v->end);
 		}
 	}
@@ -525,21 +519,19 @@ bool livemodel_range_mapped(const struct livemodel *m, uint64_t lo, uint64_t hi)
 int livemodel_resync(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
 {
 	struct vma_desc *d;
-	struct procmap_vma *raw;
 	size_t n;
 
-	int r = kernel_range(pid, 0, UINT64_MAX, &d, &raw, &n);
+	int r = kernel_range(pid, 0, UINT64_MAX, &d, &n);
 	if (r < 0)
 		return r;
 	r = mm_reconcile(m->mm, 0, UINT64_MAX, d, n);
 	c->reconciled++;
-	free(d);
-	free(raw);
+	kernel_range_free(d, n);
 	return r;
 }
 
 /* One kernel VMA in /proc/PID/maps form, for a report. */
-static void print_kernel_vma(FILE *f, const struct procmap_vma *v)
+static void print_kernel_vma(FILE *f, const struct vma_desc *v)
 {
 	fprintf(f, "%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " %02x:%02x %" PRIu64 " %s\n",
 		v->start, v->end, v->perms, v->offset, major(v->dev), minor(v->dev), v->ino,
@@ -554,17 +546,16 @@ static void print_kernel_vma(FILE *f, const struct procmap_vma *v)
 static int compare_range(struct livemodel *m, pid_t pid, uint64_t lo, uint64_t hi, FILE *report)
 {
 	struct vma_desc *d;
-	struct procmap_vma *raw;
 	size_t n, k = 0;
 	int diff = 0;
 	char name[4200], perms[5], line[4400];
 
-	int r = kernel_range(pid, lo, hi, &d, &raw, &n);
+	int r = kernel_range(pid, lo, hi, &d, &n);
 	if (r < 0)
 		return r;
 	const struct vma *v = mm_find_next(m->mm, lo);
 	while ((v && v->start < hi) || k < n) {
-		const struct procmap_vma *kv = k < n ? &raw[k] : NULL;
+		const struct vma_desc *kv = k < n ? &d[k] : NULL;
 		bool same = false;
 
 		if (v && v->start >= hi)
@@ -606,8 +597,7 @@ static int compare_range(struct livemodel *m, pid_t pid, uint64_t lo, uint64_t h
 			k++;
 		}
 	}
-	free(d);
-	free(raw);
+	kernel_range_free(d, n);
 	return diff;
 }
 

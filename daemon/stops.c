@@ -154,7 +154,8 @@ static void on_seccomp_stop(struct task *t)
 /* The result of an mmap/shmat that created a mapping: the file it maps, if any. */
 static void note_mapping(struct task *t)
 {
-	struct procmap_vma v;
+	struct vma_desc v;
+	char name[PROCMAP_NAME_SIZE], build_id[PROCMAP_BUILD_ID_SIZE];
 	uint64_t addr = (uint64_t)t->ev.ret;
 	bool file = false;
 
@@ -170,13 +171,14 @@ static void note_mapping(struct task *t)
 	}
 	if (!file || event_is_error(&t->ev))
 		return;
-	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, addr, 1, &v) < 0)
+	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, addr, &v, name, sizeof(name),
+			  build_id) < 0)
 		return;
-	t->ev.path = xstrdup(v.name);
+	t->ev.path = xstrdup(name);
 	t->ev.dev = v.dev;
 	t->ev.ino = v.ino;
 	if (!(t->ev.nr == SYS_mmap && (t->ev.args[3] & MAP_ANONYMOUS)))
-		trace_note_file(t->trace, t->proc, &v);
+		trace_note_file(t->trace, t->proc, &v, build_id);
 }
 
 /* A syscall stop: an exit (both modes) or, without a filter (attach), an entry. */
@@ -383,7 +385,8 @@ static void on_fault_signal(struct task *t, int sig)
 {
 	struct trace *tr = t->trace;
 	struct user_regs_struct regs;
-	struct procmap_vma v;
+	struct vma_desc v;
+	char name[PROCMAP_NAME_SIZE];
 	siginfo_t si;
 
 	if (!t->mm->id)
@@ -403,13 +406,14 @@ static void on_fault_signal(struct task *t, int sig)
 	ev.args[EVENT_SIG_ADDR] = (uint64_t)(uintptr_t)si.si_addr;
 	ev.args[EVENT_SIG_PC] = regs.rip;
 	ev.args[EVENT_SIG_SP] = regs.rsp;
-	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, regs.rip, 0, &v) == 0) {
+	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, regs.rip, &v, name, sizeof(name),
+			  NULL) == 0) {
 		ev.args[EVENT_SIG_MODOFF] = regs.rip - v.start + v.offset;
-		if (v.name[0])
-			ev.path = xstrdup(v.name);
+		if (name[0])
+			ev.path = xstrdup(name);
 		ev.dev = v.dev;
 		ev.ino = v.ino;
-		trace_note_file(tr, t->proc, &v);
+		trace_note_file(tr, t->proc, &v, NULL);
 	}
 	ev.stack_id = capture_stack(t);
 	ev.seq = trace_take_seq(tr);

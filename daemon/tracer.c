@@ -209,15 +209,20 @@ int proc_maps_fd(struct proc *p)
 }
 
 /* Record a mapped file once per trace, with its build-id. */
-void trace_note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v)
+void trace_note_file(struct trace *tr, struct proc *p, const struct vma_desc *v,
+		     const char *build_id)
 {
 	if (!v->ino || trace_file_seen(tr, v->dev, v->ino))
 		return;
-	struct procmap_vma full;
-	const char *build_id = v->build_id[0] ? v->build_id : NULL;
-	if (!build_id && procmap_query(proc_maps_fd(p), p->pid, v->start, 1, &full) == 0 &&
-	    full.build_id[0])
-		build_id = full.build_id;
+	struct vma_desc full;
+	char full_name[PROCMAP_NAME_SIZE], full_build_id[PROCMAP_BUILD_ID_SIZE];
+	if (build_id && !build_id[0])
+		build_id = NULL;
+	if (!build_id &&
+	    procmap_query(proc_maps_fd(p), p->pid, v->start, &full, full_name, sizeof(full_name),
+			  full_build_id) == 0 &&
+	    full_build_id[0])
+		build_id = full_build_id;
 	store_add_file(tr->store, &(struct store_file){
 		.dev = v->dev, .ino = v->ino, .path = v->name, .build_id = build_id });
 	notify_watch(p->pid, v->name, v->dev, v->ino);
@@ -232,11 +237,10 @@ void trace_note_image_files(struct trace *tr, struct proc *p)
 	if (procmap_read(p->pid, &text, &len) < 0)
 		return;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct procmap_vma v;
-		if (procmap_parse_line(line, &v) == 0) {
-			v.build_id[0] = '\0';
-			trace_note_file(tr, p, &v);
-		}
+		struct vma_desc v;
+		/* v.name is the rest of @line, NUL-terminated by strtok_r */
+		if (mm_parse_maps_line(line, strlen(line), &v) == 0)
+			trace_note_file(tr, p, &v, NULL);
 	}
 	free(text);
 }

@@ -193,7 +193,9 @@ struct mmref *mmref_new(struct trace *tr, uint64_t seq, struct mmref *parent, pi
 void mmref_get(struct trace *tr, struct mmref *m, uint64_t seq);
 void mmref_put(struct trace *tr, struct mmref *m, uint64_t seq);
 int proc_maps_fd(struct proc *p);
-void trace_note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v);
+/* @v->name NUL-terminated; @build_id NULL or "" if not known (then asked to the kernel) */
+void trace_note_file(struct trace *tr, struct proc *p, const struct vma_desc *v,
+		     const char *build_id);
 void trace_note_image_files(struct trace *tr, struct proc *p);
 struct proc *proc_new(struct trace *tr, pid_t pid);
 struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref *mm);

@@ -82,7 +82,8 @@ int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	}
 	return 0;
 }
-static struct procmap_vma scratch;      /* PROCMAP_QUERY answers (no model) */
+/* The name of the last PROCMAP_QUERY answer (no model): ret->path points at it. */
+static char scratch_name[PROCMAP_NAME_SIZE];
 
 int unwind_vma(const struct unwind_target *t, uint64_t addr, struct unwind_vma *ret)
 {
@@ -98,13 +99,15 @@ int unwind_vma(const struct unwind_target *t, uint64_t addr, struct unwind_vma *
 			ret->offset = 0;
 		return 0;
 	}
-	int r = procmap_query(t->maps_fd, t->pid, addr, 0, &scratch);
+	struct vma_desc kv;
+	int r = procmap_query(t->maps_fd, t->pid, addr, &kv, scratch_name, sizeof(scratch_name),
+			      NULL);
 	if (r < 0)
 		return r;
 	*ret = (struct unwind_vma){
-		.start = scratch.start, .end = scratch.end, .offset = scratch.offset,
-		.dev = scratch.dev, .ino = scratch.ino, .writable = scratch.perms[1] == 'w',
-		.path = scratch.name };
+		.start = kv.start, .end = kv.end, .offset = kv.offset, .dev = kv.dev, .ino = kv.ino,
+		.writable = kv.perms[1] == 'w',
+		.path = scratch_name };
 	return 0;
 }
 
