@@ -144,10 +144,9 @@ void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], uns
 		   bool all)
 {
 	struct tracer *tracer = tracer_get();
-	static unsigned gen;
+	unsigned gen = ++tracer->recheck_gen;
 
 	/* every address space of the trace once, asked through one of its live tasks */
-	gen++;
 	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
 		for (struct task *u = tracer->tasks[h]; u; u = u->hnext) {
 			struct mmref *mm = u->mm;
@@ -162,12 +161,11 @@ void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], uns
 void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
 {
 	struct tracer *tracer = tracer_get();
-	static unsigned gen;
+	unsigned gen = ++tracer->outside_gen;
 	char name[4096];
 	struct task *first = NULL;
 
 	/* Ask first: most inotify events (a chmod, a new link) change no name. */
-	gen++;
 	for (unsigned h = 0; h < TASK_HASH_SIZE && !first; h++)
 		for (struct task *u = tracer->tasks[h]; u && !first; u = u->hnext) {
 			struct mmref *mm = u->mm;

@@ -171,8 +171,10 @@ struct tracer {
 	/* order.c: tasks whose current stop waits for their held events (see order_park) */
 	struct task *parked;
 	bool unparking, unpark_owed; /* ... unpark_ready() running, and asked again meanwhile */
-	/* names.c: tasks inside an unlink/rename call (see names_quiet) */
+	/* names.c: tasks inside an unlink/rename call (see names_quiet), and the visit marks
+	 * of its walks over every mm (mmref.names_gen: recheck_gen, or ~outside_gen) */
 	unsigned names_in_flight;
+	unsigned recheck_gen, outside_gen;
 	/* notify.c: the inotify fd (-1 until made), its watches, and the files it named
 	 * while a traced rename/unlink was in flight (handled by notify_pending) */
 	int notify_fd;
