@@ -24,7 +24,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
-#include "model.h"
+#include "livemodel.h"
 #include "store.h"
 #include "peek.h"
 #include "log.h"
@@ -66,30 +66,34 @@ static void note_target(struct task *t, int dirfd, const char *path)
 }
 
 /*
- * Tasks of any trace between the entry and exit stops of one of these calls. inotify
- * reports the change the call makes as soon as the kernel makes it, before its exit stop;
- * read then, it would look like someone else's. So what inotify says waits (notify.c)
- * until no such call is in flight, by which time the call's own exit stop has named the
- * change, and the kernel's names then match the model's.
+ * tracer->names_in_flight counts the tasks of any trace between the entry and exit stops
+ * of one of these calls. inotify reports the change the call makes as soon as the kernel
+ * makes it, before its exit stop; read then, it would look like someone else's. So what
+ * inotify says waits (notify.c) until no such call is in flight, by which time the call's
+ * own exit stop has named the change, and the kernel's names then match the model's.
  */
-static unsigned in_flight;
 
 bool names_quiet(void)
 {
-	return !in_flight;
+	struct tracer *tracer = tracer_get();
+
+	return !tracer->names_in_flight;
 }
 
 void names_leave(struct task *t)
 {
+	struct tracer *tracer = tracer_get();
+
 	if (!t->in_names)
 		return;
 	t->in_names = false;
-	if (!--in_flight)
+	if (!--tracer->names_in_flight)
 		notify_pending();
 }
 
 void names_begin(struct task *t)
 {
+	struct tracer *tracer = tracer_get();
 	const uint64_t *a = t->ev.args;
 	char *p0 = NULL, *p1 = NULL;
 
@@ -121,7 +125,7 @@ void names_begin(struct task *t)
 		return;
 	}
 	t->in_names = true;
-	in_flight++;
+	tracer->names_in_flight++;
 	if (p0) {
 		const char *paths[2] = { p0, p1 };
 		bool one = t->ev.nr == SYS_unlink || t->ev.nr == SYS_unlinkat;
@@ -139,45 +143,45 @@ bool names_syscall(int nr)
 void names_recheck(struct trace *tr, uint64_t seq, const uint64_t (*ids)[2], unsigned n,
 		   bool all)
 {
-	static unsigned gen;
+	struct tracer *tracer = tracer_get();
+	unsigned gen = ++tracer->recheck_gen;
 
 	/* every address space of the trace once, asked through one of its live tasks */
-	gen++;
 	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
-		for (struct task *u = tasks[h]; u; u = u->hnext) {
+		for (struct task *u = tracer->tasks[h]; u; u = u->hnext) {
 			struct mmref *mm = u->mm;
 			if (u->trace != tr || !mm->model || mm->names_gen == gen)
 				continue;
 			mm->names_gen = gen;
-			model_names_recheck(mm->model, u->tid, seq, ids, n, all, NULL, 0,
-					    &tr->counts);
+			livemodel_names_recheck(mm->model, u->tid, seq, ids, n, all, NULL, 0,
+						&tr->counts);
 		}
 }
 
 void names_changed_outside(struct trace *tr, const uint64_t (*ids)[2])
 {
-	static unsigned gen;
+	struct tracer *tracer = tracer_get();
+	unsigned gen = ++tracer->outside_gen;
 	char name[4096];
 	struct task *first = NULL;
 
 	/* Ask first: most inotify events (a chmod, a new link) change no name. */
-	gen++;
 	for (unsigned h = 0; h < TASK_HASH_SIZE && !first; h++)
-		for (struct task *u = tasks[h]; u && !first; u = u->hnext) {
+		for (struct task *u = tracer->tasks[h]; u && !first; u = u->hnext) {
 			struct mmref *mm = u->mm;
 			if (u->trace != tr || !mm->model || mm->names_gen == ~gen)
 				continue;
 			mm->names_gen = ~gen;
-			if (model_names_recheck(mm->model, u->tid, 0, ids, 1, false, name,
-						sizeof(name), &tr->counts) > 0)
+			if (livemodel_names_recheck(mm->model, u->tid, 0, ids, 1, false, name,
+						    sizeof(name), &tr->counts) > 0)
 				first = u;
 		}
 	if (!first)
 		return;
 	struct event ev = {
-		.kind = EVENT_RENAME, .nr = -1, .time_ns = now_ns(), .pid = first->proc->pid,
+		.kind = EVENT_RENAME, .nr = -1, .time_ns = tracer_now_ns(), .pid = first->proc->pid,
 		.tid = first->proc->pid, .mm = first->mm->id, .dev = ids[0][0], .ino = ids[0][1],
-		.path = xstrdup(name), .seq = take_seq(tr),
+		.path = xstrdup(name), .seq = trace_take_seq(tr),
 	};
 	uint64_t seq = ev.seq;
 	tr->events++;

@@ -28,7 +28,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "store.h"
 #include "tracer_int.h"
 #include "xalloc.h"
@@ -42,124 +42,131 @@
  */
 #define NOTIFY_MAX_WATCHES 4096
 
-struct watch {
+struct notify_watch {
 	int wd;
 	uint64_t dev, ino;
 	unsigned refs;          /* traces that noted the file */
 };
 
-static int notify_fd = -1;
-static struct watch *watches;
-static size_t n_watches, cap_watches;
-
 int notify_fd_get(void)
 {
-	if (notify_fd < 0) {
-		notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-		if (notify_fd < 0)
+	struct tracer *tracer = tracer_get();
+
+	if (tracer->notify_fd < 0) {
+		tracer->notify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (tracer->notify_fd < 0)
 			log_warn("inotify: %m; renames by other processes will not be seen");
 	}
-	return notify_fd;
+	return tracer->notify_fd;
 }
 
-static struct watch *watch_by_file(uint64_t dev, uint64_t ino)
+static struct notify_watch *watch_by_file(uint64_t dev, uint64_t ino)
 {
-	for (size_t i = 0; i < n_watches; i++)
-		if (watches[i].dev == dev && watches[i].ino == ino)
-			return &watches[i];
+	struct tracer *tracer = tracer_get();
+
+	for (size_t i = 0; i < tracer->n_watches; i++)
+		if (tracer->watches[i].dev == dev && tracer->watches[i].ino == ino)
+			return &tracer->watches[i];
 	return NULL;
 }
 
 void notify_watch(pid_t pid, const char *path, uint64_t dev, uint64_t ino)
 {
+	struct tracer *tracer = tracer_get();
 	char buf[PATH_MAX + 64];
 	struct stat st;
-	struct watch *w = watch_by_file(dev, ino);
+	struct notify_watch *w = watch_by_file(dev, ino);
 
 	if (w) {
 		w->refs++;
 		return;
 	}
-	if (path[0] != '/' || n_watches >= NOTIFY_MAX_WATCHES || notify_fd_get() < 0)
+	if (path[0] != '/' || tracer->n_watches >= NOTIFY_MAX_WATCHES || notify_fd_get() < 0)
 		return;
 	/* the tracee's view of the path, and only if it still names that file */
 	snprintf(buf, sizeof(buf), "/proc/%d/root%s", (int)pid, path);
 	if (stat(buf, &st) < 0 || st.st_dev != dev || st.st_ino != ino || !S_ISREG(st.st_mode))
 		return;
-	int wd = inotify_add_watch(notify_fd, buf, NOTIFY_MASK | IN_DONT_FOLLOW);
+	int wd = inotify_add_watch(tracer->notify_fd, buf, NOTIFY_MASK | IN_DONT_FOLLOW);
 	if (wd < 0) {
 		log_debug("inotify_add_watch %s: %m", path);
 		return;
 	}
-	if (n_watches == cap_watches) {
-		cap_watches = cap_watches ? 2 * cap_watches : 64;
-		watches = xrealloc(watches, cap_watches * sizeof(*watches));
+	if (tracer->n_watches == tracer->cap_watches) {
+		tracer->cap_watches = tracer->cap_watches ? 2 * tracer->cap_watches : 64;
+		tracer->watches = xrealloc(tracer->watches,
+					   tracer->cap_watches * sizeof(*tracer->watches));
 	}
-	watches[n_watches++] = (struct watch){ .wd = wd, .dev = dev, .ino = ino, .refs = 1 };
+	tracer->watches[tracer->n_watches++] =
+		(struct notify_watch){ .wd = wd, .dev = dev, .ino = ino, .refs = 1 };
 }
 
 void notify_unwatch(uint64_t dev, uint64_t ino)
 {
-	struct watch *w = watch_by_file(dev, ino);
+	struct tracer *tracer = tracer_get();
+	struct notify_watch *w = watch_by_file(dev, ino);
 
 	if (!w || --w->refs)
 		return;
-	inotify_rm_watch(notify_fd, w->wd);
-	*w = watches[--n_watches];
+	inotify_rm_watch(tracer->notify_fd, w->wd);
+	*w = tracer->watches[--tracer->n_watches];
 }
-
-/* Files inotify named while a traced rename/unlink was in flight (names.c). */
-static uint64_t (*pending)[2];
-static size_t n_pending, cap_pending;
 
 /* A file changed its name or links: every trace re-reads the names of its VMAs. */
 static void file_changed(uint64_t dev, uint64_t ino)
 {
+	struct tracer *tracer = tracer_get();
 	const uint64_t id[1][2] = { { dev, ino } };
 
 	if (!names_quiet()) {
-		for (size_t i = 0; i < n_pending; i++)
-			if (pending[i][0] == dev && pending[i][1] == ino)
+		for (size_t i = 0; i < tracer->n_pending; i++)
+			if (tracer->pending[i][0] == dev && tracer->pending[i][1] == ino)
 				return;
-		if (n_pending == cap_pending) {
-			cap_pending = cap_pending ? 2 * cap_pending : 16;
-			pending = xrealloc(pending, cap_pending * sizeof(*pending));
+		if (tracer->n_pending == tracer->cap_pending) {
+			tracer->cap_pending = tracer->cap_pending ? 2 * tracer->cap_pending : 16;
+			tracer->pending = xrealloc(tracer->pending,
+						   tracer->cap_pending * sizeof(*tracer->pending));
 		}
-		pending[n_pending][0] = dev;
-		pending[n_pending][1] = ino;
-		n_pending++;
+		tracer->pending[tracer->n_pending][0] = dev;
+		tracer->pending[tracer->n_pending][1] = ino;
+		tracer->n_pending++;
 		return;
 	}
-	for (struct trace *tr = traces; tr; tr = tr->next)
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next)
 		names_changed_outside(tr, id);
 }
 
 void notify_pending(void)
 {
-	while (n_pending && names_quiet()) {
-		n_pending--;
-		file_changed(pending[n_pending][0], pending[n_pending][1]);
+	struct tracer *tracer = tracer_get();
+
+	while (tracer->n_pending && names_quiet()) {
+		uint64_t *id = tracer->pending[--tracer->n_pending];
+
+		file_changed(id[0], id[1]);
 	}
 }
 
 void notify_poll(void)
 {
+	struct tracer *tracer = tracer_get();
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 
-	if (notify_fd < 0 || !n_watches)
+	if (tracer->notify_fd < 0 || !tracer->n_watches)
 		return;
 	for (;;) {
-		ssize_t n = read(notify_fd, buf, sizeof(buf));
+		ssize_t n = read(tracer->notify_fd, buf, sizeof(buf));
 		if (n <= 0)
 			return;
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ie = (const struct inotify_event *)p;
 			p += sizeof(*ie) + ie->len;
-			for (size_t i = 0; i < n_watches; i++)
-				if (watches[i].wd == ie->wd) {
-					struct watch w = watches[i];
+			for (size_t i = 0; i < tracer->n_watches; i++)
+				if (tracer->watches[i].wd == ie->wd) {
+					struct notify_watch w = tracer->watches[i];
 					if (ie->mask & IN_IGNORED) /* the watch is gone */
-						watches[i] = watches[--n_watches];
+						tracer->watches[i] =
+							tracer->watches[--tracer->n_watches];
 					file_changed(w.dev, w.ino);
 					break;
 				}

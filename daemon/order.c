@@ -36,7 +36,7 @@
  *     thread has just written may not merge with it). The model cannot ask the kernel
  *     then (it has already applied later changes), so what such events touched is
  *     re-read with PROCMAP_QUERY at the next quiet point of the mm, when no syscall of it
- *     is in flight or held (model_settle), and installed at that point's seq.
+ *     is in flight or held (livemodel_settle), and installed at that point's seq.
  *
  * So the stored order of one mm's map changes is one the kernel could have applied them
  * in, and seq order is replay order. Threads are never delayed by a held map event: the
@@ -62,19 +62,16 @@
 #include <sys/wait.h>
 
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "store.h"
 #include "tracer_int.h"
 #include "xalloc.h"
 
 #define PAGE_ALIGN(x) (((x) + 4095ULL) & ~4095ULL)
 
-/* Tasks whose current stop waits for their held events (see order_park). */
-static struct task *parked;
-
 /* ---- the in-flight list --------------------------------------------------------------- */
 
-void flight_begin(struct task *t)
+void order_flight_begin(struct task *t)
 {
 	struct mmref *mm = t->mm;
 
@@ -89,7 +86,7 @@ void flight_begin(struct task *t)
 	mm->flight_tail = t;
 }
 
-void flight_end(struct task *t)
+void order_flight_end(struct task *t)
 {
 	struct mmref *mm = t->mm;
 
@@ -202,7 +199,7 @@ static struct held **pick_for(struct trace *tr, struct mmref *mm, struct held **
 	if (!settled(mm, h))
 		return NULL;
 	if (!mm->model || !needs_free(h, &lo, &hi) ||
-	    !model_range_mapped(mm->model, lo, hi))
+	    !livemodel_range_mapped(mm->model, lo, hi))
 		return hp;
 	for (struct held **fp = &mm->held_head; *fp; fp = &(*fp)->next) {
 		struct held *f = *fp;
@@ -230,7 +227,7 @@ static struct held **pick(struct trace *tr, struct mmref *mm, bool force)
  * --verify, and goes to the store (which takes its strings).
  */
 static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
-		   const struct model_facts *facts, pid_t pid)
+		   const struct livemodel_facts *facts, pid_t pid)
 {
 	/*
 	 * Quiet: the kernel is at this event for this mm. Not while a rename or unlink of
@@ -239,16 +236,16 @@ static void commit(struct trace *tr, struct mmref *mm, struct event *ev,
 	 */
 	bool quiet = !mm->flight_head && !mm->held_head && names_quiet();
 
-	ev->seq = take_seq(tr);
+	ev->seq = trace_take_seq(tr);
 	if (mm->model) {
-		int r = model_apply(mm->model, ev, pid, facts, quiet, &tr->counts);
+		int r = livemodel_apply(mm->model, ev, pid, facts, quiet, &tr->counts);
 		if (r >= 0 && quiet)
-			r = model_settle(mm->model, pid, &tr->counts);
+			r = livemodel_settle(mm->model, pid, &tr->counts);
 		if (r < 0)
 			log_warn("trace %u: the model of mm %" PRIu64 " could not follow event %" PRIu64
 				 ": %s", tr->id, mm->id, ev->seq, strerror(-r));
 		if (tr->flags & PROTO_F_VERIFY)
-			model_verify(mm->model, pid, ev->seq, quiet, &tr->counts);
+			livemodel_verify(mm->model, pid, ev->seq, quiet, &tr->counts);
 	}
 	tr->events++;
 	store_add_event(tr->store, ev);
@@ -276,33 +273,34 @@ static void release_mm(struct trace *tr, struct mmref *mm, bool force)
 }
 
 static void unpark_ready(void);
-static bool unparking, unpark_owed;
 
 void order_release(struct trace *tr, struct mmref *mm, bool force)
 {
+	struct tracer *tracer = tracer_get();
+
 	release_mm(tr, mm, force);
-	if (!parked)
+	if (!tracer->parked)
 		return;
-	if (unparking) {
+	if (tracer->unparking) {
 		/* called from a stop being unparked below: the outer loop looks again */
-		unpark_owed = true;
+		tracer->unpark_owed = true;
 		return;
 	}
-	unparking = true;
+	tracer->unparking = true;
 	do {
-		unpark_owed = false;
+		tracer->unpark_owed = false;
 		unpark_ready();
-	} while (unpark_owed);
-	unparking = false;
+	} while (tracer->unpark_owed);
+	tracer->unparking = false;
 }
 
-void order_complete(struct task *t, const struct model_facts *facts)
+void order_complete(struct task *t, const struct livemodel_facts *facts)
 {
 	struct trace *tr = t->trace;
 	struct mmref *mm = t->mm;
 	uint64_t exit_stamp = tr->next_stamp++;
 
-	flight_end(t);
+	order_flight_end(t);
 	if (!mm->held_head && (!mm->flight_head || mm->flight_head->entry_stamp > exit_stamp)) {
 		/* Nothing in flight could have gone first: the common, single-threaded case. */
 		commit(tr, mm, &t->ev, facts, t->tid);
@@ -374,15 +372,17 @@ bool order_stop_waits(const struct task *t, int status)
 
 void order_park(struct task *t, int status)
 {
+	struct tracer *tracer = tracer_get();
+
 	t->park_status = status;
 	t->park_stamp = t->trace->next_stamp;
 	t->parked = true;
-	t->park_next = parked;
-	parked = t;
+	t->park_next = tracer->parked;
+	tracer->parked = t;
 	/* A dead task is in no syscall any more: it must not hold back others. */
 	if (WIFEXITED(status) || WIFSIGNALED(status)) {
 		bool was = t->counted;
-		flight_end(t);
+		order_flight_end(t);
 		if (was)
 			order_release(t->trace, t->mm, false);
 	}
@@ -390,11 +390,12 @@ void order_park(struct task *t, int status)
 
 static void unpark_ready(void)
 {
+	struct tracer *tracer = tracer_get();
 	bool progress = true;
 
 	while (progress) {
 		progress = false;
-		for (struct task **tp = &parked; *tp; tp = &(*tp)->park_next) {
+		for (struct task **tp = &tracer->parked; *tp; tp = &(*tp)->park_next) {
 			struct task *t = *tp;
 			if (!park_ready(t))
 				continue;
@@ -409,7 +410,9 @@ static void unpark_ready(void)
 
 void order_forget(struct task *t)
 {
-	for (struct task **tp = &parked; *tp; tp = &(*tp)->park_next)
+	struct tracer *tracer = tracer_get();
+
+	for (struct task **tp = &tracer->parked; *tp; tp = &(*tp)->park_next)
 		if (*tp == t) {
 			*tp = t->park_next;
 			break;

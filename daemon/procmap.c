@@ -104,36 +104,8 @@ int proc_read(pid_t pid, const char *what, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int procmap_parse_line(const char *line, struct procmap_vma *ret)
-{
-	struct procmap_vma v = { 0 };
-	unsigned long long start, end, off, ino;
-	unsigned maj, min;
-	char perms[5];
-	int name_at = 0;
-
-	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, perms, &off, &maj,
-		   &min, &ino, &name_at) < 7)
-		return -EINVAL;
-	v.start = start;
-	v.end = end;
-	memcpy(v.perms, perms, sizeof(v.perms));
-	v.offset = off;
-	v.dev = makedev(maj, min);
-	v.ino = ino;
-	if (name_at > 0) {
-		const char *name = line + name_at;
-		size_t n = strcspn(name, "\n");
-		if (n >= sizeof(v.name))
-			n = sizeof(v.name) - 1;
-		memcpy(v.name, name, n);
-		v.name[n] = '\0';
-	}
-	*ret = v;
-	return 0;
-}
-
-static int query_text(pid_t pid, uint64_t addr, bool or_next, struct procmap_vma *ret)
+static int query_text(pid_t pid, uint64_t addr, bool or_next, struct vma_desc *ret,
+		      char *name, size_t name_size, char *ret_build_id)
 {
 	char *text, *line, *save = NULL;
 	size_t len;
@@ -143,11 +115,18 @@ static int query_text(pid_t pid, uint64_t addr, bool or_next, struct procmap_vma
 		return r;
 	r = -ENOENT;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct procmap_vma v;
-		if (procmap_parse_line(line, &v) < 0)
+		struct vma_desc v;
+		if (mm_parse_maps_line(line, strlen(line), &v) < 0)
 			continue;
 		if ((addr >= v.start || or_next) && addr < v.end) {
+			/* the name lives in @text: copy it to the caller's buffer */
+			v.name_len = v.name_len < name_size ? v.name_len : name_size - 1;
+			memcpy(name, v.name, v.name_len);
+			name[v.name_len] = '\0';
+			v.name = name;
 			*ret = v;
+			if (ret_build_id)
+				ret_build_id[0] = '\0';
 			r = 0;
 			break;
 		}
@@ -167,15 +146,15 @@ static void hex(char *dst, const unsigned char *src, size_t n)
 	dst[2 * n] = '\0';
 }
 
-static int query(int fd, pid_t pid, uint64_t addr, int want_build_id, bool or_next,
-		 struct procmap_vma *ret)
+static int query(int fd, pid_t pid, uint64_t addr, bool or_next, struct vma_desc *ret,
+		 char *name, size_t name_size, char *ret_build_id)
 {
 	struct vt_procmap_query q = { 0 };
 	unsigned char build_id[20];
 	int own_fd = -1;
 
 	if (!have_procmap_query)
-		return query_text(pid, addr, or_next, ret);
+		return query_text(pid, addr, or_next, ret, name, name_size, ret_build_id);
 	if (fd < 0) {
 		own_fd = procmap_open(pid);
 		if (own_fd < 0)
@@ -185,23 +164,24 @@ static int query(int fd, pid_t pid, uint64_t addr, int want_build_id, bool or_ne
 	q.size = sizeof(q);
 	q.query_addr = addr;
 	q.query_flags = or_next ? VT_PMQ_COVERING_OR_NEXT : 0;
-	q.vma_name_size = sizeof(ret->name);
-	q.vma_name_addr = (uint64_t)(uintptr_t)ret->name;
-	if (want_build_id) {
+	q.vma_name_size = (uint32_t)name_size;
+	q.vma_name_addr = (uint64_t)(uintptr_t)name;
+	if (ret_build_id) {
 		q.build_id_size = sizeof(build_id);
 		q.build_id_addr = (uint64_t)(uintptr_t)build_id;
 	}
-	ret->name[0] = '\0';
+	name[0] = '\0';
 	int r = ioctl(fd, VT_PROCMAP_QUERY, &q);
 	int err = r < 0 ? -errno : 0;
 	if (own_fd >= 0)
 		close(own_fd);
 	if (err == -ENOTTY) {
 		have_procmap_query = 0;
-		return query_text(pid, addr, or_next, ret);
+		return query_text(pid, addr, or_next, ret, name, name_size, ret_build_id);
 	}
 	if (err < 0)
 		return err;
+	memset(ret, 0, sizeof(*ret));
 	ret->start = q.vma_start;
 	ret->end = q.vma_end;
 	ret->perms[0] = q.vma_flags & VT_PMQ_READABLE ? 'r' : '-';
@@ -212,19 +192,25 @@ static int query(int fd, pid_t pid, uint64_t addr, int want_build_id, bool or_ne
 	ret->offset = q.vma_offset;
 	ret->dev = makedev(q.dev_major, q.dev_minor);
 	ret->ino = q.inode;
-	if (want_build_id && q.build_id_size > 0 && q.build_id_size <= sizeof(build_id))
-		hex(ret->build_id, build_id, q.build_id_size);
+	ret->name = name;
+	ret->name_len = strlen(name);
+	if (!ret_build_id)
+		return 0;
+	if (q.build_id_size > 0 && q.build_id_size <= sizeof(build_id))
+		hex(ret_build_id, build_id, q.build_id_size);
 	else
-		ret->build_id[0] = '\0';
+		ret_build_id[0] = '\0';
 	return 0;
 }
 
-int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct procmap_vma *ret)
+int procmap_query(int fd, pid_t pid, uint64_t addr, struct vma_desc *ret, char *name,
+		  size_t name_size, char *ret_build_id)
 {
-	return query(fd, pid, addr, want_build_id, false, ret);
+	return query(fd, pid, addr, false, ret, name, name_size, ret_build_id);
 }
 
-int procmap_query_next(int fd, pid_t pid, uint64_t addr, struct procmap_vma *ret)
+int procmap_query_next(int fd, pid_t pid, uint64_t addr, struct vma_desc *ret, char *name,
+		       size_t name_size)
 {
-	return query(fd, pid, addr, 0, true, ret);
+	return query(fd, pid, addr, true, ret, name, name_size, NULL);
 }

@@ -2,8 +2,9 @@
 /*
  * Asking the kernel about a tracee's VMAs: the PROCMAP_QUERY ioctl on /proc/PID/maps
  * (Linux 6.11+: one VMA with its file identity and build-id in well under a microsecond),
- * with a parse of the /proc/PID/maps text as the fallback on older kernels, and reading the
- * whole maps file (the initial layout at exec).
+ * with a parse of the /proc/PID/maps text (lib's mm_parse_maps_line) as the fallback on
+ * older kernels, and reading the whole maps file (the initial layout at exec). Answers are
+ * struct vma_desc (lib/mm.h).
  */
 #ifndef VMATRACE_PROCMAP_H
 #define VMATRACE_PROCMAP_H
@@ -12,30 +13,28 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-/* One VMA as the kernel reports it.
- *   7f3b2c000000-7f3b2c022000 r--p 00000000 08:01 131090  /usr/lib/x86_64-linux-gnu/libc.so.6 */
-struct procmap_vma {
-	uint64_t start, end;
-	char perms[5];          /* "r-xp" */
-	uint64_t offset;        /* file offset in bytes */
-	uint64_t dev;           /* makedev(major, minor) */
-	uint64_t ino;
-	char name[4096];        /* path or [heap] etc., "" for none */
-	char build_id[41];      /* lowercase hex, "" if none or unknown */
-};
+#include "mm.h"
+
+/* Room for a VMA's name (a path, "[heap]"...) and for a build-id in lowercase hex. */
+#define PROCMAP_NAME_SIZE 4096
+#define PROCMAP_BUILD_ID_SIZE 41
 
 /* procmap_open - open /proc/@pid/maps (O_CLOEXEC). Returns the fd or -errno. */
 int procmap_open(pid_t pid);
 
 /*
  * procmap_query - the VMA covering @addr in the maps file @fd of @pid (@fd may be -1; the
- * fallback path then reads /proc/@pid/maps). With @want_build_id, asks for the build-id.
- * Returns 0, -ENOENT when no VMA covers @addr, or -errno.
+ * fallback path then reads /proc/@pid/maps), into @ret (flags not known). ret->name points
+ * at @name (@name_size bytes, the caller's), NUL-terminated, "" for none. With a non-NULL
+ * @ret_build_id (PROCMAP_BUILD_ID_SIZE bytes), asks for the build-id too: "" if none or
+ * unknown. Returns 0, -ENOENT when no VMA covers @addr, or -errno.
  */
-int procmap_query(int fd, pid_t pid, uint64_t addr, int want_build_id, struct procmap_vma *ret);
+int procmap_query(int fd, pid_t pid, uint64_t addr, struct vma_desc *ret, char *name,
+		  size_t name_size, char *ret_build_id);
 
 /* procmap_query_next - the VMA covering @addr or, if none, the first one above it. */
-int procmap_query_next(int fd, pid_t pid, uint64_t addr, struct procmap_vma *ret);
+int procmap_query_next(int fd, pid_t pid, uint64_t addr, struct vma_desc *ret, char *name,
+		       size_t name_size);
 
 /*
  * procmap_read - read all of /proc/@pid/maps into a new NUL-terminated buffer (caller
@@ -48,8 +47,5 @@ int procmap_read(pid_t pid, char **ret, size_t *ret_len);
  * NUL-terminated buffer (caller frees), as procmap_read. 0 or -errno.
  */
 int proc_read(pid_t pid, const char *what, char **ret, size_t *ret_len);
-
-/* procmap_parse_line - parse one maps line into @ret. 0 or -EINVAL. */
-int procmap_parse_line(const char *line, struct procmap_vma *ret);
 
 #endif

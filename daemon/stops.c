@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "peek.h"
 #include "procmap.h"
 #include "stacks.h"
@@ -71,11 +71,11 @@ static int64_t capture_stack(struct task *t)
 	unsigned max = tracer_config.stack_depth;
 	if (max > UNWIND_MAX_DEPTH)
 		max = UNWIND_MAX_DEPTH;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = tracer_now_ns();
 	int n = unwind_capture(mm->unw, &target, pcs, (int)max);
 	int64_t id = stacks_record(t->trace->stacks, &target, pcs, n);
 	t->trace->stack_captures++;
-	t->trace->stack_ns += now_ns() - t0;
+	t->trace->stack_ns += tracer_now_ns() - t0;
 	return id;
 }
 
@@ -93,11 +93,11 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 		order_park(t, t->park_status);
 		return;
 	}
-	emit_unfinished(t); /* should not happen: a new entry while one is in flight */
+	task_emit_unfinished(t); /* should not happen: a new entry while one is in flight */
 	memset(&t->ev, 0, sizeof(t->ev));
 	t->ev.kind = EVENT_SYSCALL;
 	t->ev.nr = nr;
-	t->ev.time_ns = now_ns();
+	t->ev.time_ns = tracer_now_ns();
 	t->ev.pid = p->pid;
 	t->ev.tid = t->tid;
 	t->ev.mm = t->mm->id;
@@ -110,8 +110,8 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 		/* No exit stop follows: the event is complete now. */
 		t->ev.ret = 0;
 		t->in_syscall = true;
-		emit(t);
-		resume_next(t, 0);
+		task_emit(t);
+		task_resume_next(t, 0);
 		return;
 	}
 	if (flags & SF_EXEC) {
@@ -131,8 +131,8 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 	t->in_syscall = true;
 	/* The others change no map of this mm (exec makes a new one; names.c). */
 	if (flags & SF_ORDERED)
-		flight_begin(t);
-	resume(t, PTRACE_SYSCALL, 0);
+		order_flight_begin(t);
+	task_resume(t, PTRACE_SYSCALL, 0);
 }
 
 static void on_seccomp_stop(struct task *t)
@@ -145,7 +145,7 @@ static void on_seccomp_stop(struct task *t)
 		return;
 	}
 	if (si.op != PTRACE_SYSCALL_INFO_SECCOMP) {
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	}
 	begin_syscall(t, (int)si.seccomp.nr, si.seccomp.args);
@@ -154,7 +154,8 @@ static void on_seccomp_stop(struct task *t)
 /* The result of an mmap/shmat that created a mapping: the file it maps, if any. */
 static void note_mapping(struct task *t)
 {
-	struct procmap_vma v;
+	struct vma_desc v;
+	char name[PROCMAP_NAME_SIZE], build_id[PROCMAP_BUILD_ID_SIZE];
 	uint64_t addr = (uint64_t)t->ev.ret;
 	bool file = false;
 
@@ -170,13 +171,14 @@ static void note_mapping(struct task *t)
 	}
 	if (!file || event_is_error(&t->ev))
 		return;
-	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, addr, 1, &v) < 0)
+	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, addr, &v, name, sizeof(name),
+			  build_id) < 0)
 		return;
-	t->ev.path = xstrdup(v.name);
+	t->ev.path = xstrdup(name);
 	t->ev.dev = v.dev;
 	t->ev.ino = v.ino;
 	if (!(t->ev.nr == SYS_mmap && (t->ev.args[3] & MAP_ANONYMOUS)))
-		note_file(t->trace, t->proc, &v);
+		trace_note_file(t->trace, t->proc, &v, build_id);
 }
 
 /* A syscall stop: an exit (both modes) or, without a filter (attach), an entry. */
@@ -192,29 +194,29 @@ static void on_syscall_stop(struct task *t)
 	if (si.op == PTRACE_SYSCALL_INFO_ENTRY) {
 		t->skipping = !sysent_records((int)si.entry.nr, si.entry.args);
 		if (t->skipping)
-			resume(t, PTRACE_SYSCALL, 0);
+			task_resume(t, PTRACE_SYSCALL, 0);
 		else
 			begin_syscall(t, (int)si.entry.nr, si.entry.args);
 		return;
 	}
 	t->skipping = false;
 	if (!t->in_syscall) {
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	}
 	if (si.op == PTRACE_SYSCALL_INFO_EXIT)
 		t->ev.ret = si.exit.rval;
-	t->ev.dur_ns = now_ns() - t->ev.time_ns;
+	t->ev.dur_ns = tracer_now_ns() - t->ev.time_ns;
 	if (t->counted) {
 		/* A map change: its place in the mm's order is order.c's to give. */
-		struct model_facts facts;
+		struct livemodel_facts facts;
 		note_mapping(t);
-		model_facts_read(&t->ev, t->tid, &facts);
+		livemodel_facts_read(&t->ev, t->tid, &facts);
 		order_complete(t, &facts);
 	} else if (names_syscall(t->ev.nr)) {
 		/* A name changes now: mapped files of it show the new one from this event on. */
 		struct trace *tr = t->trace;
-		uint64_t seq = take_seq(tr), ids[2][2];
+		uint64_t seq = trace_take_seq(tr), ids[2][2];
 		unsigned n = t->n_names;
 		bool all = t->names_all, done = t->ev.ret == 0;
 		memcpy(ids, t->names, sizeof(ids));
@@ -222,16 +224,17 @@ static void on_syscall_stop(struct task *t)
 		t->seq_taken = true;
 		if (done && (n || all))
 			names_recheck(tr, seq, (const uint64_t (*)[2])ids, n, all);
-		emit(t);
+		task_emit(t);
 	} else {
-		emit(t); /* clone, exec: their seq was taken at their event stop */
+		task_emit(t); /* clone, exec: their seq was taken at their event stop */
 	}
-	resume_next(t, 0);
+	task_resume_next(t, 0);
 }
 
 /* PTRACE_EVENT_CLONE/FORK/VFORK: the child exists and is attached; it may not have run. */
 static void on_clone_event(struct task *t, int event)
 {
+	struct tracer *tracer = tracer_get();
 	struct trace *tr = t->trace;
 	unsigned long msg = 0;
 
@@ -247,7 +250,7 @@ static void on_clone_event(struct task *t, int event)
 		t->ev.pid = t->proc->pid;
 		t->ev.tid = t->tid;
 		t->ev.mm = t->mm->id;
-		t->ev.time_ns = now_ns();
+		t->ev.time_ns = tracer_now_ns();
 		t->in_syscall = true;
 		flags = event == PTRACE_EVENT_VFORK ? CLONE_VM | CLONE_VFORK : 0;
 	}
@@ -261,7 +264,7 @@ static void on_clone_event(struct task *t, int event)
 		flags |= CLONE_VM;
 	else if (same > 0)
 		flags &= ~(uint64_t)CLONE_VM;
-	uint64_t seq = take_seq(tr);
+	uint64_t seq = trace_take_seq(tr);
 	t->ev.seq = seq;
 	t->seq_taken = true;
 	/* The result the parent will see: kept even if its exit stop never comes (a thread
@@ -272,15 +275,15 @@ static void on_clone_event(struct task *t, int event)
 	struct mmref *mm;
 	if (flags & CLONE_VM) {
 		mm = t->mm;
-		mm_get(tr, mm, seq);
+		mmref_get(tr, mm, seq);
 	} else {
-		mm = mm_new_ref(tr, seq, t->mm, t->proc->pid);
+		mm = mmref_new(tr, seq, t->mm, t->proc->pid);
 		/*
 		 * Other threads of the parent changed its map while it forked: which of their
 		 * changes the copy got, the child (stopped before its first instruction) says.
 		 */
 		if (mm->model && order_concurrent(t->mm)) {
-			int r = model_resync(mm->model, child, &tr->counts);
+			int r = livemodel_resync(mm->model, child, &tr->counts);
 			if (r < 0)
 				log_warn("trace %u: cannot read the map of the new pid %d: %s", tr->id,
 					 child, strerror(-r));
@@ -298,7 +301,7 @@ static void on_clone_event(struct task *t, int event)
 	store_add_thread(tr->store, child, p->pid, seq);
 
 	/* The child's first stop may have been reported before this event. */
-	for (struct orphan **op = &orphans; *op; op = &(*op)->next) {
+	for (struct orphan **op = &tracer->orphans; *op; op = &(*op)->next) {
 		if ((*op)->tid == child) {
 			struct orphan *o = *op;
 			*op = o->next;
@@ -307,7 +310,7 @@ static void on_clone_event(struct task *t, int event)
 			break;
 		}
 	}
-	resume(t, PTRACE_SYSCALL, 0);
+	task_resume(t, PTRACE_SYSCALL, 0);
 }
 
 /*
@@ -342,12 +345,12 @@ static void on_exec_event(struct task *t)
 	struct trace *tr = t->trace;
 	struct proc *p = t->proc;
 
-	uint64_t seq = take_seq(tr);
+	uint64_t seq = trace_take_seq(tr);
 	if (!t->in_syscall) {
 		memset(&t->ev, 0, sizeof(t->ev));
 		t->ev.kind = EVENT_SYSCALL;
 		t->ev.nr = SYS_execve;
-		t->ev.time_ns = now_ns();
+		t->ev.time_ns = tracer_now_ns();
 		t->in_syscall = true;
 	}
 	t->ev.seq = seq;
@@ -360,12 +363,12 @@ static void on_exec_event(struct task *t)
 		close(p->maps_fd);
 		p->maps_fd = -1;
 	}
-	mm_put(tr, t->mm, seq);
-	t->mm = mm_new_ref(tr, seq, NULL, p->pid);
+	mmref_put(tr, t->mm, seq);
+	t->mm = mmref_new(tr, seq, NULL, p->pid);
 	t->ev.mm = t->mm->id;
 	store_add_process_exec(tr->store, p->pid, seq, t->ev.path, t->ev.argv, t->mm->id);
-	note_image_files(tr, p);
-	resume(t, PTRACE_SYSCALL, 0);
+	trace_note_image_files(tr, p);
+	task_resume(t, PTRACE_SYSCALL, 0);
 }
 
 /*
@@ -374,7 +377,7 @@ static void on_exec_event(struct task *t)
  * the pc and sp, the module the pc lies in (asked to the kernel: the fault may be in code
  * the model has no file for) and, with --stacks, the stack at the fault. Programs that do
  * not fault never come here. What came of it is known at the thread's next stop or end:
- * fault_outcome() updates the row then. The event takes its seq now, apart from emit()
+ * fault_outcome() updates the row then. The event takes its seq now, apart from task_emit()
  * and @t->ev (a signal-delivery stop comes between syscalls, but even so nothing of the
  * syscall machinery is touched).
  */
@@ -382,7 +385,8 @@ static void on_fault_signal(struct task *t, int sig)
 {
 	struct trace *tr = t->trace;
 	struct user_regs_struct regs;
-	struct procmap_vma v;
+	struct vma_desc v;
+	char name[PROCMAP_NAME_SIZE];
 	siginfo_t si;
 
 	if (!t->mm->id)
@@ -394,7 +398,7 @@ static void on_fault_signal(struct task *t, int sig)
 		return;
 	}
 	struct event ev = {
-		.kind = EVENT_SIGNAL, .nr = -1, .time_ns = now_ns(), .pid = t->proc->pid,
+		.kind = EVENT_SIGNAL, .nr = -1, .time_ns = tracer_now_ns(), .pid = t->proc->pid,
 		.tid = t->tid, .mm = t->mm->id, .ret = EVENT_SIG_UNKNOWN,
 	};
 	ev.args[EVENT_SIG_SIGNO] = (uint64_t)sig;
@@ -402,16 +406,17 @@ static void on_fault_signal(struct task *t, int sig)
 	ev.args[EVENT_SIG_ADDR] = (uint64_t)(uintptr_t)si.si_addr;
 	ev.args[EVENT_SIG_PC] = regs.rip;
 	ev.args[EVENT_SIG_SP] = regs.rsp;
-	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, regs.rip, 0, &v) == 0) {
+	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, regs.rip, &v, name, sizeof(name),
+			  NULL) == 0) {
 		ev.args[EVENT_SIG_MODOFF] = regs.rip - v.start + v.offset;
-		if (v.name[0])
-			ev.path = xstrdup(v.name);
+		if (name[0])
+			ev.path = xstrdup(name);
 		ev.dev = v.dev;
 		ev.ino = v.ino;
-		note_file(tr, t->proc, &v);
+		trace_note_file(tr, t->proc, &v, NULL);
 	}
 	ev.stack_id = capture_stack(t);
-	ev.seq = take_seq(tr);
+	ev.seq = trace_take_seq(tr);
 	tr->events++;
 	t->fault_seq = ev.seq;
 	t->fault_sig = sig;
@@ -474,33 +479,35 @@ static void on_stop(struct task *t, int status)
 		return;
 	case PTRACE_EVENT_VFORK_DONE:
 	case PTRACE_EVENT_EXIT:
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	case PTRACE_EVENT_STOP:
 		if (t->startup) {
 			/* The initial stop of an auto-attached child, or of PTRACE_INTERRUPT
 			 * right after an attach's seize. */
 			t->startup = false;
-			resume_next(t, 0);
+			task_resume_next(t, 0);
 		} else if (is_stop_signal(sig)) {
 			/* A group-stop (Ctrl-Z, SIGSTOP): stay stopped, as untraced. */
-			resume(t, PTRACE_LISTEN, 0);
+			task_resume(t, PTRACE_LISTEN, 0);
 		} else {
-			resume_next(t, 0);
+			task_resume_next(t, 0);
 		}
 		return;
 	default:
-		resume_next(t, 0);
+		task_resume_next(t, 0);
 		return;
 	}
 	/* A signal-delivery stop: deliver the signal, as untraced (a fault recorded first). */
 	if (signal_is_fault(sig))
 		on_fault_signal(t, sig);
-	resume_next(t, sig);
+	task_resume_next(t, sig);
 }
 
 void tracer_dispatch(pid_t tid, int status)
 {
+	struct tracer *tracer = tracer_get();
+
 	if (WIFSTOPPED(status) && (unsigned)status >> 16 == PTRACE_EVENT_EXEC) {
 		unsigned long old_tid = 0;
 		if (ptrace(PTRACE_GETEVENTMSG, tid, 0, &old_tid) == 0 && (pid_t)old_tid != tid)
@@ -514,8 +521,8 @@ void tracer_dispatch(pid_t tid, int status)
 			struct orphan *o = xmalloc(sizeof(*o));
 			o->tid = tid;
 			o->status = status;
-			o->next = orphans;
-			orphans = o;
+			o->next = tracer->orphans;
+			tracer->orphans = o;
 		}
 		return;
 	}

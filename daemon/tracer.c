@@ -41,7 +41,7 @@
 
 #include "event.h"
 #include "log.h"
-#include "model.h"
+#include "livemodel.h"
 #include "peek.h"
 #include "procinfo.h"
 #include "procmap.h"
@@ -56,16 +56,15 @@
 
 struct tracer_config tracer_config = { .poll_us = 20, .stack_depth = 64 };
 
-struct task *tasks[TASK_HASH_SIZE];
-struct trace *traces;
-struct orphan *orphans;
-static uint32_t next_trace_id = 1;
-/* Traces whose DB the writer thread is setting up or closing (STARTING, CLOSING). */
-static struct trace *waiting;
-static int store_efd = -1;      /* tracer_store_fd() */
-static bool stopping;           /* tracer_detach_all(): no trace starts any more */
+/* The one tracer (tracer_int.h says who may touch it). */
+static struct tracer the_tracer = { .next_trace_id = 1, .store_efd = -1, .notify_fd = -1 };
 
-uint64_t now_ns(void)
+struct tracer *tracer_get(void)
+{
+	return &the_tracer;
+}
+
+uint64_t tracer_now_ns(void)
 {
 	struct timespec ts;
 
@@ -80,7 +79,9 @@ static unsigned tid_hash(pid_t tid)
 
 struct task *task_find(pid_t tid)
 {
-	for (struct task *t = tasks[tid_hash(tid)]; t; t = t->hnext)
+	struct tracer *tracer = tracer_get();
+
+	for (struct task *t = tracer->tasks[tid_hash(tid)]; t; t = t->hnext)
 		if (t->tid == tid)
 			return t;
 	return NULL;
@@ -88,22 +89,25 @@ struct task *task_find(pid_t tid)
 
 void task_hash_add(struct task *t)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned h = tid_hash(t->tid);
 
-	t->hnext = tasks[h];
-	tasks[h] = t;
+	t->hnext = tracer->tasks[h];
+	tracer->tasks[h] = t;
 }
 
 void task_hash_del(struct task *t)
 {
-	for (struct task **p = &tasks[tid_hash(t->tid)]; *p; p = &(*p)->hnext)
+	struct tracer *tracer = tracer_get();
+
+	for (struct task **p = &tracer->tasks[tid_hash(t->tid)]; *p; p = &(*p)->hnext)
 		if (*p == t) {
 			*p = t->hnext;
 			return;
 		}
 }
 
-uint64_t take_seq(struct trace *tr)
+uint64_t trace_take_seq(struct trace *tr)
 {
 	return tr->next_seq++;
 }
@@ -114,7 +118,7 @@ uint64_t take_seq(struct trace *tr)
  * A new address space at event @seq: a copy of @parent (fork), or a fresh image (exec,
  * @parent NULL) whose initial layout is read from the kernel.
  */
-struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner)
+struct mmref *mmref_new(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner)
 {
 	struct mmref *m = xcalloc(1, sizeof(*m));
 
@@ -125,11 +129,11 @@ struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, p
 		.id = m->id, .start_seq = seq, .parent = parent ? parent->id : 0, .owner = owner });
 	store_mm_users(tr->store, m->id, seq, 1);
 	if (parent && parent->model)
-		m->model = model_new_fork(parent->model, m->id, seq);
+		m->model = livemodel_new_fork(parent->model, m->id, seq);
 	else if (!parent && tr->attach && seq == 0)
-		m->model = model_new_attach(tr->store, m->id, owner);
+		m->model = livemodel_new_attach(tr->store, m->id, owner);
 	else if (!parent)
-		m->model = model_new_exec(tr->store, m->id, owner, seq);
+		m->model = livemodel_new_exec(tr->store, m->id, owner, seq);
 	return m;
 }
 
@@ -146,7 +150,7 @@ static struct mmref *mm_new_pre_exec(void)
 	return m;
 }
 
-void mm_get(struct trace *tr, struct mmref *m, uint64_t seq)
+void mmref_get(struct trace *tr, struct mmref *m, uint64_t seq)
 {
 	m->users++;
 	if (!m->id)
@@ -154,7 +158,7 @@ void mm_get(struct trace *tr, struct mmref *m, uint64_t seq)
 	store_mm_users(tr->store, m->id, seq, m->users);
 }
 
-void mm_put(struct trace *tr, struct mmref *m, uint64_t seq)
+void mmref_put(struct trace *tr, struct mmref *m, uint64_t seq)
 {
 	m->users--;
 	if (!m->id) {
@@ -167,7 +171,7 @@ void mm_put(struct trace *tr, struct mmref *m, uint64_t seq)
 	store_mm_users(tr->store, m->id, seq, m->users);
 	if (m->users == 0) {
 		order_release(tr, m, true); /* nothing is in flight in it any more */
-		model_free(m->model, seq);
+		livemodel_free(m->model, seq);
 		store_end_mm(tr->store, m->id, seq);
 		mmref_free(m);
 	}
@@ -205,22 +209,27 @@ int proc_maps_fd(struct proc *p)
 }
 
 /* Record a mapped file once per trace, with its build-id. */
-void note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v)
+void trace_note_file(struct trace *tr, struct proc *p, const struct vma_desc *v,
+		     const char *build_id)
 {
 	if (!v->ino || trace_file_seen(tr, v->dev, v->ino))
 		return;
-	struct procmap_vma full;
-	const char *build_id = v->build_id[0] ? v->build_id : NULL;
-	if (!build_id && procmap_query(proc_maps_fd(p), p->pid, v->start, 1, &full) == 0 &&
-	    full.build_id[0])
-		build_id = full.build_id;
+	struct vma_desc full;
+	char full_name[PROCMAP_NAME_SIZE], full_build_id[PROCMAP_BUILD_ID_SIZE];
+	if (build_id && !build_id[0])
+		build_id = NULL;
+	if (!build_id &&
+	    procmap_query(proc_maps_fd(p), p->pid, v->start, &full, full_name, sizeof(full_name),
+			  full_build_id) == 0 &&
+	    full_build_id[0])
+		build_id = full_build_id;
 	store_add_file(tr->store, &(struct store_file){
 		.dev = v->dev, .ino = v->ino, .path = v->name, .build_id = build_id });
 	notify_watch(p->pid, v->name, v->dev, v->ino);
 }
 
 /* Every file mapped by a new image (executable, interpreter), recorded at exec. */
-void note_image_files(struct trace *tr, struct proc *p)
+void trace_note_image_files(struct trace *tr, struct proc *p)
 {
 	char *text, *line, *save = NULL;
 	size_t len;
@@ -228,11 +237,10 @@ void note_image_files(struct trace *tr, struct proc *p)
 	if (procmap_read(p->pid, &text, &len) < 0)
 		return;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		struct procmap_vma v;
-		if (procmap_parse_line(line, &v) == 0) {
-			v.build_id[0] = '\0';
-			note_file(tr, p, &v);
-		}
+		struct vma_desc v;
+		/* v.name is the rest of @line, NUL-terminated by strtok_r */
+		if (mm_parse_maps_line(line, strlen(line), &v) == 0)
+			trace_note_file(tr, p, &v, NULL);
 	}
 	free(text);
 }
@@ -279,12 +287,12 @@ struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref 
 
 static void trace_finish(struct trace *tr);
 
-void emit(struct task *t)
+void task_emit(struct task *t)
 {
 	struct trace *tr = t->trace;
 
 	if (!t->seq_taken)
-		t->ev.seq = take_seq(tr);
+		t->ev.seq = trace_take_seq(tr);
 	names_leave(t);
 	tr->events++;
 	store_add_event(tr->store, &t->ev);
@@ -294,15 +302,15 @@ void emit(struct task *t)
 }
 
 /* A syscall whose exit stop never came (the task was killed inside it). */
-void emit_unfinished(struct task *t)
+void task_emit_unfinished(struct task *t)
 {
 	if (!t->in_syscall)
 		return;
 	if (!t->seq_taken)
 		t->ev.ret = EVENT_RET_UNFINISHED;
 	bool was_counted = t->counted;
-	flight_end(t);
-	emit(t);
+	order_flight_end(t);
+	task_emit(t);
 	if (was_counted)
 		order_release(t->trace, t->mm, false); /* it held nobody back any more */
 }
@@ -316,18 +324,18 @@ void task_end(struct task *t, int status)
 	struct trace *tr = t->trace;
 	struct proc *p = t->proc;
 
-	emit_unfinished(t);
+	task_emit_unfinished(t);
 	struct event ev = {
-		.kind = EVENT_TASK_EXIT, .nr = -1, .time_ns = now_ns(), .pid = p->pid,
+		.kind = EVENT_TASK_EXIT, .nr = -1, .time_ns = tracer_now_ns(), .pid = p->pid,
 		.tid = t->tid, .mm = t->mm->id, .ret = status,
 	};
 	t->ev = ev;
-	uint64_t seq = take_seq(tr);
+	uint64_t seq = trace_take_seq(tr);
 	t->ev.seq = seq;
 	t->seq_taken = true;
-	emit(t);
+	task_emit(t);
 	store_end_thread(tr->store, t->tid, seq, status);
-	mm_put(tr, t->mm, seq);
+	mmref_put(tr, t->mm, seq);
 	if (t->tid == p->pid)
 		p->leader_status = status;
 	if (--p->threads == 0) {
@@ -352,10 +360,10 @@ static void task_detached(struct task *t)
 	struct proc *p = t->proc;
 	struct mmref *mm = t->mm;
 
-	emit_unfinished(t);
+	task_emit_unfinished(t);
 	order_release(tr, mm, true); /* no more results come: the rest in the order known */
 	if (--mm->users == 0) {
-		model_drop(mm->model);
+		livemodel_drop(mm->model);
 		mmref_free(mm);
 	}
 	if (--p->threads == 0)
@@ -396,26 +404,27 @@ static void trace_free(struct trace *tr)
  */
 static void trace_finish(struct trace *tr)
 {
-	uint64_t t0 = now_ns();
+	struct tracer *tracer = tracer_get();
+	uint64_t t0 = tracer_now_ns();
 
 	store_close_begin(tr->store, tr->end_status ? tr->end_status : "done");
-	list_del(&traces, tr);
+	list_del(&tracer->traces, tr);
 	tr->state = TRACE_CLOSING;
-	tr->next = waiting;
-	waiting = tr;
-	if (!traces)
+	tr->next = tracer->waiting;
+	tracer->waiting = tr;
+	if (!tracer->traces)
 		elfcache_clear(); /* idle: let the files go (they may be replaced, unmounted) */
 	for (size_t i = 0; i < tr->n_files; i++)
 		notify_unwatch(tr->files[2 * i], tr->files[2 * i + 1]);
 	tr->n_files = 0;
-	tr->close_ns = now_ns();
+	tr->close_ns = tracer_now_ns();
 	tr->end_loop_ns = tr->close_ns - t0;
 }
 
 /* The writer closed @tr's DB (trace_finish): report the trace's end. @tr is freed. */
 static void trace_closed(struct trace *tr)
 {
-	uint64_t stored = 0, t0 = now_ns();
+	uint64_t stored = 0, t0 = tracer_now_ns();
 	int err = store_close_end(tr->store, &stored);
 	char *lost = NULL;
 
@@ -423,7 +432,7 @@ static void trace_closed(struct trace *tr)
 	/* What the end cost the loop, which every other trace's tracees wait for (bench/
 	 * end-stall quotes this line), and what it cost the writer, which they do not. */
 	log_info("trace %u: the loop spent %.2f ms on the trace's end; its writer closed the DB "
-		 "in %.1f ms", tr->id, (double)(tr->end_loop_ns + now_ns() - t0) / 1e6,
+		 "in %.1f ms", tr->id, (double)(tr->end_loop_ns + tracer_now_ns() - t0) / 1e6,
 		 (double)(t0 - tr->close_ns) / 1e6);
 	if (err < 0) {
 		/* The DB holds what was committed before the error, not all the tracer saw. */
@@ -467,7 +476,7 @@ static void task_detached(struct task *t);
  * exit will be reported. A task being detached is let go instead (with the signal it was
  * about to get), and @t is freed: callers touch it no more after this.
  */
-void resume(struct task *t, int request, int sig)
+void task_resume(struct task *t, int request, int sig)
 {
 	if (t->detaching) {
 		if (ptrace(PTRACE_DETACH, t->tid, 0, request == PTRACE_LISTEN ? 0 : sig) < 0 &&
@@ -485,14 +494,16 @@ void resume(struct task *t, int request, int sig)
  * a seccomp filter (run), nothing else (the filter and events stop it); without one
  * (attach), every syscall entry.
  */
-void resume_next(struct task *t, int sig)
+void task_resume_next(struct task *t, int sig)
 {
-	resume(t, t->in_syscall || t->skipping || t->trace->attach ? PTRACE_SYSCALL : PTRACE_CONT,
-	       sig);
+	bool sys = t->in_syscall || t->skipping || t->trace->attach;
+
+	task_resume(t, sys ? PTRACE_SYSCALL : PTRACE_CONT, sig);
 }
 
 unsigned tracer_drain(void)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned handled = 0;
 	uint64_t deadline = 0;
 
@@ -508,7 +519,7 @@ unsigned tracer_drain(void)
 			deadline = 0;
 			continue;
 		}
-		if (tid < 0 || !traces || !tracer_config.poll_us)
+		if (tid < 0 || !tracer->traces || !tracer_config.poll_us)
 			break;
 		/*
 		 * Nothing now. A traced program usually stops again within microseconds;
@@ -516,7 +527,7 @@ unsigned tracer_drain(void)
 		 * must wake), so poll a little while before going back to the loop. bench/
 		 * found 5 us catches 96-99% of stops and 20 us nearly all.
 		 */
-		uint64_t now = now_ns();
+		uint64_t now = tracer_now_ns();
 		if (!deadline)
 			deadline = now + (uint64_t)tracer_config.poll_us * 1000;
 		else if (now >= deadline)
@@ -543,9 +554,10 @@ static struct trace *trace_alloc(struct store *store, pid_t pid, const struct pr
 				 char *cmd, const char *program, uid_t uid, gid_t gid,
 				 trace_started_fn started, trace_done_fn done, void *ctx)
 {
+	struct tracer *tracer = tracer_get();
 	struct trace *tr = xcalloc(1, sizeof(*tr));
 
-	tr->id = next_trace_id++;
+	tr->id = tracer->next_trace_id++;
 	tr->state = TRACE_STARTING;
 	tr->store = store;
 	tr->db_path = xstrdup(req->db_path);
@@ -562,24 +574,25 @@ static struct trace *trace_alloc(struct store *store, pid_t pid, const struct pr
 	tr->started = started;
 	tr->done = done;
 	tr->ctx = ctx;
-	tr->next = waiting;
-	waiting = tr;
+	tr->next = tracer->waiting;
+	tracer->waiting = tr;
 	return tr;
 }
 
 /* @tr's DB is ready and its root seized: make it live, its metadata written. */
 static void trace_begin(struct trace *tr, const char *mode)
 {
+	struct tracer *tracer = tracer_get();
 	struct utsname uts;
 	struct timespec rt;
 
-	list_del(&waiting, tr);
+	list_del(&tracer->waiting, tr);
 	tr->state = TRACE_LIVE;
-	tr->next = traces;
-	traces = tr;
+	tr->next = tracer->traces;
+	tracer->traces = tr;
 	if (tr->flags & PROTO_F_STACKS)
 		tr->stacks = stacks_new(tr->store);
-	tr->start_mono_ns = now_ns();
+	tr->start_mono_ns = tracer_now_ns();
 	uname(&uts);
 	clock_gettime(CLOCK_REALTIME, &rt);
 	store_begin_trace(tr->store, &(struct store_trace_meta){
@@ -790,9 +803,9 @@ static void attach_process(struct trace *tr, pid_t pid)
 	struct mmref *mm = shared_mm(tr, pid);
 
 	if (mm)
-		mm_get(tr, mm, 0);
+		mmref_get(tr, mm, 0);
 	else
-		mm = mm_new_ref(tr, 0, NULL, pid);
+		mm = mmref_new(tr, 0, NULL, pid);
 	struct proc *p = proc_new(tr, pid);
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
 	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
@@ -817,7 +830,7 @@ static void attach_process(struct trace *tr, pid_t pid)
 			if (tid <= 0 || task_find(tid))
 				continue;
 			if (seize_thread(tr, p, mm, tid) == 0) {
-				mm_get(tr, mm, 0);
+				mmref_get(tr, mm, 0);
 				added++;
 			}
 		}
@@ -929,12 +942,14 @@ static void attach_start(struct trace *tr)
 /* The writer has set up the DB of STARTING @tr (@setup: store_ready()'s 0 or -errno). */
 static void trace_start(struct trace *tr, int setup)
 {
+	struct tracer *tracer = tracer_get();
+
 	if (setup < 0)
 		start_fail(tr, setup, xasprintf("cannot create '%s': %s", tr->db_path,
 						 strerror(-setup)));
 	else if (!tr->started)
 		start_fail(tr, -ECANCELED, NULL); /* the client left meanwhile */
-	else if (stopping)
+	else if (tracer->stopping)
 		start_fail(tr, -ESHUTDOWN, xstrdup("the daemon is stopping"));
 	else if (tr->attach)
 		attach_start(tr);
@@ -945,7 +960,9 @@ static void trace_start(struct trace *tr, int setup)
 /* A CLOSING trace's DB is closed (or removed, for a start that failed). */
 static void trace_settled(struct trace *tr)
 {
-	list_del(&waiting, tr);
+	struct tracer *tracer = tracer_get();
+
+	list_del(&tracer->waiting, tr);
 	if (!tr->start_err) {
 		trace_closed(tr);
 		return;
@@ -961,22 +978,25 @@ static void trace_settled(struct trace *tr)
 
 int tracer_store_fd(void)
 {
-	if (store_efd < 0) {
-		store_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-		if (store_efd < 0)
+	struct tracer *tracer = tracer_get();
+
+	if (tracer->store_efd < 0) {
+		tracer->store_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (tracer->store_efd < 0)
 			log_error("eventfd: %m");
 	}
-	return store_efd;
+	return tracer->store_efd;
 }
 
 void tracer_store_events(void)
 {
+	struct tracer *tracer = tracer_get();
 	uint64_t n;
 
 	/* Reset first: a writer that signals while we look is seen now or wakes us again. */
-	if (read(store_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+	if (read(tracer->store_efd, &n, sizeof(n)) < 0 && errno != EAGAIN)
 		log_warn("eventfd: %m");
-	for (struct trace *tr = waiting, *next; tr; tr = next) {
+	for (struct trace *tr = tracer->waiting, *next; tr; tr = next) {
 		next = tr->next;
 		if (tr->state == TRACE_STARTING) {
 			int r = store_ready(tr->store);
@@ -991,9 +1011,11 @@ void tracer_store_events(void)
 /* Let every task of @tr go at its next stop. */
 static void trace_detach(struct trace *tr)
 {
+	struct tracer *tracer = tracer_get();
+
 	tr->end_status = "detached";
 	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
-		for (struct task *t = tasks[h]; t; t = t->hnext)
+		for (struct task *t = tracer->tasks[h]; t; t = t->hnext)
 			if (t->trace == tr && !t->detaching) {
 				t->detaching = true;
 				/* stops it wherever it is; the stop's handler then detaches */
@@ -1003,7 +1025,9 @@ static void trace_detach(struct trace *tr)
 
 int tracer_detach(pid_t pid, uid_t uid, char **ret_msg)
 {
-	for (struct trace *tr = traces; tr; tr = tr->next) {
+	struct tracer *tracer = tracer_get();
+
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next) {
 		if (tr->root_pid != pid || (uid != 0 && uid != tr->uid))
 			continue;
 		if (!tr->attach) {
@@ -1020,10 +1044,11 @@ int tracer_detach(pid_t pid, uid_t uid, char **ret_msg)
 
 unsigned tracer_detach_all(void)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned n = 0;
 
-	stopping = true; /* STARTING traces fail when their DB is ready */
-	for (struct trace *tr = traces; tr; tr = tr->next)
+	tracer->stopping = true; /* STARTING traces fail when their DB is ready */
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next)
 		if (tr->attach) {
 			trace_detach(tr);
 			n++;
@@ -1033,12 +1058,14 @@ unsigned tracer_detach_all(void)
 
 void tracer_forget_ctx(void *ctx)
 {
-	for (struct trace *tr = traces; tr; tr = tr->next)
+	struct tracer *tracer = tracer_get();
+
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next)
 		if (tr->ctx == ctx) {
 			tr->ctx = NULL;
 			tr->done = NULL;
 		}
-	for (struct trace *tr = waiting; tr; tr = tr->next)
+	for (struct trace *tr = tracer->waiting; tr; tr = tr->next)
 		if (tr->ctx == ctx) {
 			tr->ctx = NULL;
 			tr->done = NULL;
@@ -1048,20 +1075,22 @@ void tracer_forget_ctx(void *ctx)
 
 unsigned tracer_busy(void)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned n = 0;
 
-	for (struct trace *tr = traces; tr; tr = tr->next)
+	for (struct trace *tr = tracer->traces; tr; tr = tr->next)
 		n++;
-	for (struct trace *tr = waiting; tr; tr = tr->next)
+	for (struct trace *tr = tracer->waiting; tr; tr = tr->next)
 		n++;
 	return n;
 }
 
 unsigned tracer_status(uid_t uid, struct proto_trace_info *out, unsigned max)
 {
+	struct tracer *tracer = tracer_get();
 	unsigned n = 0;
 
-	for (struct trace *tr = traces; tr && n < max; tr = tr->next) {
+	for (struct trace *tr = tracer->traces; tr && n < max; tr = tr->next) {
 		if (uid != 0 && uid != tr->uid)
 			continue;
 		out[n] = (struct proto_trace_info){

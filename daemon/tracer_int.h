@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The tracer's private state, shared by tracer.c (traces, tasks, address spaces, their
- * lives) and stops.c (what each ptrace stop means). Nothing outside daemon/tracer.c and
- * daemon/stops.c includes it.
+ * The tracer's private state (struct tracer, below), shared by tracer.c (traces, tasks,
+ * address spaces, their lives), stops.c (what each ptrace stop means), order.c, names.c
+ * and notify.c. Nothing else includes it.
  */
 #ifndef VMATRACE_TRACER_INT_H
 #define VMATRACE_TRACER_INT_H
@@ -13,7 +13,7 @@
 #include <sys/types.h>
 
 #include "event.h"
-#include "model.h"
+#include "livemodel.h"
 #include "procmap.h"
 #include "tracer.h"
 
@@ -34,7 +34,7 @@ struct mmref {
 	 * that completed but wait for their place (in exit order) */
 	struct task *flight_head, *flight_tail;
 	struct held *held_head, **held_tail;
-	struct model *model;    /* the replayable model, NULL if it could not be seeded */
+	struct livemodel *model;    /* the replayable model, NULL if it could not be seeded */
 	struct unwinder *unw;   /* --stacks: libunwind's state for this mm, made on first use */
 	unsigned names_gen;     /* names.c: visited by the current recheck */
 };
@@ -109,7 +109,7 @@ struct trace {
 	unsigned tasks;         /* live tasks */
 	uint64_t events, processes;
 	uint64_t start_mono_ns;
-	struct model_counts counts;
+	struct livemodel_counts counts;
 	struct stack_table *stacks; /* --stacks: deduplicated stacks, NULL without */
 	uint64_t stack_captures, stack_ns; /* ... how many were taken, and the time it took */
 	struct proc *procs;
@@ -127,7 +127,7 @@ struct trace {
 	/* CLOSING after a failed start: what the client is told once the DB is removed */
 	int start_err;
 	char *start_msg;
-	uint64_t close_ns;      /* CLOSING: when the writer was told to close (now_ns) */
+	uint64_t close_ns;      /* CLOSING: when the writer was told to close (tracer_now_ns) */
 	uint64_t end_loop_ns;   /* ... and the loop's own time on the end so far */
 	struct trace *next;
 };
@@ -135,7 +135,7 @@ struct trace {
 /* A completed map-changing syscall waiting for its place in its mm's order (order.c). */
 struct held {
 	struct event ev;          /* complete but for its seq */
-	struct model_facts facts; /* what the kernel said at its exit stop */
+	struct livemodel_facts facts; /* what the kernel said at its exit stop */
 	struct task *task;        /* whose it is (alive until it is released) */
 	uint64_t entry_stamp, exit_stamp;
 	struct held *next;
@@ -148,28 +148,64 @@ struct orphan {
 	struct orphan *next;
 };
 
-extern struct task *tasks[TASK_HASH_SIZE];
-extern struct trace *traces;
-extern struct orphan *orphans;
+struct notify_watch;
 
-uint64_t now_ns(void);
+/*
+ * The tracer's state: every trace, task and address space the daemon follows, and what
+ * order.c, names.c and notify.c keep across traces. There is one, owned by tracer.c for
+ * the daemon's whole life and reached with tracer_get(); nothing frees it.
+ *
+ * Threading: only the loop thread (the one that seizes, so the only one whose ptrace
+ * calls the kernel accepts) reads or writes it. The store's writer threads never see it:
+ * they hear of a trace only through its struct store, and answer through store_efd.
+ */
+struct tracer {
+	struct task *tasks[TASK_HASH_SIZE]; /* every traced task, hashed by tid (task_find) */
+	struct trace *traces;   /* LIVE traces */
+	struct trace *waiting;  /* traces whose DB the writer sets up or closes (STARTING,
+				 * CLOSING) */
+	struct orphan *orphans; /* stops of tids we do not know yet */
+	uint32_t next_trace_id; /* from 1 */
+	int store_efd;          /* tracer_store_fd(): the writers' completions, -1 until made */
+	bool stopping;          /* tracer_detach_all(): no trace starts any more */
+	/* order.c: tasks whose current stop waits for their held events (see order_park) */
+	struct task *parked;
+	bool unparking, unpark_owed; /* ... unpark_ready() running, and asked again meanwhile */
+	/* names.c: tasks inside an unlink/rename call (see names_quiet), and the visit marks
+	 * of its walks over every mm (mmref.names_gen: recheck_gen, or ~outside_gen) */
+	unsigned names_in_flight;
+	unsigned recheck_gen, outside_gen;
+	/* notify.c: the inotify fd (-1 until made), its watches, and the files it named
+	 * while a traced rename/unlink was in flight (handled by notify_pending) */
+	int notify_fd;
+	struct notify_watch *watches;
+	size_t n_watches, cap_watches;
+	uint64_t (*pending)[2];
+	size_t n_pending, cap_pending;
+};
+
+struct tracer *tracer_get(void);
+
+uint64_t tracer_now_ns(void);
 struct task *task_find(pid_t tid);
 void task_hash_add(struct task *t);
 void task_hash_del(struct task *t);
-uint64_t take_seq(struct trace *tr);
-struct mmref *mm_new_ref(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner);
-void mm_get(struct trace *tr, struct mmref *m, uint64_t seq);
-void mm_put(struct trace *tr, struct mmref *m, uint64_t seq);
+uint64_t trace_take_seq(struct trace *tr);
+struct mmref *mmref_new(struct trace *tr, uint64_t seq, struct mmref *parent, pid_t owner);
+void mmref_get(struct trace *tr, struct mmref *m, uint64_t seq);
+void mmref_put(struct trace *tr, struct mmref *m, uint64_t seq);
 int proc_maps_fd(struct proc *p);
-void note_file(struct trace *tr, struct proc *p, const struct procmap_vma *v);
-void note_image_files(struct trace *tr, struct proc *p);
+/* @v->name NUL-terminated; @build_id NULL or "" if not known (then asked to the kernel) */
+void trace_note_file(struct trace *tr, struct proc *p, const struct vma_desc *v,
+		     const char *build_id);
+void trace_note_image_files(struct trace *tr, struct proc *p);
 struct proc *proc_new(struct trace *tr, pid_t pid);
 struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref *mm);
 
 /* order.c: see the comment at its top. */
-void flight_begin(struct task *t);                 /* a map-changing syscall entered */
-void flight_end(struct task *t);                   /* ... left the kernel (or its task died) */
-void order_complete(struct task *t, const struct model_facts *facts); /* consumes t->ev */
+void order_flight_begin(struct task *t); /* a map-changing syscall entered */
+void order_flight_end(struct task *t);   /* ... left the kernel (or its task died) */
+void order_complete(struct task *t, const struct livemodel_facts *facts); /* consumes t->ev */
 void order_release(struct trace *tr, struct mmref *mm, bool force);
 bool order_concurrent(const struct mmref *mm);     /* others in flight or held */
 bool order_stop_waits(const struct task *t, int status);
@@ -197,10 +233,10 @@ void notify_pending(void);                 /* ... and what waited for names_quie
 /* stops.c: handle a stop (or a task's end) that order.c parked. */
 void stop_redispatch(struct task *t, int status);
 void mmref_free(struct mmref *m);
-void emit(struct task *t);
-void emit_unfinished(struct task *t);
+void task_emit(struct task *t);
+void task_emit_unfinished(struct task *t);
 void task_end(struct task *t, int status);
-void resume(struct task *t, int request, int sig);
-void resume_next(struct task *t, int sig);
+void task_resume(struct task *t, int request, int sig);
+void task_resume_next(struct task *t, int sig);
 
 #endif

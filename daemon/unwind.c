@@ -17,7 +17,7 @@
 #include "elfcache.h"
 #include "log.h"
 #include "mm.h"
-#include "model.h"
+#include "livemodel.h"
 #include "peek.h"
 #include "procmap.h"
 #include "unwind.h"
@@ -82,12 +82,13 @@ int sigprocmask(int how, const sigset_t *set, sigset_t *old)
 	}
 	return 0;
 }
-static struct procmap_vma scratch;      /* PROCMAP_QUERY answers (no model) */
+/* The name of the last PROCMAP_QUERY answer (no model): ret->path points at it. */
+static char scratch_name[PROCMAP_NAME_SIZE];
 
 int unwind_vma(const struct unwind_target *t, uint64_t addr, struct unwind_vma *ret)
 {
 	if (t->model) {
-		const struct vma *v = model_find(t->model, addr);
+		const struct vma *v = livemodel_find(t->model, addr);
 		if (!v)
 			return -ENOENT;
 		*ret = (struct unwind_vma){
@@ -98,13 +99,15 @@ int unwind_vma(const struct unwind_target *t, uint64_t addr, struct unwind_vma *
 			ret->offset = 0;
 		return 0;
 	}
-	int r = procmap_query(t->maps_fd, t->pid, addr, 0, &scratch);
+	struct vma_desc kv;
+	int r = procmap_query(t->maps_fd, t->pid, addr, &kv, scratch_name, sizeof(scratch_name),
+			      NULL);
 	if (r < 0)
 		return r;
 	*ret = (struct unwind_vma){
-		.start = scratch.start, .end = scratch.end, .offset = scratch.offset,
-		.dev = scratch.dev, .ino = scratch.ino, .writable = scratch.perms[1] == 'w',
-		.path = scratch.name };
+		.start = kv.start, .end = kv.end, .offset = kv.offset, .dev = kv.dev, .ino = kv.ino,
+		.writable = kv.perms[1] == 'w',
+		.path = scratch_name };
 	return 0;
 }
 
@@ -334,7 +337,7 @@ int unwind_capture(struct unwinder *u, const struct unwind_target *t, uint64_t *
 
 	if (max <= 0)
 		return 0;
-	if (t->model && model_exec_changed(t->model))
+	if (t->model && livemodel_exec_changed(t->model))
 		unw_flush_cache(u->as, 0, 0); /* code went away: what was derived from it too */
 	c = (struct capture){ .t = t, .miss_addr = 1 };
 	if (ptrace(PTRACE_GETREGS, t->tid, 0, &c.regs) < 0)

@@ -10,7 +10,7 @@
  *   - unwind tables: the VMA of an ip comes from our model of the mm (mm_find), or from
  *     PROCMAP_QUERY when the mm has no model; its file's .eh_frame_hdr from the ELF cache.
  * libunwind caches what it derived per ip (UNW_CACHE_GLOBAL) for each mm; the cache is
- * flushed when an executable mapping of the mm goes away (model_exec_changed()).
+ * flushed when an executable mapping of the mm goes away (livemodel_exec_changed()).
  *
  * Ownership: a struct unwinder belongs to one traced mm (struct mmref) and is freed with
  * unwinder_free(). Everything runs on the tracer's thread.
@@ -21,7 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-struct model;
+struct livemodel;
 struct unwinder;
 
 #define UNWIND_MAX_DEPTH 256
@@ -30,7 +30,7 @@ struct unwinder;
 struct unwind_target {
 	pid_t tid;              /* the stopped thread */
 	pid_t pid;              /* its process */
-	struct model *model;    /* its mm's model, NULL if none */
+	struct livemodel *model;    /* its mm's model, NULL if none */
 	int maps_fd;            /* /proc/PID/maps for PROCMAP_QUERY, -1 if not open */
 };
 

@@ -195,7 +195,9 @@ struct mm_file {
 
 /*
  * A VMA as the kernel describes it: one /proc/PID/maps or smaps entry, or a PROCMAP_QUERY
- * answer. @name points into the caller's buffer (not NUL-terminated, @name_len bytes).
+ * answer (daemon/procmap.h). The one description of a kernel VMA, on both sides. @name
+ * points into the caller's buffer (@name_len bytes; not NUL-terminated unless the filler
+ * says so, as procmap_query does).
  */
 struct vma_desc {
 	uint64_t start, end;

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 /*
- * Driving the pure model (lib/mm.c) from live tracees: seeding, applying, asking the
- * kernel where the model cannot know, VMA versions to the store, and --verify.
+ * The live model: the pure model (lib/mm.c) driven from live tracees: seeding, applying,
+ * asking the kernel where the model cannot know, VMA versions to the store, and --verify.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 
 #include "log.h"
 #include "mm.h"
-#include "model.h"
+#include "livemodel.h"
 #include "procmap.h"
 #include "sysent.h"
 #include "store.h"
@@ -30,17 +30,17 @@ struct ranges {
 	bool all;
 };
 
-struct model {
+struct livemodel {
 	struct mm *mm;
 	struct store *store;
 	uint64_t mm_id;
 	uint64_t seq;           /* the event whose changes are being reported */
 	bool seeding_unknown;   /* births now are VMAs found at attach */
-	bool exec_changed;      /* an executable VMA died since model_exec_changed() */
+	bool exec_changed;      /* an executable VMA died since livemodel_exec_changed() */
 	struct ranges event;    /* what the event being applied touched (its VMAs, its range) */
 	/* Ranges touched while other syscalls of the mm were in flight or held: their merges
 	 * depended on an order and on page faults no tracer sees, and the kernel was already
-	 * ahead, so they are asked at the next quiet point (model_settle). */
+	 * ahead, so they are asked at the next quiet point (livemodel_settle). */
 	struct ranges suspect;
 	struct ranges unverified; /* --verify: touched since the last check */
 	uint64_t full_at_ns;    /* --verify: when the last whole-map compare ended */
@@ -89,7 +89,7 @@ static void ranges_clear(struct ranges *s)
 
 static void on_born(void *ctx, struct mm *mm, struct vma *v)
 {
-	struct model *m = ctx;
+	struct livemodel *m = ctx;
 	char name[4200];
 	struct store_vma sv = {
 		.mm = m->mm_id, .start = v->start, .end = v->end, .dev = v->dev, .ino = v->ino,
@@ -107,7 +107,7 @@ static void on_born(void *ctx, struct mm *mm, struct vma *v)
 
 static void on_died(void *ctx, struct mm *mm, struct vma *v)
 {
-	struct model *m = ctx;
+	struct livemodel *m = ctx;
 
 	(void)mm;
 	ranges_add(&m->event, v->start, v->end);
@@ -117,7 +117,7 @@ static void on_died(void *ctx, struct mm *mm, struct vma *v)
 		m->exec_changed = true;
 }
 
-static const struct mm_ops model_ops = { .vma_born = on_born, .vma_died = on_died };
+static const struct mm_ops livemodel_ops = { .vma_born = on_born, .vma_died = on_died };
 
 static uint64_t now_ns(void)
 {
@@ -130,7 +130,7 @@ static uint64_t now_ns(void)
 /* ---- asking the kernel --------------------------------------------------------------- */
 
 /* start_brk and start_stack from /proc/PID/stat: which anon VMAs are [heap] and [stack]. */
-static void set_layout(struct model *m, pid_t pid)
+static void set_layout(struct livemodel *m, pid_t pid)
 {
 	char *text;
 	size_t len;
@@ -147,69 +147,64 @@ static void set_layout(struct model *m, pid_t pid)
 	mm_set_layout(m->mm, v[47], 0, v[28]);
 }
 
+static void kernel_range_free(struct vma_desc *d, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free((char *)d[i].name);
+	free(d);
+}
+
 /*
  * The kernel's VMAs overlapping [lo, hi), for mm_reconcile: PROCMAP_QUERY walks them in
- * well under a microsecond each. Names are copied into @names (one buffer per VMA).
+ * well under a microsecond each. Each name is a copy, NUL-terminated, that
+ * kernel_range_free() frees with the array.
  */
 static int kernel_range(pid_t pid, uint64_t lo, uint64_t hi, struct vma_desc **ret,
-			struct procmap_vma **ret_raw, size_t *ret_n)
+			size_t *ret_n)
 {
 	size_t n = 0, cap = 8;
 	struct vma_desc *d = xcalloc(cap, sizeof(*d));
-	struct procmap_vma *raw = xcalloc(cap, sizeof(*raw));
+	char name[PROCMAP_NAME_SIZE];
 	uint64_t addr = lo;
 	int fd = procmap_open(pid);
 
 	if (fd < 0) {
 		free(d);
-		free(raw);
 		return fd;
 	}
 	while (addr < hi) {
-		struct procmap_vma v;
-		int r = procmap_query_next(fd, pid, addr, &v);
+		struct vma_desc v;
+		int r = procmap_query_next(fd, pid, addr, &v, name, sizeof(name));
 		if (r == -ENOENT || (r == 0 && v.start >= hi))
 			break;
 		if (r < 0) {
 			close(fd);
-			free(d);
-			free(raw);
+			kernel_range_free(d, n);
 			return r;
 		}
 		if (n == cap) {
 			cap *= 2;
 			d = xrealloc(d, cap * sizeof(*d));
-			raw = xrealloc(raw, cap * sizeof(*raw));
 		}
-		raw[n] = v;
-		n++;
+		v.name = xstrdup(name);
+		d[n++] = v;
 		addr = v.end;
 	}
 	close(fd);
-	for (size_t i = 0; i < n; i++) {
-		d[i] = (struct vma_desc){
-			.start = raw[i].start, .end = raw[i].end, .offset = raw[i].offset,
-			.dev = raw[i].dev, .ino = raw[i].ino, .name = raw[i].name,
-			.name_len = strlen(raw[i].name),
-		};
-		memcpy(d[i].perms, raw[i].perms, sizeof(d[i].perms));
-	}
 	*ret = d;
-	*ret_raw = raw;
 	*ret_n = n;
 	return 0;
 }
 
-static int reconcile(struct model *m, pid_t pid, struct model_counts *c)
+static int reconcile(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
 {
 	uint64_t lo, hi;
 	struct vma_desc *d;
-	struct procmap_vma *raw;
 	size_t n;
 
 	if (!mm_uncertain(m->mm, &lo, &hi))
 		return 0;
-	int r = kernel_range(pid, lo, hi, &d, &raw, &n);
+	int r = kernel_range(pid, lo, hi, &d, &n);
 	if (r < 0) {
 		/* The task died before we could ask: keep the model's guess. */
 		mm_flush(m->mm);
@@ -219,8 +214,7 @@ static int reconcile(struct model *m, pid_t pid, struct model_counts *c)
 	if (r < 0)
 		mm_flush(m->mm);
 	c->reconciled++;
-	free(d);
-	free(raw);
+	kernel_range_free(d, n);
 	return r;
 }
 
@@ -249,10 +243,10 @@ static unsigned int fd_mode(pid_t pid, int fd)
 
 /* ---- life cycle ---------------------------------------------------------------------- */
 
-static struct model *model_seed(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq,
-				bool attach)
+static struct livemodel *livemodel_seed(struct store *store, uint64_t mm_id, pid_t pid,
+					uint64_t seq, bool attach)
 {
-	struct model *m = xcalloc(1, sizeof(*m));
+	struct livemodel *m = xcalloc(1, sizeof(*m));
 	char *text;
 	size_t len;
 
@@ -264,7 +258,7 @@ static struct model *model_seed(struct store *store, uint64_t mm_id, pid_t pid, 
 	m->mm = mm_new(attach ? 0 : MM_NEW_EXEC);
 	if (!m->mm)
 		goto error_free;
-	mm_set_ops(m->mm, &model_ops, m);
+	mm_set_ops(m->mm, &livemodel_ops, m);
 	set_layout(m, pid);
 	/* smaps gives the hidden flags (VmFlags) that decide later merges; maps the rest. */
 	int r = proc_read(pid, "smaps", &text, &len);
@@ -290,25 +284,25 @@ error_free:
 	return NULL;
 }
 
-struct model *model_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq)
+struct livemodel *livemodel_new_exec(struct store *store, uint64_t mm_id, pid_t pid, uint64_t seq)
 {
-	return model_seed(store, mm_id, pid, seq, false);
+	return livemodel_seed(store, mm_id, pid, seq, false);
 }
 
-struct model *model_new_attach(struct store *store, uint64_t mm_id, pid_t pid)
+struct livemodel *livemodel_new_attach(struct store *store, uint64_t mm_id, pid_t pid)
 {
-	return model_seed(store, mm_id, pid, 0, true);
+	return livemodel_seed(store, mm_id, pid, 0, true);
 }
 
-struct model *model_new_fork(struct model *parent, uint64_t mm_id, uint64_t seq)
+struct livemodel *livemodel_new_fork(struct livemodel *parent, uint64_t mm_id, uint64_t seq)
 {
-	struct model *m = xcalloc(1, sizeof(*m));
+	struct livemodel *m = xcalloc(1, sizeof(*m));
 
 	m->store = parent->store;
 	m->mm_id = mm_id;
 	m->seq = seq;
 	parent->seq = seq;
-	m->mm = mm_clone_for_fork(parent->mm, &model_ops, m);
+	m->mm = mm_clone_for_fork(parent->mm, &livemodel_ops, m);
 	if (!m->mm) {
 		free(m);
 		return NULL;
@@ -316,7 +310,7 @@ struct model *model_new_fork(struct model *parent, uint64_t mm_id, uint64_t seq)
 	return m;
 }
 
-void model_free(struct model *m, uint64_t seq)
+void livemodel_free(struct livemodel *m, uint64_t seq)
 {
 	if (!m)
 		return;
@@ -327,12 +321,12 @@ void model_free(struct model *m, uint64_t seq)
 	free(m);
 }
 
-const struct vma *model_find(const struct model *m, uint64_t addr)
+const struct vma *livemodel_find(const struct livemodel *m, uint64_t addr)
 {
 	return mm_find(m->mm, addr);
 }
 
-bool model_exec_changed(struct model *m)
+bool livemodel_exec_changed(struct livemodel *m)
 {
 	bool changed = m->exec_changed;
 
@@ -340,7 +334,7 @@ bool model_exec_changed(struct model *m)
 	return changed;
 }
 
-void model_drop(struct model *m)
+void livemodel_drop(struct livemodel *m)
 {
 	if (!m)
 		return;
@@ -349,14 +343,14 @@ void model_drop(struct model *m)
 	free(m);
 }
 
-unsigned long model_vma_count(const struct model *m)
+unsigned long livemodel_vma_count(const struct livemodel *m)
 {
 	return (unsigned long)mm_vma_count(m->mm);
 }
 
 /* ---- events -------------------------------------------------------------------------- */
 
-void model_facts_read(const struct event *ev, pid_t pid, struct model_facts *ret)
+void livemodel_facts_read(const struct event *ev, pid_t pid, struct livemodel_facts *ret)
 {
 	memset(ret, 0, sizeof(*ret));
 	if (event_is_error(ev) || ev->ret == EVENT_RET_UNFINISHED)
@@ -366,14 +360,15 @@ void model_facts_read(const struct event *ev, pid_t pid, struct model_facts *ret
 		ret->file_flags = fd_mode(pid, (int)ev->args[4]);
 	if (ev->nr == SYS_shmat && (ev->path || ev->ino)) {
 		/* shmdt needs the segment size: the kernel mapped it whole at ret. */
-		struct procmap_vma pv;
-		if (procmap_query(-1, pid, (uint64_t)ev->ret, 0, &pv) == 0)
-			ret->shm_size = pv.end - pv.start;
+		struct vma_desc kv;
+		char name[PROCMAP_NAME_SIZE];
+		if (procmap_query(-1, pid, (uint64_t)ev->ret, &kv, name, sizeof(name), NULL) == 0)
+			ret->shm_size = kv.end - kv.start;
 	}
 }
 
 /* The addresses @ev names, whatever the model made of it (a check must look there too). */
-static void event_range(struct model *m, const struct event *ev)
+static void event_range(struct livemodel *m, const struct event *ev)
 {
 	const uint64_t *a = ev->args;
 	uint64_t len = (a[1] + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
@@ -407,10 +402,10 @@ static void event_range(struct model *m, const struct event *ev)
 	}
 }
 
-static int reconcile_ranges(struct model *m, pid_t pid, const struct ranges *rs,
-			    struct model_counts *c);
+static int reconcile_ranges(struct livemodel *m, pid_t pid, const struct ranges *rs,
+			    struct livemodel_counts *c);
 
-int model_settle(struct model *m, pid_t pid, struct model_counts *c)
+int livemodel_settle(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
 {
 	if (!m->suspect.n && !m->suspect.all)
 		return 0;
@@ -419,8 +414,8 @@ int model_settle(struct model *m, pid_t pid, struct model_counts *c)
 	return r == -ESRCH || r == -ENOENT ? 0 : r;
 }
 
-int model_apply(struct model *m, const struct event *ev, pid_t pid,
-		const struct model_facts *facts, bool quiet, struct model_counts *c)
+int livemodel_apply(struct livemodel *m, const struct event *ev, pid_t pid,
+		    const struct livemodel_facts *facts, bool quiet, struct livemodel_counts *c)
 {
 	struct mm_file file = { 0 }, *fp = NULL;
 	const char *name = NULL;
@@ -446,7 +441,7 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid,
 	if (!quiet) {
 		/* The kernel has already applied later changes of other threads: asked now, it
 		 * would answer for a later moment than this event's. Keep the guess until the
-		 * mm is quiet; what the event touched is then asked too (see struct model). */
+		 * mm is quiet; what the event touched is then asked too (see struct livemodel). */
 		mm_flush(m->mm);
 		ranges_merge(&m->suspect, &m->event);
 		r = r == MM_UNCERTAIN ? 0 : r;
@@ -458,37 +453,36 @@ int model_apply(struct model *m, const struct event *ev, pid_t pid,
 }
 
 /* Install the kernel's VMAs for each range of @rs at the model's current seq. */
-static int reconcile_ranges(struct model *m, pid_t pid, const struct ranges *rs,
-			    struct model_counts *c)
+static int reconcile_ranges(struct livemodel *m, pid_t pid, const struct ranges *rs,
+			    struct livemodel_counts *c)
 {
 	int r = 0;
 
 	if (rs->all)
-		return model_resync(m, pid, c);
+		return livemodel_resync(m, pid, c);
 	for (unsigned i = 0; i < rs->n && r >= 0; i++) {
 		struct vma_desc *d;
-		struct procmap_vma *raw;
-		size_t n;
+			size_t n;
 		uint64_t lo = rs->r[i][0], hi = rs->r[i][1];
 
-		r = kernel_range(pid, lo, hi, &d, &raw, &n);
+		r = kernel_range(pid, lo, hi, &d, &n);
 		if (r < 0)
 			break;
 		r = mm_reconcile(m->mm, lo, hi, d, n);
 		c->reconciled++;
-		free(d);
-		free(raw);
+		kernel_range_free(d, n);
 	}
 	return r;
 }
 
-int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t (*ids)[2],
-			unsigned n, bool all, char *ret_name, size_t name_size,
-			struct model_counts *c)
+int livemodel_names_recheck(struct livemodel *m, pid_t pid, uint64_t seq,
+			    const uint64_t (*ids)[2], unsigned n, bool all, char *ret_name,
+			    size_t name_size, struct livemodel_counts *c)
 {
 	int count = 0;
 	struct ranges changed = { .n = 0 };
-	struct procmap_vma pv;
+	struct vma_desc kv;
+	char name[PROCMAP_NAME_SIZE];
 	int fd = procmap_open(pid);
 
 	if (fd < 0)
@@ -499,10 +493,10 @@ int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t
 			continue;
 		for (unsigned i = 0; i < n && !match; i++)
 			match = ids[i][0] == v->dev && ids[i][1] == v->ino;
-		if (match && procmap_query(fd, pid, v->start, 0, &pv) == 0 &&
-		    strcmp(pv.name, v->path) != 0) {
+		if (match && procmap_query(fd, pid, v->start, &kv, name, sizeof(name), NULL) == 0 &&
+		    strcmp(name, v->path) != 0) {
 			if (!count++ && ret_name)
-				snprintf(ret_name, name_size, "%s", pv.name);
+				snprintf(ret_name, name_size, "%s", name);
 			ranges_add(&changed, v->start, v->end);
 		}
 	}
@@ -515,31 +509,29 @@ int model_names_recheck(struct model *m, pid_t pid, uint64_t seq, const uint64_t
 	return r == -ESRCH || r == -ENOENT ? 0 : r < 0 ? r : count;
 }
 
-bool model_range_mapped(const struct model *m, uint64_t lo, uint64_t hi)
+bool livemodel_range_mapped(const struct livemodel *m, uint64_t lo, uint64_t hi)
 {
 	const struct vma *v = mm_find_next(m->mm, lo);
 
 	return v && v->start < hi;
 }
 
-int model_resync(struct model *m, pid_t pid, struct model_counts *c)
+int livemodel_resync(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
 {
 	struct vma_desc *d;
-	struct procmap_vma *raw;
 	size_t n;
 
-	int r = kernel_range(pid, 0, UINT64_MAX, &d, &raw, &n);
+	int r = kernel_range(pid, 0, UINT64_MAX, &d, &n);
 	if (r < 0)
 		return r;
 	r = mm_reconcile(m->mm, 0, UINT64_MAX, d, n);
 	c->reconciled++;
-	free(d);
-	free(raw);
+	kernel_range_free(d, n);
 	return r;
 }
 
 /* One kernel VMA in /proc/PID/maps form, for a report. */
-static void print_kernel_vma(FILE *f, const struct procmap_vma *v)
+static void print_kernel_vma(FILE *f, const struct vma_desc *v)
 {
 	fprintf(f, "%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " %02x:%02x %" PRIu64 " %s\n",
 		v->start, v->end, v->perms, v->offset, major(v->dev), minor(v->dev), v->ino,
@@ -551,20 +543,19 @@ static void print_kernel_vma(FILE *f, const struct procmap_vma *v)
  * field. Returns the number of differing VMAs, reporting the first one to @report; -errno
  * if the kernel could not be asked.
  */
-static int compare_range(struct model *m, pid_t pid, uint64_t lo, uint64_t hi, FILE *report)
+static int compare_range(struct livemodel *m, pid_t pid, uint64_t lo, uint64_t hi, FILE *report)
 {
 	struct vma_desc *d;
-	struct procmap_vma *raw;
 	size_t n, k = 0;
 	int diff = 0;
 	char name[4200], perms[5], line[4400];
 
-	int r = kernel_range(pid, lo, hi, &d, &raw, &n);
+	int r = kernel_range(pid, lo, hi, &d, &n);
 	if (r < 0)
 		return r;
 	const struct vma *v = mm_find_next(m->mm, lo);
 	while ((v && v->start < hi) || k < n) {
-		const struct procmap_vma *kv = k < n ? &raw[k] : NULL;
+		const struct vma_desc *kv = k < n ? &d[k] : NULL;
 		bool same = false;
 
 		if (v && v->start >= hi)
@@ -606,13 +597,12 @@ static int compare_range(struct model *m, pid_t pid, uint64_t lo, uint64_t hi, F
 			k++;
 		}
 	}
-	free(d);
-	free(raw);
+	kernel_range_free(d, n);
 	return diff;
 }
 
 /* The whole map against /proc/PID/maps. */
-static int compare_full(struct model *m, pid_t pid, FILE *report)
+static int compare_full(struct livemodel *m, pid_t pid, FILE *report)
 {
 	char *text;
 	size_t len;
@@ -633,8 +623,8 @@ static int compare_full(struct model *m, pid_t pid, FILE *report)
 	return r;
 }
 
-bool model_verify(struct model *m, pid_t pid, uint64_t seq, bool quiet_mm,
-		  struct model_counts *c)
+bool livemodel_verify(struct livemodel *m, pid_t pid, uint64_t seq, bool quiet_mm,
+		      struct livemodel_counts *c)
 {
 	char *report = NULL;
 	size_t rlen;
