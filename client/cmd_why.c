@@ -168,38 +168,35 @@ static void print_maps_line(const char *prefix, const struct why_vma *v, const c
 	printf("%s%s%s%s\n", prefix, line, note ? "    " : "", note ? note : "");
 }
 
-/* The versions of the history that ended (-) or began (+) at @seq. */
-static void print_changes(const struct why *w, uint64_t seq, bool json)
+/* The versions of the history that ended at @seq (@ended) or began there, as JSON array
+ * items or as maps lines under @prefix. */
+static void print_versions(const struct why *w, uint64_t seq, bool ended, bool json,
+			   const char *prefix)
 {
 	bool first = true;
 
+	for (size_t i = 0; i < w->n_vs; i++) {
+		if (ended ? w->vs[i].died_seq != seq || !seq : w->vs[i].v.born_seq != seq)
+			continue;
+		if (json) {
+			printf("%s", first ? "" : ",");
+			vma_print_json(&w->vs[i].v, stdout);
+			first = false;
+		} else {
+			print_maps_line(prefix, &w->vs[i], NULL);
+		}
+	}
+}
+
+/* The versions of the history that ended (-) or began (+) at @seq. */
+static void print_changes(const struct why *w, uint64_t seq, bool json)
+{
 	if (json)
 		printf(",\"ended\":[");
-	for (size_t i = 0; i < w->n_vs; i++) {
-		if (w->vs[i].died_seq != seq || !seq)
-			continue;
-		if (json) {
-			printf("%s", first ? "" : ",");
-			vma_print_json(&w->vs[i].v, stdout);
-			first = false;
-		} else {
-			print_maps_line("  - ", &w->vs[i], NULL);
-		}
-	}
+	print_versions(w, seq, true, json, "  - ");
 	if (json)
 		printf("],\"began\":[");
-	first = true;
-	for (size_t i = 0; i < w->n_vs; i++) {
-		if (w->vs[i].v.born_seq != seq)
-			continue;
-		if (json) {
-			printf("%s", first ? "" : ",");
-			vma_print_json(&w->vs[i].v, stdout);
-			first = false;
-		} else {
-			print_maps_line("  + ", &w->vs[i], NULL);
-		}
-	}
+	print_versions(w, seq, false, json, "  + ");
 	if (json)
 		printf("]}");
 }
