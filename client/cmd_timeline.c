@@ -412,19 +412,10 @@ static int cmp_u64(const void *a, const void *b)
 static int decode_event(const struct event *ev, void *data)
 {
 	struct timeline *tl = data;
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char *buf = event_line(ev);
 
-	if (!f)
+	if (!buf)
 		return -ENOMEM;
-	event_print(ev, f);
-	if (fclose(f) != 0) {
-		free(buf);
-		return -ENOMEM;
-	}
-	if (len && buf[len - 1] == '\n')
-		buf[len - 1] = '\0';
 	tl->ev_seq[tl->nev] = ev->seq;
 	tl->ev_text[tl->nev++] = buf;
 	return 0;
@@ -460,22 +451,13 @@ static int load_events(struct store_ro *r, struct timeline *tl)
 static int add_mark(const struct event *ev, void *data)
 {
 	struct timeline *tl = data;
-	char *buf = NULL;
-	size_t len = 0;
 
 	for (size_t i = 0; i < tl->npanels; i++) {
 		if (tl->panels[i].mm != ev->mm)
 			continue;
-		FILE *f = open_memstream(&buf, &len);
-		if (!f)
+		char *buf = event_line(ev);
+		if (!buf)
 			return -ENOMEM;
-		event_print(ev, f);
-		if (fclose(f) != 0) {
-			free(buf);
-			return -ENOMEM;
-		}
-		if (len && buf[len - 1] == '\n')
-			buf[len - 1] = '\0';
 		tl->marks = xrealloc(tl->marks, (tl->nmarks + 1) * sizeof(*tl->marks));
 		tl->marks[tl->nmarks++] = (struct tl_mark){ .seq = ev->seq, .panel = i, .text = buf };
 		break;

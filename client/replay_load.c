@@ -220,21 +220,6 @@ static struct rp_step *new_step(struct replay *rp)
 	return st;
 }
 
-static char *event_line(const struct event *ev)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-
-	if (!f)
-		die("out of memory");
-	event_print(ev, f);
-	fclose(f);
-	if (len && buf[len - 1] == '\n')
-		buf[len - 1] = '\0';
-	return buf;
-}
-
 /* emit - the step of event @ev: apply its entries to the alive set and call the sink. */
 static int emit(const struct event *ev, void *data)
 {
@@ -274,8 +259,8 @@ static int emit(const struct event *ev, void *data)
 		sort_by_start(rp, rp->changes + st->del, st->n_del);
 		sort_by_start(rp, rp->changes + st->add, st->n_add);
 	}
-	if (rp->keep)
-		st->line = event_line(ev);
+	if (rp->keep && !(st->line = event_line(ev)))
+		die("out of memory");
 	return rp->sink(rp, ev, st);
 }
 

@@ -35,14 +35,10 @@
 
 char *why_event_call(const struct event *ev)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	char *buf = event_line(ev);
 
-	if (!f)
+	if (!buf)
 		die("out of memory");
-	event_print(ev, f);
-	fclose(f);
 	char *s = strchr(buf, ']');
 	s = s ? s + 2 : buf;
 	char *eq = strstr(s, ") = ");

@@ -403,6 +403,25 @@ static void print_syscall_name(const struct event *ev, FILE *out)
 		fprintf(out, "syscall_%#x", (unsigned)ev->nr);
 }
 
+char *event_line(const struct event *ev)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	if (!f)
+		return NULL;
+	event_print(ev, f);
+	if (fclose(f) != 0) {
+		free(buf);
+		errno = ENOMEM;
+		return NULL;
+	}
+	if (len && buf[len - 1] == '\n')
+		buf[len - 1] = '\0';
+	return buf;
+}
+
 void event_print(const struct event *ev, FILE *out)
 {
 	const struct sysent *fmt;

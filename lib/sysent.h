@@ -191,6 +191,12 @@ int sysent_parse_list(const char *list, int **ret_nrs, const char **ret_bad);
 /* event_print - print @ev as one strace-like line plus '\n' to @out. */
 void event_print(const struct event *ev, FILE *out);
 
+/*
+ * event_line - event_print()'s line without its '\n', in a new string the caller frees.
+ * NULL (errno ENOMEM) if it cannot be allocated.
+ */
+char *event_line(const struct event *ev);
+
 /* event_print_json - print @ev as one JSON object plus '\n' to @out. */
 void event_print_json(const struct event *ev, FILE *out);
 
