@@ -405,6 +405,31 @@ static void event_range(struct livemodel *m, const struct event *ev)
 static int reconcile_ranges(struct livemodel *m, pid_t pid, const struct ranges *rs,
 			    struct livemodel_counts *c);
 
+void livemodel_unfinished(struct livemodel *m, const struct event *ev)
+{
+	const uint64_t *a = ev->args;
+	uint64_t lo = a[0], len = a[1];
+
+	switch (ev->nr) {
+	case SYS_mmap:
+		if (!(a[3] & MAP_FIXED))
+			break; /* where it would have gone, nobody knows */
+		/* fall through */
+	case SYS_munmap:
+	case SYS_mprotect:
+	case SYS_pkey_mprotect:
+	case SYS_madvise:
+	case SYS_mlock:
+	case SYS_mlock2:
+	case SYS_munlock:
+	case 462: /* mseal */
+		ranges_add(&m->suspect, lo & ~(MM_PAGE_SIZE - 1),
+			   (lo + len + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1));
+		return;
+	}
+	m->suspect.all = true;
+}
+
 int livemodel_settle(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
 {
 	if (!m->suspect.n && !m->suspect.all)

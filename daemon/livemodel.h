@@ -73,6 +73,13 @@ int livemodel_apply(struct livemodel *m, const struct event *ev, pid_t pid,
 		    const struct livemodel_facts *facts, bool quiet, struct livemodel_counts *c);
 
 /*
+ * livemodel_unfinished - a map-changing syscall's task died inside it (killed, exit_group):
+ * whether it took effect is unknown, so what it could have touched (its range, or the whole
+ * map) is asked to the kernel at the next quiet point, like a concurrent event's.
+ */
+void livemodel_unfinished(struct livemodel *m, const struct event *ev);
+
+/*
  * livemodel_settle - at a quiet point (no other syscall of the mm in flight or held), ask the
  * kernel for the ranges livemodel_apply() could not ask about when @quiet was false. The
  * kernel's truth is installed at the model's current seq. 0 or -errno.

@@ -310,6 +310,8 @@ void task_emit_unfinished(struct task *t)
 		t->ev.ret = EVENT_RET_UNFINISHED;
 	bool was_counted = t->counted;
 	order_flight_end(t);
+	if (was_counted && t->ev.ret == EVENT_RET_UNFINISHED && t->mm->model)
+		livemodel_unfinished(t->mm->model, &t->ev);
 	task_emit(t);
 	if (was_counted)
 		order_release(t->trace, t->mm, false); /* it held nobody back any more */
