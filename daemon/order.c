@@ -401,7 +401,15 @@ static void unpark_ready(void)
 				continue;
 			*tp = t->park_next;
 			t->parked = false;
+			pid_t tid = t->tid;
+			bool later = t->later;
+			int later_status = t->later_status;
+			t->later = false;
 			stop_redispatch(t, t->park_status);
+			/* then what waitpid said of it meanwhile, if it is still ours (the stop's
+			 * handler may have let it go); parked again, it waits again */
+			if (later && task_find(tid))
+				tracer_dispatch(tid, later_status);
 			progress = true;
 			break; /* the list may have changed */
 		}

@@ -526,6 +526,12 @@ void tracer_dispatch(pid_t tid, int status)
 		}
 		return;
 	}
+	if (t->parked) {
+		/* Killed out of a parked stop: its death follows that stop (order_unpark). */
+		t->later = true;
+		t->later_status = status;
+		return;
+	}
 	fault_outcome(t, status); /* what this status says of the thread's last fault */
 	t->park_status = status;
 	if (order_stop_waits(t, status)) {

@@ -326,6 +326,8 @@ void task_end(struct task *t, int status)
 	struct trace *tr = t->trace;
 	struct proc *p = t->proc;
 
+	if (t->parked)
+		order_forget(t); /* vanished in a parked stop (a non-leader's exec took its tid) */
 	task_emit_unfinished(t);
 	struct event ev = {
 		.kind = EVENT_TASK_EXIT, .nr = -1, .time_ns = tracer_now_ns(), .pid = p->pid,
@@ -362,6 +364,8 @@ static void task_detached(struct task *t)
 	struct proc *p = t->proc;
 	struct mmref *mm = t->mm;
 
+	if (t->parked)
+		order_forget(t);
 	task_emit_unfinished(t);
 	order_release(tr, mm, true); /* no more results come: the rest in the order known */
 	if (--mm->users == 0) {

@@ -63,6 +63,10 @@ struct task {
 	uint64_t entry_stamp;   /* order.c: when the map-changing syscall in flight entered */
 	unsigned n_held;        /* its completed events still held by order.c */
 	int park_status;        /* the parked stop's wait status */
+	/* What waitpid said of it while its stop was parked (killed out of that stop, by
+	 * exit_group or SIGKILL): handled after the parked stop, in the order they came. */
+	bool later;
+	int later_status;
 	/* names.c: the files an unlink/rename in flight removes or renames (dev, ino) */
 	uint64_t names[2][2];
 	unsigned n_names;
