@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The tracer's private state (struct tracer, below), shared by tracer.c (traces, tasks,
- * address spaces, their lives), stops.c (what each ptrace stop means), order.c, names.c
- * and notify.c. Nothing else includes it.
+ * address spaces, their lives), attach.c (starting a trace, attaching, detaching), stops.c
+ * (what each ptrace stop means), order.c, names.c and notify.c. Nothing else includes it.
  */
 #ifndef VMATRACE_TRACER_INT_H
 #define VMATRACE_TRACER_INT_H
@@ -205,6 +205,11 @@ void trace_note_file(struct trace *tr, struct proc *p, const struct vma_desc *v,
 void trace_note_image_files(struct trace *tr, struct proc *p);
 struct proc *proc_new(struct trace *tr, pid_t pid);
 struct task *task_new(struct trace *tr, pid_t tid, struct proc *p, struct mmref *mm);
+void trace_list_del(struct trace **head, struct trace *tr); /* off `traces` or `waiting` */
+
+/* attach.c: the DB of STARTING @tr is set up (@setup: store_ready()'s 0 or -errno):
+ * seize and make it LIVE, or fail the start. */
+void trace_start(struct trace *tr, int setup);
 
 /* order.c: see the comment at its top. */
 void order_flight_begin(struct task *t); /* a map-changing syscall entered */
