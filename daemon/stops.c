@@ -75,7 +75,7 @@ static int64_t capture_stack(struct task *t)
 
 /*
  * A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. What it
- * needs here its row's flags say (lib/syscallent.h).
+ * needs here its row's flags and effects say (lib/syscallent.h).
  */
 static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 {
