@@ -134,8 +134,8 @@ struct sys_range {
  * column names the function. The daemon reads it instead of knowing syscalls by number:
  * livemodel.c (touched, unfinished, shared_fd, result_size), order.c (needs_free, frees),
  * stops.c (result_file, result_anon, clone_flags, clone_args), names.c (paths, dirfds).
- * Ranges are as the kernel rounds them (pages) unless said otherwise; for
- * mmap(NULL, 5000, ...) = 0x7f3b2c000000: touched[0] and needs_free are
+ * Lengths are rounded up to pages (mremap's new range in touched: new_len as given); for
+ * mmap(NULL, 5000, ...) = 0x7f3b2c000000, touched[0] and needs_free are
  * [0x7f3b2c000000, 0x7f3b2c002000).
  */
 struct sysent_effects {
