@@ -9,8 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 
@@ -352,13 +350,16 @@ unsigned long livemodel_vma_count(const struct livemodel *m)
 
 void livemodel_facts_read(const struct event *ev, pid_t pid, struct livemodel_facts *ret)
 {
+	struct sysent_effects e;
+
 	memset(ret, 0, sizeof(*ret));
-	if (event_is_error(ev) || ev->ret == EVENT_RET_UNFINISHED)
+	/* Facts of a new mapping whose file the tracer found (note_mapping). */
+	if (!ev->path && !ev->ino)
 		return;
-	if (ev->nr == SYS_mmap && (ev->path || ev->ino) && !(ev->args[3] & MAP_ANONYMOUS) &&
-	    (ev->args[3] & MAP_TYPE) != MAP_PRIVATE)
-		ret->file_flags = fd_mode(pid, (int)ev->args[4]);
-	if (ev->nr == SYS_shmat && (ev->path || ev->ino)) {
+	sysent_effects(ev, 0, &e);
+	if (e.shared_fd >= 0)
+		ret->file_flags = fd_mode(pid, e.shared_fd);
+	if (e.result_size) {
 		/* shmdt needs the segment size: the kernel mapped it whole at ret. */
 		struct vma_desc kv;
 		char name[PROCMAP_NAME_SIZE];
@@ -368,38 +369,13 @@ void livemodel_facts_read(const struct event *ev, pid_t pid, struct livemodel_fa
 }
 
 /* The addresses @ev names, whatever the model made of it (a check must look there too). */
-static void event_range(struct livemodel *m, const struct event *ev)
+static void event_range(struct livemodel *m, const struct event *ev, uint64_t shm_size)
 {
-	const uint64_t *a = ev->args;
-	uint64_t len = (a[1] + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+	struct sysent_effects e;
 
-	switch (ev->nr) {
-	case SYS_mmap:
-		if (!event_is_error(ev))
-			ranges_add(&m->event, (uint64_t)ev->ret, (uint64_t)ev->ret + len);
-		break;
-	case SYS_mremap:
-		if (!event_is_error(ev))
-			ranges_add(&m->event, (uint64_t)ev->ret, (uint64_t)ev->ret + a[2]);
-		/* and the old range */
-		/* fall through */
-	case SYS_munmap:
-	case SYS_mprotect:
-	case SYS_pkey_mprotect:
-	case SYS_madvise:
-	case SYS_mlock:
-	case SYS_mlock2:
-	case SYS_munlock:
-	case 462: /* mseal */
-		ranges_add(&m->event, a[0], a[0] + len);
-		break;
-	case SYS_shmdt:
-		ranges_add(&m->event, a[0], a[0] + MM_PAGE_SIZE);
-		break;
-	case SYS_prctl:
-		ranges_add(&m->event, a[2], a[2] + ((a[3] + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1)));
-		break;
-	}
+	sysent_effects(ev, shm_size, &e);
+	for (unsigned i = 0; i < sizeof(e.touched) / sizeof(e.touched[0]); i++)
+		ranges_add(&m->event, e.touched[i].lo, e.touched[i].hi);
 }
 
 static int reconcile_ranges(struct livemodel *m, pid_t pid, const struct ranges *rs,
@@ -407,27 +383,13 @@ static int reconcile_ranges(struct livemodel *m, pid_t pid, const struct ranges 
 
 void livemodel_unfinished(struct livemodel *m, const struct event *ev)
 {
-	const uint64_t *a = ev->args;
-	uint64_t lo = a[0], len = a[1];
+	struct sysent_effects e;
 
-	switch (ev->nr) {
-	case SYS_mmap:
-		if (!(a[3] & MAP_FIXED))
-			break; /* where it would have gone, nobody knows */
-		/* fall through */
-	case SYS_munmap:
-	case SYS_mprotect:
-	case SYS_pkey_mprotect:
-	case SYS_madvise:
-	case SYS_mlock:
-	case SYS_mlock2:
-	case SYS_munlock:
-	case 462: /* mseal */
-		ranges_add(&m->suspect, lo & ~(MM_PAGE_SIZE - 1),
-			   (lo + len + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1));
-		return;
-	}
-	m->suspect.all = true;
+	sysent_effects(ev, 0, &e);
+	if (e.unfinished_all)
+		m->suspect.all = true;
+	else
+		ranges_add(&m->suspect, e.unfinished.lo, e.unfinished.hi);
 }
 
 int livemodel_settle(struct livemodel *m, pid_t pid, struct livemodel_counts *c)
@@ -461,7 +423,7 @@ int livemodel_apply(struct livemodel *m, const struct event *ev, pid_t pid,
 	if (flags & SF_VMA_NAME)
 		name = ev->path;
 	ranges_clear(&m->event);
-	event_range(m, ev);
+	event_range(m, ev, facts->shm_size);
 	int r = mm_apply(m->mm, ev->nr, ev->args, ev->ret, fp, name);
 	if (!quiet) {
 		/* The kernel has already applied later changes of other threads: asked now, it

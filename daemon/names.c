@@ -22,7 +22,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 
 #include "livemodel.h"
 #include "store.h"
@@ -94,45 +93,24 @@ void names_leave(struct task *t)
 void names_begin(struct task *t)
 {
 	struct tracer *tracer = tracer_get();
-	const uint64_t *a = t->ev.args;
-	char *p0 = NULL, *p1 = NULL;
+	struct sysent_effects e;
+	char *paths[2] = { NULL, NULL };
 
 	t->n_names = 0;
 	t->names_all = false;
-	switch (t->ev.nr) {
-	case SYS_unlink:
-		p0 = peek_string(t->tid, a[0], PATH_MAX);
-		note_target(t, AT_FDCWD, p0);
-		break;
-	case SYS_unlinkat:
-		p0 = peek_string(t->tid, a[1], PATH_MAX);
-		note_target(t, (int)a[0], p0);
-		break;
-	case SYS_rename:
-		p0 = peek_string(t->tid, a[0], PATH_MAX);
-		p1 = peek_string(t->tid, a[1], PATH_MAX);
-		note_target(t, AT_FDCWD, p0);
-		note_target(t, AT_FDCWD, p1);
-		break;
-	case SYS_renameat:
-	case SYS_renameat2:
-		p0 = peek_string(t->tid, a[1], PATH_MAX);
-		p1 = peek_string(t->tid, a[3], PATH_MAX);
-		note_target(t, (int)a[0], p0);
-		note_target(t, (int)a[2], p1);
-		break;
-	default:
+	sysent_effects(&t->ev, 0, &e);
+	if (!e.n_paths)
 		return;
-	}
+	for (unsigned i = 0; i < e.n_paths; i++)
+		paths[i] = peek_string(t->tid, e.paths[i], PATH_MAX);
+	for (unsigned i = 0; i < e.n_paths; i++)
+		note_target(t, e.dirfds[i], paths[i]);
 	t->in_names = true;
 	tracer->names_in_flight++;
-	if (p0) {
-		const char *paths[2] = { p0, p1 };
-		bool one = t->ev.nr == SYS_unlink || t->ev.nr == SYS_unlinkat;
-		t->ev.argv = json_string_array(paths, one ? 1 : 2);
-	}
-	free(p0);
-	free(p1);
+	if (paths[0])
+		t->ev.argv = json_string_array((const char *const *)paths, e.n_paths);
+	free(paths[0]);
+	free(paths[1]);
 }
 
 bool names_syscall(int nr)

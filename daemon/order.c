@@ -56,18 +56,14 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/shm.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "log.h"
 #include "livemodel.h"
 #include "store.h"
+#include "sysent.h"
 #include "tracer_int.h"
 #include "xalloc.h"
-
-#define PAGE_ALIGN(x) (((x) + 4095ULL) & ~4095ULL)
 
 /* ---- the in-flight list --------------------------------------------------------------- */
 
@@ -109,68 +105,23 @@ void order_flight_end(struct task *t)
 /* The range a successful @h must have found unmapped, if its result says where it went. */
 static bool needs_free(const struct held *h, uint64_t *lo, uint64_t *hi)
 {
-	const struct event *ev = &h->ev;
-	uint64_t ret = (uint64_t)ev->ret;
+	struct sysent_effects e;
 
-	if (event_is_error(ev) || ev->ret == EVENT_RET_UNFINISHED)
+	sysent_effects(&h->ev, h->facts.shm_size, &e);
+	if (!e.has_needs_free)
 		return false;
-	switch (ev->nr) {
-	case SYS_mmap:
-		if (ev->args[3] & MAP_FIXED)
-			return false; /* replaces whatever was there */
-		*lo = ret;
-		*hi = ret + PAGE_ALIGN(ev->args[1]);
-		return true;
-	case SYS_mremap:
-		if (ev->args[3] & MREMAP_FIXED)
-			return false;
-		if (ret == ev->args[0]) {
-			/* grown in place: the pages above the old end were free */
-			*lo = ret + PAGE_ALIGN(ev->args[1]);
-			*hi = ret + PAGE_ALIGN(ev->args[2]);
-			return *hi > *lo;
-		}
-		*lo = ret;
-		*hi = ret + PAGE_ALIGN(ev->args[2]);
-		return true;
-	case SYS_shmat:
-		if (!h->facts.shm_size || (ev->args[1] && (ev->args[2] & SHM_REMAP)))
-			return false;
-		*lo = ret;
-		*hi = ret + h->facts.shm_size;
-		return true;
-	default:
-		return false;
-	}
+	*lo = e.needs_free.lo;
+	*hi = e.needs_free.hi;
+	return true;
 }
 
 /* Does the successful @h unmap part of [lo, hi)? */
 static bool frees(const struct held *h, uint64_t lo, uint64_t hi)
 {
-	const struct event *ev = &h->ev;
-	uint64_t a = ev->args[0], end;
+	struct sysent_effects e;
 
-	if (ev->ret != 0 && !(ev->nr == SYS_mremap && !event_is_error(ev)))
-		return false;
-	switch (ev->nr) {
-	case SYS_munmap:
-		end = a + PAGE_ALIGN(ev->args[1]);
-		break;
-	case SYS_mremap:
-		/* moved (the old range goes) or shrunk (its tail goes) */
-		if ((uint64_t)ev->ret == a && ev->args[2] >= ev->args[1])
-			return false;
-		end = a + PAGE_ALIGN(ev->args[1]);
-		if ((uint64_t)ev->ret == a)
-			a += PAGE_ALIGN(ev->args[2]);
-		break;
-	case SYS_shmdt:
-		end = UINT64_MAX; /* the segment's fragments from a on */
-		break;
-	default:
-		return false;
-	}
-	return a < hi && end > lo;
+	sysent_effects(&h->ev, h->facts.shm_size, &e);
+	return e.has_frees && e.frees.lo < hi && e.frees.hi > lo;
 }
 
 /* Could @h take its place now: is no syscall in flight that entered before it exited? */

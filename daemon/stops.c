@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
@@ -32,23 +31,18 @@
 #include "unwind.h"
 #include "xalloc.h"
 
-static uint64_t clone_flags_of(struct task *t, int nr, const uint64_t *args)
+/* The flags @t's clone, clone3, fork or vfork (t->ev, at its entry) creates its task with. */
+static uint64_t clone_flags_of(struct task *t)
 {
-	switch (nr) {
-	case SYS_clone:
-		return args[0];
-	case SYS_clone3: {
-		uint64_t flags = 0;
-		/* struct clone_args starts with the u64 flags */
-		if (peek(t->tid, args[0], &flags, sizeof(flags)) != sizeof(flags))
-			flags = 0;
-		return flags;
-	}
-	case SYS_vfork:
-		return CLONE_VM | CLONE_VFORK;
-	default:
-		return 0;
-	}
+	struct sysent_effects e;
+	uint64_t flags = 0;
+
+	sysent_effects(&t->ev, 0, &e);
+	if (!e.clone_args)
+		return e.clone_flags;
+	if (peek(t->tid, e.clone_args, &flags, sizeof(flags)) != sizeof(flags))
+		flags = 0;
+	return flags;
 }
 
 /*
@@ -81,7 +75,7 @@ static int64_t capture_stack(struct task *t)
 
 /*
  * A recorded syscall starts (@nr, raw @args): the seccomp stop, or an entry stop. What it
- * needs here its row's flags say (lib/syscallent.h).
+ * needs here its row's flags and effects say (lib/syscallent.h).
  */
 static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 {
@@ -121,7 +115,7 @@ static void begin_syscall(struct task *t, int nr, const uint64_t *args)
 		t->ev.argv = peek_argv(t->tid, t->ev.args[k + 1]);
 	}
 	if (flags & SF_CLONE)
-		t->clone_flags = clone_flags_of(t, nr, args);
+		t->clone_flags = clone_flags_of(t);
 	if (flags & SF_NAMES)
 		names_begin(t);
 	/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): keep the name (the
@@ -156,28 +150,18 @@ static void note_mapping(struct task *t)
 {
 	struct vma_desc v;
 	char name[PROCMAP_NAME_SIZE], build_id[PROCMAP_BUILD_ID_SIZE];
-	uint64_t addr = (uint64_t)t->ev.ret;
-	bool file = false;
+	struct sysent_effects e;
 
-	switch (t->ev.nr) {
-	case SYS_mmap:
-		/* shared anonymous memory is a shmem file too ("/dev/zero (deleted)") */
-		file = ((t->ev.args[3] & MAP_TYPE) != MAP_PRIVATE) ||
-		       (!(t->ev.args[3] & MAP_ANONYMOUS) && (int)t->ev.args[4] >= 0);
-		break;
-	case SYS_shmat:
-		file = true;
-		break;
-	}
-	if (!file || event_is_error(&t->ev))
+	sysent_effects(&t->ev, 0, &e);
+	if (!e.result_file)
 		return;
-	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, addr, &v, name, sizeof(name),
-			  build_id) < 0)
+	if (procmap_query(proc_maps_fd(t->proc), t->proc->pid, (uint64_t)t->ev.ret, &v, name,
+			  sizeof(name), build_id) < 0)
 		return;
 	t->ev.path = xstrdup(name);
 	t->ev.dev = v.dev;
 	t->ev.ino = v.ino;
-	if (!(t->ev.nr == SYS_mmap && (t->ev.args[3] & MAP_ANONYMOUS)))
+	if (!e.result_anon)
 		trace_note_file(t->trace, t->proc, &v, build_id);
 }
 

@@ -2,7 +2,8 @@
 /*
  * Decoders of the name syscalls (%file): unlink, unlinkat, rename, renameat, renameat2,
  * recorded because they rename or remove a name a mapping shows. Each is a row of
- * lib/syscallent.h that names its printer here; the formats are sysent.h's.
+ * lib/syscallent.h that names its printer and its effects function (the paths the daemon
+ * reads, daemon/names.c) here; the formats are sysent.h's.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -69,4 +70,35 @@ void sys_print_renameat(const struct event *ev, FILE *out)
 		fputs(", ", out);
 		PRINT_FLAGS(out, (unsigned)ev->args[4], rename_flags, "0");
 	}
+}
+
+/* ---- effects: the paths and the directories they are relative to --------------------- */
+
+static void path_at(struct sysent_effects *e, int dirfd, uint64_t path)
+{
+	e->dirfds[e->n_paths] = dirfd;
+	e->paths[e->n_paths++] = path;
+}
+
+void sys_effects_unlink(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	path_at(e, AT_FDCWD, ev->args[0]);
+}
+
+void sys_effects_unlinkat(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	path_at(e, (int)ev->args[0], ev->args[1]);
+}
+
+void sys_effects_rename(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	path_at(e, AT_FDCWD, ev->args[0]);
+	path_at(e, AT_FDCWD, ev->args[1]);
+}
+
+/* renameat and renameat2 (the flags, last, change no path) */
+void sys_effects_renameat(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	path_at(e, (int)ev->args[0], ev->args[1]);
+	path_at(e, (int)ev->args[2], ev->args[3]);
 }

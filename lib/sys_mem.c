@@ -2,7 +2,8 @@
 /*
  * Decoders of the memory syscalls (%memory): mmap, mprotect and pkey_mprotect, munmap, brk,
  * mremap, madvise, the mlock family, mseal, shmat and shmdt, prctl(PR_SET_VMA). Each is
- * a row of lib/syscallent.h that names its printer here; the formats are sysent.h's.
+ * a row of lib/syscallent.h that names its printer and its effects function here; the
+ * formats are sysent.h's, and so is struct sysent_effects.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <sys/syscall.h>
 #include <linux/mman.h>
 
+#include "mm.h"
 #include "stresc.h"
 #include "sysent_int.h"
 
@@ -263,4 +265,142 @@ void sys_print_prctl(const struct event *ev, FILE *out)
 		stresc_print_quoted(out, ev->path);
 	else
 		sys_print_addr(out, a[4]);
+}
+
+/* ---- effects ------------------------------------------------------------------------- */
+
+static uint64_t page_align(uint64_t x)
+{
+	return (x + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1);
+}
+
+/* The call's result is there: neither an error nor unknown (its task died inside it). */
+static bool succeeded(const struct event *ev)
+{
+	return !event_is_error(ev) && ev->ret != EVENT_RET_UNFINISHED;
+}
+
+/* An unfinished call could have changed (addr, len)'s pages only. */
+static void unfinished_range(struct sysent_effects *e, const uint64_t *a)
+{
+	e->unfinished = (struct sys_range){ a[0] & ~(MM_PAGE_SIZE - 1), page_align(a[0] + a[1]) };
+	e->unfinished_all = false;
+}
+
+/*
+ * mprotect, pkey_mprotect, madvise, mlock, mlock2, munlock, mseal: (addr, len, ...) names
+ * the pages they change, done or not, finished or not.
+ */
+void sys_effects_range(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	const uint64_t *a = ev->args;
+
+	e->touched[0] = (struct sys_range){ a[0], a[0] + page_align(a[1]) };
+	unfinished_range(e, a);
+}
+
+void sys_effects_munmap(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	sys_effects_range(ev, shm_size, e);
+	e->has_frees = ev->ret == 0;
+	e->frees = e->touched[0];
+}
+
+/*
+ * brk, mlockall, munlockall, mbind, io_setup, io_destroy, map_shadow_stack,
+ * remap_file_pages: the VMAs they change are the model's to find (or the kernel's to say);
+ * their arguments name none, and an unfinished one may have changed anything.
+ */
+void sys_effects_whole(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	e->unfinished_all = true;
+}
+
+void sys_effects_mmap(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	const uint64_t *a = ev->args;
+	uint64_t ret = (uint64_t)ev->ret, flags = a[3], type = flags & MAP_TYPE;
+	bool anon = flags & MAP_ANONYMOUS;
+
+	/* MAP_FIXED: there, replacing whatever was; else where it would have gone, nobody knows */
+	if (flags & MAP_FIXED)
+		unfinished_range(e, a);
+	else
+		e->unfinished_all = true;
+	if (!succeeded(ev))
+		return;
+	e->touched[0] = (struct sys_range){ ret, ret + page_align(a[1]) };
+	e->has_needs_free = !(flags & MAP_FIXED);
+	e->needs_free = e->touched[0];
+	/* shared anonymous memory is a shmem file too ("/dev/zero (deleted)") */
+	e->result_file = type != MAP_PRIVATE || (!anon && (int)a[4] >= 0);
+	e->result_anon = anon;
+	if (!anon && type != MAP_PRIVATE && (int)a[4] >= 0)
+		e->shared_fd = (int)a[4];
+}
+
+/*
+ * mremap(old, old_len, new_len, flags, new): the old range, and the new one where it
+ * went. Grown in place, the pages past the old end were free; moved, the old range is
+ * unmapped; shrunk in place, its tail is.
+ */
+void sys_effects_mremap(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	const uint64_t *a = ev->args;
+	uint64_t ret = (uint64_t)ev->ret, old_end = a[0] + page_align(a[1]);
+
+	e->touched[1] = (struct sys_range){ a[0], old_end };
+	e->unfinished_all = true;
+	if (!succeeded(ev))
+		return;
+	e->touched[0] = (struct sys_range){ ret, ret + a[2] };
+	if (ret == a[0]) {
+		e->needs_free = (struct sys_range){ ret + page_align(a[1]), ret + page_align(a[2]) };
+		e->has_needs_free = !(a[3] & MREMAP_FIXED) && e->needs_free.hi > e->needs_free.lo;
+		e->frees = (struct sys_range){ a[0] + page_align(a[2]), old_end };
+		e->has_frees = a[2] < a[1];
+	} else {
+		e->needs_free = (struct sys_range){ ret, ret + page_align(a[2]) };
+		e->has_needs_free = !(a[3] & MREMAP_FIXED);
+		e->frees = e->touched[1];
+		e->has_frees = true;
+	}
+}
+
+/*
+ * shmat(id, addr, flags) maps the whole segment at its result: @shm_size, once the daemon
+ * has read it (result_size). SHM_REMAP at a given address replaces what was there.
+ */
+void sys_effects_shmat(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	const uint64_t *a = ev->args;
+	uint64_t ret = (uint64_t)ev->ret;
+
+	e->unfinished_all = true;
+	if (!succeeded(ev))
+		return;
+	e->has_needs_free = shm_size && !(a[1] && (a[2] & SHM_REMAP));
+	e->needs_free = (struct sys_range){ ret, ret + shm_size };
+	e->result_file = true;
+	e->result_size = true;
+}
+
+/* shmdt(addr) unmaps the segment attached at addr: every fragment of it from addr on. */
+void sys_effects_shmdt(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	const uint64_t *a = ev->args;
+
+	e->touched[0] = (struct sys_range){ a[0], a[0] + MM_PAGE_SIZE };
+	e->unfinished_all = true;
+	e->has_frees = ev->ret == 0;
+	e->frees = (struct sys_range){ a[0], UINT64_MAX };
+}
+
+/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): the named pages. */
+void sys_effects_prctl(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	const uint64_t *a = ev->args;
+
+	e->touched[0] = (struct sys_range){ a[2], a[2] + page_align(a[3]) };
+	e->unfinished_all = true;
 }

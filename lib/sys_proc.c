@@ -2,7 +2,7 @@
 /*
  * Decoders of the process syscalls (%process): clone, clone3, fork and vfork, execve and
  * execveat, exit and exit_group. Each is a row of lib/syscallent.h that names its printer
- * here; the formats are sysent.h's.
+ * and its effects function here; the formats are sysent.h's.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -112,4 +112,27 @@ void sys_print_execveat(const struct event *ev, FILE *out)
 	print_exec_args(ev, a[1], a[2], out);
 	fputs(", ", out);
 	PRINT_FLAGS(out, (unsigned)a[4], at_flags, "0");
+}
+
+/* ---- effects: the flags the new task is created with ------------------------------- */
+
+void sys_effects_clone(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	e->clone_flags = ev->args[0];
+}
+
+void sys_effects_clone3(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	/* struct clone_args, in the tracee, starts with the u64 flags */
+	e->clone_args = ev->args[0];
+}
+
+void sys_effects_fork(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	e->clone_flags = 0;
+}
+
+void sys_effects_vfork(const struct event *ev, uint64_t shm_size, struct sysent_effects *e)
+{
+	e->clone_flags = CLONE_VM | CLONE_VFORK;
 }

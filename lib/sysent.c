@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Syscall knowledge for x86_64: the table of lib/syscallent.h (one row per syscall: name,
- * arguments, result, flags, printer, model function) and what reads it here: number <->
- * name, the recorded set and its classes, and the two renderings of an event, a
+ * arguments, result, flags, printer, model and effects functions) and what reads it here:
+ * number <-> name, the recorded set and its classes, and the two renderings of an event, a
  * strace-like line and a JSON Lines object. The formats are documented in sysent.h; the
  * per-syscall printers are in lib/sys_mem.c, sys_proc.c and sys_file.c, which share the
  * helpers below; this file owns errno and signal names.
@@ -42,12 +42,14 @@
 /* ---- the table ------------------------------------------------------------------------- */
 
 /* clang-format off */
-#define SYSENT(nr, name, nargs, int_args, ret, flags, print, model)                         \
-	[nr] = { #name, nargs, int_args, ret, flags, sys_print_##print, mm_sys_##model },
-#define SYSENT0(nr, name) [nr] = { #name, 6, 0, RET_DEC, 0, NULL, NULL },
+#define SYSENT(nr, name, nargs, int_args, ret, flags, print, model, effects)                \
+	[nr] = { #name, nargs, int_args, ret, flags, sys_print_##print, mm_sys_##model,     \
+		 sys_effects_##effects },
+#define SYSENT0(nr, name) [nr] = { #name, 6, 0, RET_DEC, 0, NULL, NULL, NULL },
 /* clang-format on */
 #define sys_print_none NULL
 #define mm_sys_none NULL
+#define sys_effects_none NULL
 
 static const struct sysent sysent_table[SYSENT_NR_END] = {
 #include "syscallent.h"
@@ -57,6 +59,7 @@ static const struct sysent sysent_table[SYSENT_NR_END] = {
 #undef SYSENT0
 #undef sys_print_none
 #undef mm_sys_none
+#undef sys_effects_none
 
 const struct sysent *sysent_get(int nr)
 {
@@ -70,6 +73,15 @@ unsigned sysent_flags(int nr)
 	const struct sysent *s = sysent_get(nr);
 
 	return s ? s->flags : 0;
+}
+
+void sysent_effects(const struct event *ev, uint64_t shm_size, struct sysent_effects *ret)
+{
+	const struct sysent *s = sysent_get(ev->nr);
+
+	*ret = (struct sysent_effects){ .unfinished_all = true, .shared_fd = -1 };
+	if (s && s->effects)
+		s->effects(ev, shm_size, ret);
 }
 
 bool sysent_is_recorded(int nr)

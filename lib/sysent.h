@@ -123,6 +123,49 @@ enum sysent_flag {
 
 #define ARG(i) (1u << (i))
 
+/* An address range [lo, hi). */
+struct sys_range {
+	uint64_t lo, hi;
+};
+
+/*
+ * What a syscall did or may have done to an address space, and what the daemon must read
+ * to follow it, as plain data: sysent_effects() fills it from the event, the row's effects
+ * column names the function. The daemon reads it instead of knowing syscalls by number:
+ * livemodel.c (touched, unfinished, shared_fd, result_size), order.c (needs_free, frees),
+ * stops.c (result_file, result_anon, clone_flags, clone_args), names.c (paths, dirfds).
+ * Lengths are rounded up to pages (mremap's new range in touched: new_len as given); for
+ * mmap(NULL, 5000, ...) = 0x7f3b2c000000, touched[0] and needs_free are
+ * [0x7f3b2c000000, 0x7f3b2c002000).
+ */
+struct sysent_effects {
+	struct sys_range touched[2]; /* the addresses the event names, what the model made of
+				      * it or not (empty: none); a failed call names its
+				      * arguments' range, not its result */
+	struct sys_range unfinished; /* what the call may have changed if its task died in it */
+	bool unfinished_all;	     /* ... anything: its arguments do not say (the default) */
+	bool has_needs_free;	     /* a success found needs_free unmapped: it went there */
+	struct sys_range needs_free; /* mmap, mremap's new pages, shmat (with shm_size) */
+	bool has_frees;		     /* a success unmapped what of frees is mapped */
+	struct sys_range frees;	     /* munmap, mremap's old or cut pages, shmdt's segment
+				      * ([addr, UINT64_MAX): its fragments from addr on); may
+				      * be empty (mremap shrunk within its last page) */
+	bool result_file;	     /* the result is a new mapping whose file the daemon asks
+				      * the kernel for (ev->path, dev, ino) */
+	bool result_anon;	     /* ... shared anonymous memory: its file is the kernel's
+				      * ("/dev/zero (deleted)"), not one to read symbols from */
+	bool result_size;	     /* the size of the mapping at the result is a fact to keep
+				      * (shmat: shmdt unmaps the whole segment) */
+	int shared_fd;		     /* a MAP_SHARED mapping of this fd: its open mode decides
+				      * the VMA's flags (MM_FILE_*); -1: none (the default) */
+	uint64_t clone_flags;	     /* the clone flags the call creates its task with ... */
+	uint64_t clone_args;	     /* ... or, when not 0, the tracee address of the u64 that
+				      * holds them (clone3's struct clone_args) */
+	unsigned n_paths;	     /* the names it renames or removes: 0, 1 or 2 ... */
+	uint64_t paths[2];	     /* ... the tracee addresses of the paths, */
+	int dirfds[2];		     /* ... each relative to this fd, or AT_FDCWD */
+};
+
 /*
  * One row of lib/syscallent.h. int_args marks the arguments the kernel declares as C int:
  * their upper 32 register bits are not part of the value (the ABI leaves them undefined),
@@ -139,6 +182,8 @@ struct sysent {
 	/* the model transition (NULL: none), called by mm_apply(); as mm_apply() */
 	int (*model)(struct mm *mm, const uint64_t a[6], int64_t ret, const struct mm_file *file,
 		     const char *name);
+	/* what it does to an address space (NULL: nothing); as sysent_effects() */
+	void (*effects)(const struct event *ev, uint64_t shm_size, struct sysent_effects *ret);
 };
 
 /*
@@ -147,6 +192,14 @@ struct sysent {
  */
 const struct sysent *sysent_get(int nr);
 unsigned sysent_flags(int nr);
+
+/*
+ * sysent_effects - fill @ret with what the syscall event @ev (its nr, args and ret) did or
+ * may have done; @shm_size is the size of the segment a shmat mapped, read at its exit
+ * stop (0: not known). A syscall whose row has no effects function touched nothing, and if
+ * unfinished may have changed anything. Pure: neither @ev nor any state is read elsewhere.
+ */
+void sysent_effects(const struct event *ev, uint64_t shm_size, struct sysent_effects *ret);
 
 /* sysent_name - the x86_64 name of syscall @nr ("mmap"), or NULL if unknown. */
 const char *sysent_name(int nr);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Inside lib/: what the rows of lib/syscallent.h point to, and the printing helpers the
- * decoder files share. The decoders are split by family, as strace's mem.c and process.c:
+ * Inside lib/: what the rows of lib/syscallent.h point to (printers, effects functions,
+ * model functions), and the printing helpers the decoder files share. The decoders, with
+ * the effects functions, are split by family, as strace's mem.c and process.c:
  * lib/sys_mem.c (memory), lib/sys_proc.c (tasks), lib/sys_file.c (names); the model
  * functions are in lib/mm_range.c. Included by those files and lib/sysent.c only.
  */
@@ -72,6 +73,27 @@ void sys_print_rename(const struct event *ev, FILE *out);
 void sys_print_unlink(const struct event *ev, FILE *out);
 void sys_print_unlinkat(const struct event *ev, FILE *out);
 void sys_print_renameat(const struct event *ev, FILE *out);
+
+/* The functions of the table's effects column (struct sysent.effects), as sysent_effects(). */
+#define SYS_EFFECTS(fn)                                                                \
+	void sys_effects_##fn(const struct event *ev, uint64_t shm_size,               \
+			      struct sysent_effects *e)
+SYS_EFFECTS(range);
+SYS_EFFECTS(munmap);
+SYS_EFFECTS(whole);
+SYS_EFFECTS(mmap);
+SYS_EFFECTS(mremap);
+SYS_EFFECTS(shmat);
+SYS_EFFECTS(shmdt);
+SYS_EFFECTS(prctl);
+SYS_EFFECTS(clone);
+SYS_EFFECTS(clone3);
+SYS_EFFECTS(fork);
+SYS_EFFECTS(vfork);
+SYS_EFFECTS(unlink);
+SYS_EFFECTS(unlinkat);
+SYS_EFFECTS(rename);
+SYS_EFFECTS(renameat);
 
 /* The model functions of the table's model column (struct sysent.model), as mm_apply(). */
 #define MM_SYS(fn)                                                                     \

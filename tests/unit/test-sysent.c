@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /*
  * Unit tests of lib/sysent.c: the syscall table, the recorded set, --syscall lists, errno and
- * signal names, and the exact text and JSON renderings of events. Expected lines are written
+ * signal names, the exact text and JSON renderings of events, and the effects the rows give
+ * (sysent_effects()), against values worked out here by hand. Expected lines are written
  * out in full: they are the user-visible contract of `vmatrace events`.
  */
 #include <errno.h>
@@ -754,6 +755,190 @@ static void test_name_escaping(void)
 	check_int((long)stresc_name(buf, 0, "abc"), 0);
 }
 
+/* ---- effects: what the daemon reads of a row instead of knowing syscalls by number ---- */
+
+#define ADDR2 0x7f3b2d000000ULL
+
+static struct sysent_effects effects_of(struct event ev, uint64_t shm_size)
+{
+	struct sysent_effects e;
+
+	sysent_effects(&ev, shm_size, &e);
+	return e;
+}
+
+#define check_range(r, lo_, hi_)                                                            \
+	do {                                                                                \
+		check_int((r).lo, lo_);                                                     \
+		check_int((r).hi, hi_);                                                     \
+	} while (0)
+
+/* Nothing but the default: no range, the whole map if unfinished, nothing to read. */
+static bool effects_none(const struct sysent_effects *e)
+{
+	static const struct sys_range empty;
+
+	return e->unfinished_all && !e->has_needs_free && !e->has_frees && !e->result_file &&
+	       !e->result_anon && !e->result_size && e->shared_fd == -1 && !e->clone_flags &&
+	       !e->clone_args && !e->n_paths &&
+	       !memcmp(&e->touched[0], &empty, sizeof(empty)) &&
+	       !memcmp(&e->touched[1], &empty, sizeof(empty));
+}
+
+static void test_effects_mem(void)
+{
+	struct sysent_effects e;
+
+	/* mmap(NULL, 5000, ..., MAP_PRIVATE|MAP_ANONYMOUS, -1, 0) = ADDR */
+	e = effects_of(SC(__NR_mmap, ADDR, 0, 5000, 3, MAP_PRIVATE | MAP_ANONYMOUS, NEG(-1), 0), 0);
+	check_range(e.touched[0], 0x7f3b2c000000, 0x7f3b2c002000);
+	ok(e.has_needs_free, "mmap without MAP_FIXED found its pages free");
+	check_range(e.needs_free, 0x7f3b2c000000, 0x7f3b2c002000);
+	ok(!e.has_frees && e.unfinished_all && !e.result_file && e.shared_fd == -1,
+	   "private anonymous mmap: frees nothing, unfinished anywhere, no file");
+	/* MAP_FIXED: no free range needed; unfinished, its (rounded) pages */
+	e = effects_of(SC(__NR_mmap, ADDR + 0x10, ADDR + 0x10, 4096, 3,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, NEG(-1), 0), 0);
+	ok(!e.has_needs_free && !e.unfinished_all, "MAP_FIXED replaces: nothing must be free");
+	check_range(e.unfinished, 0x7f3b2c000000, 0x7f3b2c002000);
+	/* a MAP_SHARED file: its file is asked, and the mode of fd 3 */
+	e = effects_of(SC(__NR_mmap, ADDR, 0, 4096, 3, MAP_SHARED, 3, 0), 0);
+	ok(e.result_file && !e.result_anon && e.shared_fd == 3, "shared file mmap: file, fd 3");
+	e = effects_of(SC(__NR_mmap, ADDR, 0, 4096, 1, MAP_PRIVATE, 3, 0), 0);
+	ok(e.result_file && !e.result_anon && e.shared_fd == -1, "private file mmap: file, no fd");
+	e = effects_of(SC(__NR_mmap, ADDR, 0, 4096, 3, MAP_SHARED | MAP_ANONYMOUS, NEG(-1), 0), 0);
+	ok(e.result_file && e.result_anon && e.shared_fd == -1,
+	   "shared anonymous mmap: a shmem file, not one to note");
+	e = effects_of(SC(__NR_mmap, -ENOMEM, 0, 4096, 3, MAP_SHARED, 3, 0), 0);
+	ok(!e.has_needs_free && !e.result_file && e.shared_fd == -1 && e.touched[0].hi == 0,
+	   "a failed mmap made nothing");
+	e = effects_of(SC(__NR_mmap, INT64_MIN, 0, 4096, 3, MAP_SHARED, 3, 0), 0);
+	ok(!e.has_needs_free && !e.result_file && e.unfinished_all,
+	   "an unfinished mmap: anywhere");
+
+	/* munmap(ADDR, 4097) = 0: two pages freed */
+	e = effects_of(SC(__NR_munmap, 0, ADDR, 4097), 0);
+	check_range(e.touched[0], 0x7f3b2c000000, 0x7f3b2c002000);
+	ok(e.has_frees && !e.has_needs_free && !e.unfinished_all, "munmap frees its range");
+	check_range(e.frees, 0x7f3b2c000000, 0x7f3b2c002000);
+	check_range(e.unfinished, 0x7f3b2c000000, 0x7f3b2c002000);
+	e = effects_of(SC(__NR_munmap, -EINVAL, ADDR, 4097), 0);
+	ok(!e.has_frees && e.touched[0].hi == 0x7f3b2c002000,
+	   "a failed munmap frees nothing, but names its range");
+
+	/* mremap grown in place: the tail was free */
+	e = effects_of(SC(__NR_mremap, ADDR, ADDR, 4096, 12288, MREMAP_MAYMOVE), 0);
+	ok(e.has_needs_free && !e.has_frees && e.unfinished_all, "mremap grown in place");
+	check_range(e.needs_free, 0x7f3b2c001000, 0x7f3b2c003000);
+	check_range(e.touched[0], 0x7f3b2c000000, 0x7f3b2c003000);
+	check_range(e.touched[1], 0x7f3b2c000000, 0x7f3b2c001000);
+	/* shrunk in place: the tail goes */
+	e = effects_of(SC(__NR_mremap, ADDR, ADDR, 12288, 4096, 0), 0);
+	ok(!e.has_needs_free && e.has_frees, "mremap shrunk in place frees its tail");
+	check_range(e.frees, 0x7f3b2c001000, 0x7f3b2c003000);
+	/* shrunk within its last page: an empty range, which order.c compares as it is */
+	e = effects_of(SC(__NR_mremap, ADDR, ADDR, 5000, 4097, 0), 0);
+	ok(e.has_frees, "mremap shrunk within a page");
+	check_range(e.frees, 0x7f3b2c002000, 0x7f3b2c002000);
+	/* moved: the new range was free, the old one goes */
+	e = effects_of(SC(__NR_mremap, ADDR2, ADDR, 8192, 16384, MREMAP_MAYMOVE), 0);
+	ok(e.has_needs_free && e.has_frees, "mremap moved");
+	check_range(e.needs_free, 0x7f3b2d000000, 0x7f3b2d004000);
+	check_range(e.frees, 0x7f3b2c000000, 0x7f3b2c002000);
+	check_range(e.touched[0], 0x7f3b2d000000, 0x7f3b2d004000);
+	e = effects_of(SC(__NR_mremap, ADDR2, ADDR, 8192, 16384, MREMAP_MAYMOVE | MREMAP_FIXED,
+			  ADDR2), 0);
+	ok(!e.has_needs_free && e.has_frees, "MREMAP_FIXED replaces: nothing must be free");
+	e = effects_of(SC(__NR_mremap, -ENOMEM, ADDR, 8192, 16384, 0), 0);
+	ok(!e.has_needs_free && !e.has_frees && e.touched[0].hi == 0 &&
+	   e.touched[1].hi == 0x7f3b2c002000, "a failed mremap names its old range only");
+
+	/* shmat: the segment's size, once known */
+	e = effects_of(SC(__NR_shmat, ADDR, 5, 0, 0), 0x10000);
+	ok(e.has_needs_free && e.result_file && e.result_size && !e.result_anon,
+	   "shmat found its segment's pages free, and its file and size are asked");
+	check_range(e.needs_free, 0x7f3b2c000000, 0x7f3b2c010000);
+	e = effects_of(SC(__NR_shmat, ADDR, 5, 0, 0), 0);
+	ok(!e.has_needs_free && e.result_size, "shmat of an unknown size: nothing said free");
+	e = effects_of(SC(__NR_shmat, ADDR, 5, ADDR, SHM_REMAP), 0x10000);
+	ok(!e.has_needs_free, "shmat SHM_REMAP at an address replaces: nothing must be free");
+	e = effects_of(SC(__NR_shmat, ADDR, 5, 0, SHM_REMAP), 0x10000);
+	ok(e.has_needs_free, "SHM_REMAP without an address is ignored");
+	/* shmdt: the segment's fragments from addr on */
+	e = effects_of(SC(__NR_shmdt, 0, ADDR), 0);
+	ok(e.has_frees && e.unfinished_all, "shmdt frees, unfinished anywhere");
+	check_range(e.frees, 0x7f3b2c000000, UINT64_MAX);
+	check_range(e.touched[0], 0x7f3b2c000000, 0x7f3b2c001000);
+	ok(!effects_of(SC(__NR_shmdt, -EINVAL, ADDR), 0).has_frees, "a failed shmdt frees nothing");
+
+	/* prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name): args 2 and 3 */
+	e = effects_of(SC(__NR_prctl, 0, PR_SET_VMA, PR_SET_VMA_ANON_NAME, ADDR, 100, 0), 0);
+	check_range(e.touched[0], 0x7f3b2c000000, 0x7f3b2c001000);
+	ok(e.unfinished_all, "prctl unfinished: anywhere");
+	/* mseal (462) and pkey_mprotect: their range */
+	e = effects_of(SC(NR_mseal, 0, ADDR, 8192, 0), 0);
+	ok(!e.unfinished_all && !e.has_frees, "mseal: its range");
+	check_range(e.unfinished, 0x7f3b2c000000, 0x7f3b2c002000);
+	e = effects_of(SC(__NR_pkey_mprotect, 0, ADDR + 0x800, 4096, 1, 2), 0);
+	check_range(e.touched[0], 0x7f3b2c000800, 0x7f3b2c001800);
+	check_range(e.unfinished, 0x7f3b2c000000, 0x7f3b2c002000);
+	e = effects_of(SC(__NR_brk, ADDR, ADDR), 0);
+	ok(effects_none(&e), "brk names no range: the model finds its VMAs");
+}
+
+static void test_effects_other(void)
+{
+	struct sysent_effects e;
+	int all = 1;
+
+	e = effects_of(SC(__NR_clone, 1240, CLONE_VM | CLONE_THREAD | SIGCHLD, 0x7f3b2bfff990), 0);
+	check_int(e.clone_flags, CLONE_VM | CLONE_THREAD | SIGCHLD);
+	check_int(e.clone_args, 0);
+	e = effects_of(SC(__NR_clone3, 1236, 0x7ffd1c2e4f60, 88), 0);
+	ok(e.clone_args == 0x7ffd1c2e4f60 && e.clone_flags == 0,
+	   "clone3: the flags are the u64 at args[0]");
+	e = effects_of(SC(__NR_vfork, 1238), 0);
+	check_int(e.clone_flags, CLONE_VM | CLONE_VFORK);
+	e = effects_of(SC(__NR_fork, 1237), 0);
+	ok(e.clone_flags == 0 && e.clone_args == 0, "fork: no flags");
+
+	e = effects_of(SC(__NR_renameat, 0, 5, 0x55d0c0de2000, NEG(AT_FDCWD), 0x55d0c0de2100), 0);
+	check_int(e.n_paths, 2);
+	ok(e.paths[0] == 0x55d0c0de2000 && e.dirfds[0] == 5 && e.paths[1] == 0x55d0c0de2100 &&
+	   e.dirfds[1] == AT_FDCWD, "renameat: old at dirfd 5, new at AT_FDCWD");
+	e = effects_of(SC(__NR_renameat2, 0, 5, 0x55d0c0de2000, 6, 0x55d0c0de2100, 1), 0);
+	ok(e.n_paths == 2 && e.dirfds[1] == 6 && e.paths[1] == 0x55d0c0de2100,
+	   "renameat2: as renameat");
+	e = effects_of(SC(__NR_rename, 0, 0x55d0c0de2000, 0x55d0c0de2100), 0);
+	ok(e.n_paths == 2 && e.paths[0] == 0x55d0c0de2000 && e.paths[1] == 0x55d0c0de2100 &&
+	   e.dirfds[0] == AT_FDCWD && e.dirfds[1] == AT_FDCWD, "rename: two paths, AT_FDCWD");
+	e = effects_of(SC(__NR_unlinkat, 0, 7, 0x55d0c0de2000, AT_REMOVEDIR), 0);
+	ok(e.n_paths == 1 && e.paths[0] == 0x55d0c0de2000 && e.dirfds[0] == 7,
+	   "unlinkat: one path at dirfd 7");
+	e = effects_of(SC(__NR_unlink, 0, 0x55d0c0de2000), 0);
+	ok(e.n_paths == 1 && e.paths[0] == 0x55d0c0de2000 && e.dirfds[0] == AT_FDCWD,
+	   "unlink: one path");
+
+	e = effects_of(SC(__NR_read, 5, 3, 0x7ffd1c2e5000, 4096), 0);
+	ok(effects_none(&e), "read: no effects");
+	e = effects_of(SC(400, 0), 0);
+	ok(effects_none(&e), "a number without a row: no effects");
+	e = effects_of(SC(__NR_execve, 0, 0x55d0c0de2000), 0);
+	ok(effects_none(&e), "execve: no effects (its mm is a new one)");
+
+	/* What the daemon reads of a row, every such row says. */
+	for (int nr = 0; nr < SYSENT_NR_END; nr++) {
+		const struct sysent *s = sysent_get(nr);
+		unsigned f = s ? s->flags : 0;
+
+		if ((f & (SF_ORDERED | SF_CLONE | SF_NAMES | SF_FILE_ID)) && !s->effects) {
+			diag("%s: flags %#x and no effects function", s->name, f);
+			all = 0;
+		}
+	}
+	ok(all, "every ORDERED, CLONE, NAMES and FILE_ID row has an effects function");
+}
+
 int main(void)
 {
 	plan_lazy();
@@ -770,5 +955,7 @@ int main(void)
 	test_signals();
 	test_json_escaping();
 	test_argv_round_trip();
+	test_effects_mem();
+	test_effects_other();
 	return done();
 }
