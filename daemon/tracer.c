@@ -307,6 +307,7 @@ void task_end(struct task *t, int status)
 
 	if (t->parked)
 		order_forget(t); /* vanished in a parked stop (a non-leader's exec took its tid) */
+	clone_lost(t); /* if it dies inside a clone whose event never came */
 	task_emit_unfinished(t);
 	struct event ev = {
 		.kind = EVENT_TASK_EXIT, .nr = -1, .time_ns = tracer_now_ns(), .pid = p->pid,
@@ -393,6 +394,7 @@ static void trace_finish(struct trace *tr)
 	uint64_t t0 = tracer_now_ns();
 
 	store_close_begin(tr->store, tr->end_status ? tr->end_status : "done");
+	clone_lost_forget(tr);
 	trace_list_del(&tracer->traces, tr);
 	tr->state = TRACE_CLOSING;
 	tr->next = tracer->waiting;

@@ -152,6 +152,15 @@ struct orphan {
 	struct orphan *next;
 };
 
+/* A clone/fork whose task died before its event stop: its child may be an orphan to come
+ * (stops.c, clone_lost). */
+struct lost_clone {
+	struct trace *trace;
+	pid_t pid;              /* the creator's process */
+	uint64_t flags;         /* its clone flags, as read at entry */
+	struct lost_clone *next;
+};
+
 struct notify_watch;
 
 /*
@@ -169,6 +178,7 @@ struct tracer {
 	struct trace *waiting;  /* traces whose DB the writer sets up or closes (STARTING,
 				 * CLOSING) */
 	struct orphan *orphans; /* stops of tids we do not know yet */
+	struct lost_clone *lost_clones; /* clones whose creator died before its event */
 	uint32_t next_trace_id; /* from 1 */
 	int store_efd;          /* tracer_store_fd(): the writers' completions, -1 until made */
 	bool stopping;          /* tracer_detach_all(): no trace starts any more */
@@ -241,6 +251,10 @@ void notify_pending(void);                 /* ... and what waited for names_quie
 
 /* stops.c: handle a stop (or a task's end) that order.c parked. */
 void stop_redispatch(struct task *t, int status);
+/* stops.c: @t dies (if inside a clone/fork/vfork whose event stop never came, its child
+ * is looked for among the orphans); ... @tr ends. */
+void clone_lost(struct task *t);
+void clone_lost_forget(struct trace *tr);
 void mmref_free(struct mmref *m);
 void task_emit(struct task *t);
 void task_emit_unfinished(struct task *t);

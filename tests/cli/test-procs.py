@@ -10,8 +10,11 @@
   pids, and each child's +exit has the status the parent saw.
 - exec-thread: a non-leader thread execs; the pid stays, the new image exits 7, and the ends
   of the threads the exec killed are recorded.
+- park-kill: threads killed by exit_group out of stops that wait in the daemon's order, and
+  clones whose creator dies before its event: the daemon survives, nothing stays stopped.
 """
 import os
+import re
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -272,12 +275,52 @@ def check_clone_exec(s):
     tap.ok(len(execs) >= 30, 'clone-exec: the exec of each child is recorded (%d)' % len(execs))
 
 
+def traced_by(pid):
+    """The pids whose TracerPid is @pid."""
+    out = []
+    for d in os.listdir('/proc'):
+        try:
+            with open('/proc/%s/status' % d) as f:
+                m = re.search(r'^TracerPid:\s*(\d+)', f.read(), re.M)
+        except (OSError, ValueError):
+            continue
+        if m and int(m.group(1)) == pid:
+            out.append(int(d))
+    return out
+
+
+def check_park_kill(s):
+    """Threads killed by exit_group while their stops (a signal, a clone, a fork) wait in
+    the daemon's order for other threads' map changes, and clones whose creator dies before
+    its event: the daemon survives, every process of the trace ends (none is left stopped),
+    and the model still equals the kernel."""
+    prog = vtlib.prog('park-kill')
+    for i in range(5):
+        db = s.path('park-kill-%d.db' % i)
+        r = vtlib.execute([s.vmatrace, 'run', '--verify', '-o', db, '--', prog, '20', '4'],
+                          env=s.env, cwd=s.workdir, timeout=vtlib.RUN_TIMEOUT)
+        m = re.search(r'verify: (\d+) events? checked, (\d+) diverged', r.errtext)
+        if not tap.ok(r.rc == 0 and 'rounds=20 ok=20' in r.text and m and m.group(2) == '0',
+                      'park-kill run %d: 20 children killed mid-flight, exit 0, 0 diverged'
+                      % (i + 1), r.errtext[-2000:] + s.daemon_log()):
+            return
+        q = s.cmd('sql', '-d', db, '--list',
+                  'SELECT count(*) FROM process WHERE end_seq IS NULL')
+        tap.eq(q.text.split()[-1:], ['0'], 'park-kill run %d: every recorded process ended' % (i + 1))
+    st = s.cmd('status')
+    tap.ok(st.rc == 0, 'park-kill: the daemon still answers', st)
+    m = re.search(r'vmatraced\[(\d+)\]', s.daemon_log())
+    left = traced_by(int(m.group(1))) if m else ['no daemon pid in the log']
+    tap.eq(left, [], 'park-kill: no process is left stopped under the daemon')
+
+
 def main():
     with vtlib.Session(tap) as s:
         check_threads(s)
         check_forks(s)
         check_exec_thread(s)
         check_clone_exec(s)
+        check_park_kill(s)
 
 
 main()
