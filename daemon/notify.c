@@ -147,12 +147,15 @@ void notify_pending(void)
 	}
 }
 
-void notify_poll(void)
+/* Read the queue to its end: the loop watches the fd level-triggered, so whatever is left
+ * (the IN_IGNORED of watches removed at a trace's end, when no watch is left to match it)
+ * would wake it again at once, for ever. */
+static void notify_read(void)
 {
 	struct tracer *tracer = tracer_get();
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
 
-	if (tracer->notify_fd < 0 || !tracer->n_watches)
+	if (tracer->notify_fd < 0)
 		return;
 	for (;;) {
 		ssize_t n = read(tracer->notify_fd, buf, sizeof(buf));
@@ -174,6 +177,14 @@ void notify_poll(void)
 	}
 }
 
+/* Before each stop: one read() per stop is not free, and with no watch nothing queued
+ * can name a traced file. */
+void notify_poll(void)
+{
+	if (tracer_get()->n_watches)
+		notify_read();
+}
+
 int tracer_notify_fd(void)
 {
 	return notify_fd_get();
@@ -181,5 +192,5 @@ int tracer_notify_fd(void)
 
 void tracer_notify(void)
 {
-	notify_poll();
+	notify_read();
 }

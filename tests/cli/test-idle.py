@@ -4,7 +4,9 @@
 a connection ending), not from its start; and a client that connects just as the idle time
 ends is served, not reset. The second case is made certain by stopping the daemon
 (SIGSTOP) across its deadline while a client connects: when it continues, the expired
-timer and the waiting connection are handled in the same loop iteration."""
+timer and the waiting connection are handled in the same loop iteration. And an idle
+daemon sleeps: no CPU while it waits after a trace (its inotify queue was once left
+unread there, and the loop spun)."""
 
 import os
 import signal
@@ -28,6 +30,13 @@ def start(s, idle):
     return p, time.monotonic()
 
 
+def cpu_ticks(pid):
+    """User and system time of @pid so far, in clock ticks (/proc/PID/stat)."""
+    with open('/proc/%d/stat' % pid) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return int(fields[11]) + int(fields[12])
+
+
 def gone_within(p, secs):
     try:
         p.wait(timeout=secs)
@@ -43,7 +52,11 @@ with vtlib.Session(tap) as s:
     r = s.run(['/bin/true'], s.path('a.db'), timeout=30)
     t_end = time.monotonic()
     tap.ok(r.rc == 0, 'a run 2 s after the start of a daemon with --idle-exit 3', r)
+    c0, w0 = cpu_ticks(d.pid), time.monotonic()
     time.sleep(max(0, t0 + 4.2 - time.monotonic()))
+    used = (cpu_ticks(d.pid) - c0) / os.sysconf('SC_CLK_TCK')
+    tap.ok(used < 0.1, 'the idle daemon used %.2f s of CPU in the %.1f s after the run' %
+           (used, time.monotonic() - w0))
     tap.ok(d.poll() is None, 'the daemon is still there 4 s after its start (the run ended '
            '%.1f s ago)' % (time.monotonic() - t_end))
     tap.ok(gone_within(d, t_end + 3 + 3 - time.monotonic()),
