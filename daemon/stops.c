@@ -258,6 +258,11 @@ static void on_clone_event(struct task *t, int event)
 	/* The result the parent will see: kept even if its exit stop never comes (a thread
 	 * of it execs first, and the kernel kills it). */
 	t->ev.ret = child;
+	if (task_find(child)) {
+		/* taken for the child of a lost clone of the same process (clone_lost): ours */
+		task_resume(t, PTRACE_SYSCALL, 0);
+		return;
+	}
 
 	struct proc *p;
 	struct mmref *mm;
