@@ -219,6 +219,21 @@ static void move_range(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t 
 	mm_unmap_range(mm, addr, addr + old_len);
 }
 
+/*
+ * The kernel put new pages at [lo, hi) without MAP_FIXED or MREMAP_FIXED: they were free.
+ * What the model still has there is a contradiction (another thread's munmap of them went
+ * first in the kernel and is not applied yet): it goes, and the range is asked to the
+ * kernel.
+ */
+static void claim_free(struct mm *mm, uint64_t lo, uint64_t hi)
+{
+	if (!mm_range_has_vma(mm, lo, hi))
+		return;
+	mm->stats.contradictions++;
+	mm_mark_uncertain(mm, lo, hi);
+	mm_unmap_range(mm, lo, hi);
+}
+
 int mm_mremap(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, int flags,
 	      uint64_t new_addr, int64_t ret)
 {
@@ -270,6 +285,8 @@ int mm_mremap(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, 
 	if (fixed || dontunmap) {
 		if (fixed)
 			mm_unmap_range(mm, new_addr, new_addr + new_len);
+		else
+			claim_free(mm, (uint64_t)ret, (uint64_t)ret + new_len);
 		if (new_len < old_len) {
 			mm_unmap_range(mm, addr + new_len, addr + old_len);
 			old_len = new_len;
@@ -281,6 +298,7 @@ int mm_mremap(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, 
 		mm_unmap_range(mm, addr + new_len, addr + old_len);
 	} else if (new_len > old_len && (uint64_t)ret == addr) {
 		/* vma_merge_extend(): the tail grows in place, maybe into the next VMA */
+		claim_free(mm, vma->end, vma->end + (new_len - old_len));
 		struct vma *cand = vma_copy(mm, vma, vma->end, vma->end + (new_len - old_len));
 
 		if (cand && !vma->pgoff_known) {
@@ -306,6 +324,7 @@ int mm_mremap(struct mm *mm, uint64_t addr, uint64_t old_len, uint64_t new_len, 
 				r->av = AV_SOME;
 		}
 	} else if (new_len > old_len) {
+		claim_free(mm, (uint64_t)ret, (uint64_t)ret + new_len);
 		move_range(mm, addr, old_len, new_len, (uint64_t)ret, false);
 	}
 	return mm_end(mm);
