@@ -17,8 +17,9 @@ tracer did not compute (racelib.py):
 
 Tracee: tests/progs/race (4 threads x VT_RACE_ROUNDS rounds, default 5,000: about 42,000
 events, handed buffers, mremap, 10 forks meanwhile) VT_RACE_RUNS times in a row (default
-20); then the same under `attach`. The stress setup (`meson test --setup stress`, run by
-.ci/run) runs it with 12,500 rounds. Real multi-threaded programs are test-race-apps.
+20); then the same under `attach`, and `detach` mid-race 3 times. The stress setup
+(`meson test --setup stress`, run by .ci/run) runs it with 12,500 rounds. Real
+multi-threaded programs are test-race-apps.
 """
 import os
 import re
@@ -78,6 +79,36 @@ def race_attach(s, exe):
     tap.eq(racelib.mapped_over(db), [], 'attach: no mmap result was mapped over in the history')
 
 
+def race_detach(s, exe):
+    """`vmatrace detach` while the threads race: whatever was held goes out in the order
+    known, and the model must stay whole (a grown or moved mremap over pages an unapplied
+    munmap still held once broke it), the process runs on untraced, the daemon serves on."""
+    for i in range(3):
+        db = s.path('race-detach-%d.db' % i)
+        target = subprocess.Popen([exe, str(4 * ROUNDS), '4', '3', 'wait'],
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        target.stdout.readline()
+        a = subprocess.Popen([s.vmatrace, 'attach', '-o', db, str(target.pid)], env=s.env,
+                             cwd=s.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+        for _ in range(200):
+            if tracer_of(target.pid):
+                break
+            time.sleep(0.05)
+        target.stdin.write('g')
+        target.stdin.close()
+        time.sleep(0.2 + 0.2 * i)
+        d = s.cmd('detach', target.pid)
+        out = target.stdout.read()
+        target.wait(timeout=racelib.TIMEOUT)
+        _, err = a.communicate(timeout=racelib.TIMEOUT)
+        tap.ok(d.rc == 0 and target.returncode == 0 and 'failures=0' in out and a.returncode == 0,
+               'detach %d mid-race: detached, race exits 0 (%s), the client ends' %
+               (i + 1, out.strip()), str(d) + err + s.daemon_log())
+    st = s.cmd('status')
+    tap.ok(st.rc == 0, 'after the detaches the daemon still answers', st)
+
+
 def main():
     with vtlib.Session(tap) as s:
         exe = vtlib.prog('race')
@@ -85,6 +116,7 @@ def main():
         tap.ok(plain.rc == 0 and 'failures=0' in plain.text, 'race runs untraced', plain)
         race_runs(s, exe)
         race_attach(s, exe)
+        race_detach(s, exe)
 
 
 main()
