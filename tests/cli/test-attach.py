@@ -18,6 +18,8 @@ tap = vtlib.Tap()
 
 # A target that keeps making recorded syscalls from 3 threads, prints "alive" when told
 # (SIGUSR1) that its test is over, then exits 3: run on unharmed means exactly that.
+# (A test took 67 s once: the signal had gone to a worker thread while the main one slept
+# in a 60 s wait.)
 BUSY = r'''
 import mmap, os, signal, sys, threading, time
 done = threading.Event()
@@ -28,7 +30,12 @@ def work():
 for i in range(3):
     threading.Thread(target=work, daemon=True).start()
 print("ready", flush=True)
-done.wait(60)
+# Short waits: the kernel may give SIGUSR1 to a worker thread (the main one in a ptrace stop
+# or with a signal pending), and CPython runs the handler only when the main thread next
+# runs bytecode: one wait(60) would then sleep through it.
+end = time.monotonic() + 60
+while not done.wait(0.1) and time.monotonic() < end:
+    pass
 print("alive", flush=True)
 sys.exit(3)
 '''
