@@ -53,11 +53,12 @@ def tracer_of(pid):
         return int(re.search(r'TracerPid:\s*(\d+)', f.read()).group(1))
 
 
-def race_attach(s, exe):
-    db = s.path('race-attach.db')
-    target = subprocess.Popen([exe, str(ROUNDS), '4', '0', 'wait'], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True)
-    tap.eq(target.stdout.readline().strip(), 'READY', 'attach: race is ready')
+def attached_race(s, exe, db, rounds, forks):
+    """tests/progs/race waiting for its go, attached (into @db) once it is ready, then let
+    go: (target, attach client, the READY line)."""
+    target = subprocess.Popen([exe, str(rounds), '4', str(forks), 'wait'],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    ready = target.stdout.readline().strip()
     a = subprocess.Popen([s.vmatrace, 'attach', '-o', db, str(target.pid)], env=s.env,
                          cwd=s.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
@@ -67,6 +68,13 @@ def race_attach(s, exe):
         time.sleep(0.05)
     target.stdin.write('g')
     target.stdin.close()
+    return target, a, ready
+
+
+def race_attach(s, exe):
+    db = s.path('race-attach.db')
+    target, a, ready = attached_race(s, exe, db, ROUNDS, 0)
+    tap.eq(ready, 'READY', 'attach: race is ready')
     out = target.stdout.read()
     target.wait(timeout=racelib.TIMEOUT)
     _, err = a.communicate(timeout=racelib.TIMEOUT)
@@ -84,19 +92,7 @@ def race_detach(s, exe):
     known, and the model must stay whole (a grown or moved mremap over pages an unapplied
     munmap still held once broke it), the process runs on untraced, the daemon serves on."""
     for i in range(3):
-        db = s.path('race-detach-%d.db' % i)
-        target = subprocess.Popen([exe, str(4 * ROUNDS), '4', '3', 'wait'],
-                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        target.stdout.readline()
-        a = subprocess.Popen([s.vmatrace, 'attach', '-o', db, str(target.pid)], env=s.env,
-                             cwd=s.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
-        for _ in range(200):
-            if tracer_of(target.pid):
-                break
-            time.sleep(0.05)
-        target.stdin.write('g')
-        target.stdin.close()
+        target, a, _ = attached_race(s, exe, s.path('race-detach-%d.db' % i), 4 * ROUNDS, 3)
         time.sleep(0.2 + 0.2 * i)
         d = s.cmd('detach', target.pid)
         out = target.stdout.read()
