@@ -1,0 +1,168 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Children no event claims. A task killed inside clone/fork/vfork/clone3 before its
+ * PTRACE_EVENT stop (exit_group, SIGKILL, a sibling's exec), or out of that stop before
+ * PTRACE_GETEVENTMSG, never says which child it made, yet the child may exist:
+ * auto-attached, stopped before its first instruction, an orphan (struct orphan) that no
+ * event will claim, stopped for ever if nobody does. So the lost clone is remembered, and
+ * an orphan that fits it is adopted into its trace as the event would have done: a thread
+ * of the creator's process, or a process whose parent is the creator's process or, the
+ * creator's process being gone, one we do not trace (it was reparented). Its mm is its
+ * process's, or that of a task of the trace that shares it (kcmp), or a new one read from
+ * the kernel. The clone event itself stays unfinished: which tid it returned nobody saw.
+ *
+ * Threading: the event-loop thread only, like the rest of the tracer.
+ */
+#include <linux/kcmp.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "store.h"
+#include "sysent.h"
+#include "tracer_int.h"
+#include "xalloc.h"
+
+/* The thread group and the parent of @tid (/proc/TID/status); false if it is gone. */
+static bool status_ids(pid_t tid, pid_t *tgid, pid_t *ppid)
+{
+	char path[64], buf[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if (!(f = fopen(path, "re")))
+		return false;
+	*tgid = *ppid = 0;
+	while (fgets(buf, sizeof(buf), f)) {
+		if (!strncmp(buf, "Tgid:", 5))
+			*tgid = (pid_t)atoi(buf + 5);
+		else if (!strncmp(buf, "PPid:", 5))
+			*ppid = (pid_t)atoi(buf + 5);
+	}
+	fclose(f);
+	return *tgid > 0;
+}
+
+/* A task of @tr in process @pid (any trace when @tr is NULL), or NULL. */
+static struct task *task_of_process(const struct trace *tr, pid_t pid)
+{
+	struct tracer *tracer = tracer_get();
+
+	for (unsigned h = 0; h < TASK_HASH_SIZE; h++)
+		for (struct task *u = tracer->tasks[h]; u; u = u->hnext)
+			if (u->proc->pid == pid && (!tr || u->trace == tr))
+				return u;
+	return NULL;
+}
+
+static struct lost_clone **lost_clone_for(pid_t tid)
+{
+	struct tracer *tracer = tracer_get();
+	pid_t tgid, ppid;
+
+	if (!status_ids(tid, &tgid, &ppid))
+		return NULL;
+	for (struct lost_clone **lp = &tracer->lost_clones; *lp; lp = &(*lp)->next) {
+		struct lost_clone *lc = *lp;
+		if (tgid != tid ? (lc->flags & CLONE_THREAD) && tgid == lc->pid :
+				  !(lc->flags & CLONE_THREAD) &&
+				  (ppid == lc->pid || !task_of_process(NULL, ppid)))
+			return lp;
+	}
+	return NULL;
+}
+
+static void adopt(struct lost_clone *lc, pid_t child, int status)
+{
+	struct trace *tr = lc->trace;
+	struct task *sibling = NULL, *same_process = NULL;
+	pid_t tgid, ppid;
+
+	if (!status_ids(child, &tgid, &ppid))
+		return; /* gone meanwhile: its death is reported, to nobody */
+	if (tgid != child && !(same_process = task_of_process(tr, tgid))) {
+		/* a thread of a process whose traced threads are all gone: it dies with them */
+		ptrace(PTRACE_DETACH, child, 0, 0);
+		return;
+	}
+	struct tracer *tracer = tracer_get();
+	sibling = same_process; /* a thread shares its process's mm */
+	for (unsigned h = 0; h < TASK_HASH_SIZE && !sibling; h++)
+		for (struct task *u = tracer->tasks[h]; u && !sibling; u = u->hnext)
+			if (u->trace == tr && syscall(SYS_kcmp, u->tid, child, KCMP_VM, 0, 0) == 0)
+				sibling = u;
+	uint64_t seq = trace_take_seq(tr);
+	struct mmref *mm;
+	if (sibling) {
+		mm = sibling->mm;
+		mmref_get(tr, mm, seq);
+	} else {
+		mm = mmref_new(tr, seq, NULL, child); /* read from the kernel: it has not run */
+	}
+	struct proc *p = same_process ? same_process->proc : proc_new(tr, child);
+	if (!same_process)
+		store_add_process(tr->store, &(struct store_process){
+			.pid = child, .ppid = lc->pid, .start_seq = seq, .mm = mm->id });
+	struct task *c = task_new(tr, child, p, mm);
+	c->startup = true;
+	store_add_thread(tr->store, child, p->pid, seq);
+	log_info("trace %u: pid %d adopted: its creator in process %d died before its clone "
+		 "returned", tr->id, child, lc->pid);
+	tracer_dispatch(child, status);
+}
+
+void adopt_orphans(void)
+{
+	struct tracer *tracer = tracer_get();
+	struct orphan **op = &tracer->orphans;
+
+	while (*op && tracer->lost_clones) {
+		struct orphan *o = *op;
+		struct lost_clone **lp = lost_clone_for(o->tid);
+		if (!lp) {
+			op = &o->next;
+			continue;
+		}
+		struct lost_clone *lc = *lp;
+		*lp = lc->next;
+		*op = o->next;
+		adopt(lc, o->tid, o->status);
+		free(lc);
+		free(o);
+		op = &tracer->orphans; /* the list may have changed */
+	}
+}
+
+void clone_lost(struct task *t)
+{
+	struct tracer *tracer = tracer_get();
+
+	if (!t->in_syscall || t->seq_taken || !(sysent_flags(t->ev.nr) & SF_CLONE))
+		return;
+	struct lost_clone *lc = xmalloc(sizeof(*lc));
+	*lc = (struct lost_clone){ .trace = t->trace, .pid = t->proc->pid,
+				   .flags = t->clone_flags, .next = tracer->lost_clones };
+	tracer->lost_clones = lc;
+	adopt_orphans();
+}
+
+void clone_lost_forget(struct trace *tr)
+{
+	struct tracer *tracer = tracer_get();
+
+	for (struct lost_clone **lp = &tracer->lost_clones; *lp;) {
+		struct lost_clone *lc = *lp;
+		if (lc->trace == tr) {
+			*lp = lc->next;
+			free(lc);
+		} else {
+			lp = &lc->next;
+		}
+	}
+}
+
