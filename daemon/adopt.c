@@ -138,17 +138,28 @@ void adopt_orphans(void)
 	}
 }
 
-void clone_lost(struct task *t)
+static void lost_add(struct trace *tr, pid_t pid, uint64_t flags)
 {
 	struct tracer *tracer = tracer_get();
-
-	if (!t->in_syscall || t->seq_taken || !(sysent_flags(t->ev.nr) & SF_CLONE))
-		return;
 	struct lost_clone *lc = xmalloc(sizeof(*lc));
-	*lc = (struct lost_clone){ .trace = t->trace, .pid = t->proc->pid,
-				   .flags = t->clone_flags, .next = tracer->lost_clones };
+
+	*lc = (struct lost_clone){ .trace = tr, .pid = pid, .flags = flags,
+				   .next = tracer->lost_clones };
 	tracer->lost_clones = lc;
 	adopt_orphans();
+}
+
+void clone_lost(struct task *t)
+{
+	if (t->in_syscall && !t->seq_taken && (sysent_flags(t->ev.nr) & SF_CLONE))
+		lost_add(t->trace, t->proc->pid, t->clone_flags);
+}
+
+void clone_adopted_early(struct task *t)
+{
+	/* The lost clone it was taken for is another thread's of the same process (only that
+	 * one matches while this process lives): that one's child is still to be found. */
+	lost_add(t->trace, t->proc->pid, t->clone_flags);
 }
 
 void clone_lost_forget(struct trace *tr)

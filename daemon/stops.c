@@ -259,7 +259,8 @@ static void on_clone_event(struct task *t, int event)
 	 * of it execs first, and the kernel kills it). */
 	t->ev.ret = child;
 	if (task_find(child)) {
-		/* taken for the child of a lost clone of the same process (clone_lost): ours */
+		/* taken for the child of a lost clone of the same process (adopt.c): ours */
+		clone_adopted_early(t);
 		task_resume(t, PTRACE_SYSCALL, 0);
 		return;
 	}

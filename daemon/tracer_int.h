@@ -252,8 +252,10 @@ void notify_pending(void);                 /* ... and what waited for names_quie
 /* stops.c: handle a stop (or a task's end) that order.c parked. */
 void stop_redispatch(struct task *t, int status);
 /* adopt.c: @t dies (if inside a clone/fork/vfork whose event stop never came, its child
- * is looked for among the orphans); ... @tr ends; ... a new orphan may be such a child. */
+ * is looked for among the orphans); ... @t's clone event names a child already adopted
+ * for such a clone; ... @tr ends; ... a new orphan may be such a child. */
 void clone_lost(struct task *t);
+void clone_adopted_early(struct task *t);
 void clone_lost_forget(struct trace *tr);
 void adopt_orphans(void);
 void mmref_free(struct mmref *m);
