@@ -15,38 +15,17 @@
  */
 #include <linux/kcmp.h>
 #include <sched.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "procinfo.h"
 #include "store.h"
 #include "sysent.h"
 #include "tracer_int.h"
 #include "xalloc.h"
-
-/* The thread group and the parent of @tid (/proc/TID/status); false if it is gone. */
-static bool status_ids(pid_t tid, pid_t *tgid, pid_t *ppid)
-{
-	char path[64], buf[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
-	if (!(f = fopen(path, "re")))
-		return false;
-	*tgid = *ppid = 0;
-	while (fgets(buf, sizeof(buf), f)) {
-		if (!strncmp(buf, "Tgid:", 5))
-			*tgid = (pid_t)atoi(buf + 5);
-		else if (!strncmp(buf, "PPid:", 5))
-			*ppid = (pid_t)atoi(buf + 5);
-	}
-	fclose(f);
-	return *tgid > 0;
-}
 
 /* A task of @tr in process @pid (any trace when @tr is NULL), or NULL. */
 static struct task *task_of_process(const struct trace *tr, pid_t pid)
@@ -60,13 +39,15 @@ static struct task *task_of_process(const struct trace *tr, pid_t pid)
 	return NULL;
 }
 
-static struct lost_clone **lost_clone_for(pid_t tid)
+/* The lost clone orphan @tid fits, and @tid's thread group into @ret_tgid; NULL: none. */
+static struct lost_clone **lost_clone_for(pid_t tid, pid_t *ret_tgid)
 {
 	struct tracer *tracer = tracer_get();
 	pid_t tgid, ppid;
 
-	if (!status_ids(tid, &tgid, &ppid))
+	if (procinfo_ids(tid, &tgid, &ppid) < 0)
 		return NULL;
+	*ret_tgid = tgid;
 	for (struct lost_clone **lp = &tracer->lost_clones; *lp; lp = &(*lp)->next) {
 		struct lost_clone *lc = *lp;
 		if (tgid != tid ? (lc->flags & CLONE_THREAD) && tgid == lc->pid :
@@ -77,14 +58,11 @@ static struct lost_clone **lost_clone_for(pid_t tid)
 	return NULL;
 }
 
-static void adopt(struct lost_clone *lc, pid_t child, int status)
+static void adopt(struct lost_clone *lc, pid_t child, pid_t tgid, int status)
 {
 	struct trace *tr = lc->trace;
 	struct task *sibling = NULL, *same_process = NULL;
-	pid_t tgid, ppid;
 
-	if (!status_ids(child, &tgid, &ppid))
-		return; /* gone meanwhile: its death is reported, to nobody */
 	if (tgid != child && !(same_process = task_of_process(tr, tgid))) {
 		/* a thread of a process whose traced threads are all gone: it dies with them */
 		ptrace(PTRACE_DETACH, child, 0, 0);
@@ -123,7 +101,8 @@ void adopt_orphans(void)
 
 	while (*op && tracer->lost_clones) {
 		struct orphan *o = *op;
-		struct lost_clone **lp = lost_clone_for(o->tid);
+		pid_t tgid;
+		struct lost_clone **lp = lost_clone_for(o->tid, &tgid);
 		if (!lp) {
 			op = &o->next;
 			continue;
@@ -131,7 +110,7 @@ void adopt_orphans(void)
 		struct lost_clone *lc = *lp;
 		*lp = lc->next;
 		*op = o->next;
-		adopt(lc, o->tid, o->status);
+		adopt(lc, o->tid, tgid, o->status);
 		free(lc);
 		free(o);
 		op = &tracer->orphans; /* the list may have changed */

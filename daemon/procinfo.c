@@ -192,6 +192,23 @@ int procinfo_no_new_privs(pid_t pid)
 	return atoi(val) == 1;
 }
 
+int procinfo_ids(pid_t pid, pid_t *ret_tgid, pid_t *ret_ppid)
+{
+	char tgid[32], ppid[32], *st = NULL;
+	size_t len;
+
+	if (proc_read(pid, "status", &st, &len) < 0)
+		return -ESRCH;
+	bool found = status_field(st, "Tgid", tgid, sizeof(tgid)) &&
+		     status_field(st, "PPid", ppid, sizeof(ppid));
+	free(st);
+	if (!found)
+		return -ESRCH;
+	*ret_tgid = (pid_t)atoi(tgid);
+	*ret_ppid = (pid_t)atoi(ppid);
+	return 0;
+}
+
 pid_t procinfo_tracer(pid_t pid)
 {
 	char val[32], *st = NULL;

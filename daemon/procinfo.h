@@ -28,6 +28,9 @@ char *procinfo_traced_by(pid_t pid, pid_t tracer);
 /* procinfo_tracer - the TracerPid of @pid: 0 if untraced, -errno if unknown. */
 pid_t procinfo_tracer(pid_t pid);
 
+/* procinfo_ids - the thread group and the parent of task @pid; -ESRCH if it is gone. */
+int procinfo_ids(pid_t pid, pid_t *ret_tgid, pid_t *ret_ppid);
+
 /*
  * procinfo_no_new_privs - 1 if @pid has no_new_privs (PR_SET_NO_NEW_PRIVS: no exec of it or
  * of its descendants can gain privileges), 0 if not, -errno if unknown.
