@@ -56,17 +56,12 @@ def start(code, stdin=subprocess.DEVNULL):
     return p
 
 
-def tracer_of(pid):
-    with open('/proc/%d/status' % pid) as f:
-        return int(re.search(r'TracerPid:\s*(\d+)', f.read()).group(1))
-
-
 def attach(s, pid, db):
     p = subprocess.Popen([s.vmatrace, 'attach', '-o', db, str(pid)], env=s.env,
                          cwd=s.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     for _ in range(100):
-        if tracer_of(pid) != 0:
+        if vtlib.tracer_of(pid) != 0:
             break
         time.sleep(0.05)
     return p
@@ -90,7 +85,7 @@ with vtlib.Session(tap) as s:
     out, err = a.communicate(timeout=60)
     tap.ok(a.returncode == 0 and 'events' in err and 'detaching' in err,
            'attach: Ctrl-C detaches and prints the summary', a.returncode, err)
-    tap.eq(tracer_of(target.pid), 0, 'no tracer left on the target')
+    tap.eq(vtlib.tracer_of(target.pid), 0, 'no tracer left on the target')
     evs = s.events(db)
     tids = {e['tid'] for e in evs if e['syscall'] == 'mmap'}
     tap.ok(len(tids) >= 2, 'mmaps recorded from several threads', tids)
@@ -110,7 +105,7 @@ with vtlib.Session(tap) as s:
     out, err = a.communicate(timeout=60)
     tap.ok(a.returncode == 0 and 'events' in err, 'the attach client ends with a summary',
            err)
-    tap.eq(tracer_of(target.pid), 0, 'no tracer left after detach')
+    tap.eq(vtlib.tracer_of(target.pid), 0, 'no tracer left after detach')
     finish_busy(target)
     r = s.cmd('detach', str(target.pid))
     tap.ok(r.rc not in (0, None) and len(r.err.splitlines()) == 1,
@@ -187,10 +182,10 @@ with vtlib.Session(tap) as s:
     tap.ok(a.returncode not in (0, None) and 'lost the daemon' in err,
            'attach: a vanished daemon is one clear line', err)
     for _ in range(50):
-        if tracer_of(target.pid) == 0:
+        if vtlib.tracer_of(target.pid) == 0:
             break
         time.sleep(0.05)
-    tap.eq(tracer_of(target.pid), 0, 'kill -9 of the daemon: the attached process is free')
+    tap.eq(vtlib.tracer_of(target.pid), 0, 'kill -9 of the daemon: the attached process is free')
     finish_busy(target)
     r = s.cmd('events', '-d', live, '--json', '--syscall', 'munmap')
     tap.ok(r.rc == 0 and len(r.text.splitlines()) > 5,
@@ -207,7 +202,7 @@ with vtlib.Session(tap) as s:
         a = subprocess.Popen([s.vmatrace, 'attach', '-o', db, str(parent), str(child)],
                              env=s.env, cwd=s.workdir, stderr=subprocess.PIPE, text=True)
         for _ in range(100):
-            if tracer_of(parent) and tracer_of(child):
+            if vtlib.tracer_of(parent) and vtlib.tracer_of(child):
                 break
             time.sleep(0.05)
         time.sleep(0.5)
@@ -242,7 +237,7 @@ with vtlib.Session(tap) as s:
     out, err = a.communicate(timeout=60)
     tap.ok(a.returncode == 0 and 'events' in err,
            'SIGTERM to the daemon: the attach client gets its summary', err)
-    tap.eq(tracer_of(target.pid), 0, 'no tracer left after the daemon stopped')
+    tap.eq(vtlib.tracer_of(target.pid), 0, 'no tracer left after the daemon stopped')
     finish_busy(target)
 
 tap.done()

@@ -277,16 +277,8 @@ def check_clone_exec(s):
 
 def traced_by(pid):
     """The pids whose TracerPid is @pid."""
-    out = []
-    for d in os.listdir('/proc'):
-        try:
-            with open('/proc/%s/status' % d) as f:
-                m = re.search(r'^TracerPid:\s*(\d+)', f.read(), re.M)
-        except (OSError, ValueError):
-            continue
-        if m and int(m.group(1)) == pid:
-            out.append(int(d))
-    return out
+    return [int(d) for d in os.listdir('/proc')
+            if d.isdigit() and vtlib.tracer_of(int(d)) == pid]
 
 
 def check_park_kill(s):
@@ -306,7 +298,8 @@ def check_park_kill(s):
             return
         q = s.cmd('sql', '-d', db, '--list',
                   'SELECT count(*) FROM process WHERE end_seq IS NULL')
-        tap.eq(q.text.split()[-1:], ['0'], 'park-kill run %d: every recorded process ended' % (i + 1))
+        tap.eq(q.text.split()[-1:], ['0'],
+               'park-kill run %d: every recorded process ended' % (i + 1))
     st = s.cmd('status')
     tap.ok(st.rc == 0, 'park-kill: the daemon still answers', st)
     m = re.search(r'vmatraced\[(\d+)\]', s.daemon_log())

@@ -22,7 +22,6 @@ events, handed buffers, mremap, 10 forks meanwhile) VT_RACE_RUNS times in a row 
 multi-threaded programs are test-race-apps.
 """
 import os
-import re
 import subprocess
 import sys
 import time
@@ -48,11 +47,6 @@ def race_runs(s, exe):
     tap.eq(failed, 0, 'race: %d consecutive runs without a divergence' % RUNS)
 
 
-def tracer_of(pid):
-    with open('/proc/%d/status' % pid) as f:
-        return int(re.search(r'TracerPid:\s*(\d+)', f.read()).group(1))
-
-
 def attached_race(s, exe, db, rounds, forks):
     """tests/progs/race waiting for its go, attached (into @db) once it is ready, then let
     go: (target, attach client, the READY line)."""
@@ -63,7 +57,7 @@ def attached_race(s, exe, db, rounds, forks):
                          cwd=s.workdir, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True)
     for _ in range(200):
-        if tracer_of(target.pid):
+        if vtlib.tracer_of(target.pid):
             break
         time.sleep(0.05)
     target.stdin.write('g')

@@ -16,17 +16,6 @@ import vtlib
 tap = vtlib.Tap()
 
 
-def tracer_of(pid):
-    try:
-        with open('/proc/%d/status' % pid) as f:
-            for line in f:
-                if line.startswith('TracerPid:'):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
 def alive(p, secs):
     try:
         p.wait(timeout=secs)
@@ -56,7 +45,7 @@ with vtlib.Session(tap) as s:
         tap.ok(len(lines) == 2 and 'waiting for the processes it left running' in lines[0]
                and 'Ctrl-C again' in lines[0] and 'stay traced' in lines[1],
                'each Ctrl-C gets one line saying what happens', r)
-        tracer = tracer_of(bg)
+        tracer = vtlib.tracer_of(bg)
         tap.ok(tracer not in (None, 0), 'the background child runs on, still traced '
                '(tracer %s)' % tracer)
         st = s.cmd('status', timeout=30)

@@ -114,6 +114,18 @@ def no_ptrace(tap, why, desc='ptrace is permitted here'):
     tap.skip_all(why)
 
 
+def tracer_of(pid):
+    """The TracerPid of @pid (0: untraced), or None when it is gone."""
+    try:
+        with open('/proc/%d/status' % pid) as f:
+            for line in f:
+                if line.startswith('TracerPid:'):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
 def ptrace_problem():
     """None if we may ptrace a child of ours (PTRACE_SEIZE), else why not.
 
